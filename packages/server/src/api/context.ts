@@ -1,0 +1,32 @@
+import type { FastifyInstance, FastifyBaseLogger, RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { Config } from "../config.ts";
+import type { GroupCommit } from "../store/group-commit.ts";
+import type { Store } from "../store/store.ts";
+import type { Auth } from "./auth.ts";
+
+/** What every route module gets: the parts it may use, nothing global. */
+export interface ApiContext {
+  config: Config;
+  store: Store;
+  auth: Auth;
+  ingest: GroupCommit;
+  /** Tells the dispatcher that something became due now. */
+  wakeDispatcher: () => void;
+  now: () => number;
+}
+
+export type Api = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/** `?limit=` as a number: default 50, at most 250. */
+export function pageOf(query: { limit?: string | undefined; after?: string | undefined }) {
+  const limit = Math.min(Math.max(Number(query.limit ?? 50), 1), 250);
+  // One extra row tells whether there is a next page.
+  return { limit, fetch: { limit: limit + 1, after: query.after } };
+}

@@ -1,0 +1,33 @@
+import { hashKey, randomToken } from "../../ids.ts";
+import { notFound } from "../../errors.ts";
+import { type Api, type ApiContext, pageOf } from "../context.ts";
+import { CreateAccountBody, IdParams, PageQuery } from "../schemas.ts";
+import { accountJson, pageJson } from "../serialize.ts";
+
+export function registerAccountRoutes(app: Api, { store, auth, now }: ApiContext): void {
+  app.post("/v1/accounts", { schema: { body: CreateAccountBody } }, async (request, reply) => {
+    auth.admin(request);
+    const { account, keys } = await createAccountWithKeys(store, request.body.name, now());
+    return reply.code(201).send({ ...accountJson(account), keys });
+  });
+
+  app.get("/v1/accounts", { schema: { querystring: PageQuery } }, async (request) => {
+    auth.admin(request);
+    const page = pageOf(request.query);
+    return pageJson(await store.listAccounts(page.fetch), page.limit, accountJson);
+  });
+
+  app.get("/v1/accounts/:id", { schema: { params: IdParams } }, async (request) => {
+    auth.admin(request);
+    const account = await store.getAccount(request.params.id);
+    if (!account) throw notFound("account", request.params.id);
+    return accountJson(account);
+  });
+}
+
+/** Creates an account and its two keys; the keys exist in plain text only in this return value. */
+export async function createAccountWithKeys(store: ApiContext["store"], name: string, now: number) {
+  const keys = { test: `hl_test_${randomToken(32)}`, live: `hl_live_${randomToken(32)}` };
+  const account = await store.createAccount(name, { test: hashKey(keys.test), live: hashKey(keys.live) }, now);
+  return { account, keys };
+}

@@ -1,0 +1,83 @@
+import { HooklineError, invalid, notFound } from "../../errors.ts";
+import type { IngestResult, NewEvent } from "../../store/store.ts";
+import { type Api, type ApiContext, pageOf } from "../context.ts";
+import { BatchEventsBody, CreateEventBody, EventListQuery, IdParams } from "../schemas.ts";
+import { deliveryJson, eventPageJson } from "../serialize.ts";
+
+export function registerEventRoutes(app: Api, ctx: ApiContext): void {
+  const { store, auth } = ctx;
+
+  function toNewEvent(input: { type: string; data: unknown; idempotency_key?: string | undefined }, index?: number): NewEvent {
+    const dataJson = JSON.stringify(input.data);
+    if (dataJson.length > ctx.config.maxBodyBytes) {
+      const which = index === undefined ? "the event's data" : `events[${index}].data`;
+      throw new HooklineError("payload_too_large", `${which} is larger than ${ctx.config.maxBodyBytes} bytes`, {
+        status: 413,
+      });
+    }
+    return { type: input.type, dataJson, idempotencyKey: input.idempotency_key ?? null };
+  }
+
+  function accepted(result: IngestResult): { body: string; replayed: boolean }[] {
+    if (!result.ok) throw result.error;
+    return result.events.map(({ event, replayed }) => ({ body: event.body, replayed }));
+  }
+
+  app.post("/v1/events", { schema: { body: CreateEventBody } }, async (request, reply) => {
+    const scope = await auth.account(request);
+    const header = request.headers["idempotency-key"];
+    const fromHeader = Array.isArray(header) ? header[0] : header;
+    const body = request.body;
+    if (fromHeader !== undefined && body.idempotency_key !== undefined && fromHeader !== body.idempotency_key) {
+      throw invalid("the idempotency-key header and the idempotency_key field differ");
+    }
+    if (fromHeader !== undefined && (fromHeader.length === 0 || fromHeader.length > 256)) {
+      throw invalid("the idempotency-key header must be 1 to 256 characters");
+    }
+    const event = toNewEvent({ ...body, idempotency_key: body.idempotency_key ?? fromHeader });
+    const [result] = accepted(await ctx.ingest.submit({ scope, events: [event] }));
+    if (result?.replayed) reply.header("idempotent-replayed", "true");
+    return reply.code(202).type("application/json").send(result?.body);
+  });
+
+  app.post(
+    "/v1/events/batch",
+    { schema: { body: BatchEventsBody }, bodyLimit: ctx.config.maxBatchBodyBytes },
+    async (request, reply) => {
+      const scope = await auth.account(request);
+      const events = request.body.events.map((event, index) => toNewEvent(event, index));
+      const results = accepted(await ctx.ingest.submit({ scope, events }));
+      return reply
+        .code(202)
+        .type("application/json")
+        .send(`{"data":[${results.map((r) => r.body).join(",")}]}`);
+    },
+  );
+
+  app.get("/v1/events", { schema: { querystring: EventListQuery } }, async (request, reply) => {
+    const scope = await auth.account(request);
+    const page = pageOf(request.query);
+    const { type, since, until } = request.query;
+    const filter = {
+      type,
+      since: since === undefined ? undefined : Date.parse(since),
+      until: until === undefined ? undefined : Date.parse(until),
+    };
+    const events = await store.listEvents(scope, filter, page.fetch);
+    return reply.type("application/json").send(eventPageJson(events, page.limit));
+  });
+
+  app.get("/v1/events/:id", { schema: { params: IdParams } }, async (request, reply) => {
+    const scope = await auth.account(request);
+    const event = await store.getEvent(scope, request.params.id);
+    if (!event) throw notFound("event", request.params.id);
+    return reply.type("application/json").send(event.body);
+  });
+
+  app.get("/v1/events/:id/deliveries", { schema: { params: IdParams } }, async (request) => {
+    const scope = await auth.account(request);
+    if (!(await store.getEvent(scope, request.params.id))) throw notFound("event", request.params.id);
+    const deliveries = await store.listDeliveries(scope, request.params.id);
+    return { data: deliveries.map(deliveryJson), next_cursor: null };
+  });
+}

@@ -1,0 +1,31 @@
+import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { Logger } from "pino";
+import type { Api, ApiContext } from "./context.ts";
+import { installErrorHandler } from "./error-handler.ts";
+import { registerAccountRoutes } from "./routes/accounts.ts";
+import { registerDeliveryRoutes } from "./routes/deliveries.ts";
+import { registerEndpointRoutes } from "./routes/endpoints.ts";
+import { registerEventRoutes } from "./routes/events.ts";
+import { registerHealthRoutes } from "./routes/health.ts";
+
+/** Builds the HTTP API (not yet listening). */
+export function buildApi(ctx: ApiContext, logger: Logger): Api {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: ctx.config.maxBodyBytes,
+    // Strict input: no silent type coercion and no silent removal of unknown fields.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  // Only JSON bodies: anything else is a 415, not a confusing validation error.
+  app.removeContentTypeParser("text/plain");
+  installErrorHandler(app);
+  registerHealthRoutes(app, ctx);
+  registerAccountRoutes(app, ctx);
+  registerEndpointRoutes(app, ctx);
+  registerEventRoutes(app, ctx);
+  registerDeliveryRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,127 @@
+import { Command, Option } from "commander";
+import { VERSION } from "../version.ts";
+import { callApi, type ClientOptions } from "./api-client.ts";
+import { HooklineError } from "../errors.ts";
+
+/** What the CLI needs from the process; only main.ts provides it. */
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  print(text: string): void;
+  serve(options: ServeOptions): Promise<void>;
+}
+
+export interface ServeOptions {
+  host?: string;
+  port?: string;
+  dataDir?: string;
+  config?: string;
+  databaseUrl?: string;
+  role: string;
+}
+
+/** Builds the `hookline` command tree. Every command has --help. */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command("hookline")
+    .description("Self-hostable webhook delivery: accept events, sign them, deliver them, retry until acknowledged.")
+    .version(VERSION)
+    .showHelpAfterError();
+
+  program
+    .command("serve")
+    .description("start the API and the dispatcher with the embedded store")
+    .option("--host <host>", "address to listen on (env HOOKLINE_HOST, default 127.0.0.1)")
+    .option("--port <port>", "port to listen on (env HOOKLINE_PORT, default 8080)")
+    .option("--data-dir <dir>", "where the embedded store lives (env HOOKLINE_DATA_DIR, default ./.hookline)")
+    .option("--config <file>", "JSON config file (default ./hookline.config.json when it exists)")
+    .option("--database-url <url>", "PostgreSQL instead of the embedded store (env DATABASE_URL)")
+    .addOption(new Option("--role <role>", "which parts to run (env HOOKLINE_ROLE)").choices(["all", "api", "worker"]))
+    .action((options) =>
+      io.serve({
+        ...options,
+        databaseUrl: options.databaseUrl ?? io.env.DATABASE_URL,
+        role: options.role ?? io.env.HOOKLINE_ROLE ?? "all",
+      }),
+    );
+
+  const client = (command: Command) =>
+    command
+      .option("--api-url <url>", "Hookline API (env HOOKLINE_API_URL, default http://127.0.0.1:8080)")
+      .option("--api-key <key>", "API key (env HOOKLINE_API_KEY)");
+  const clientOptions = (options: { apiUrl?: string; apiKey?: string }): ClientOptions => ({
+    apiUrl: options.apiUrl ?? io.env.HOOKLINE_API_URL ?? "http://127.0.0.1:8080",
+    apiKey: options.apiKey ?? io.env.HOOKLINE_API_KEY,
+  });
+  const show = (value: unknown) => io.print(JSON.stringify(value, null, 2));
+
+  const accounts = program.command("accounts").description("manage accounts (admin key)");
+  client(accounts.command("create").description("create an account; prints its TEST and LIVE keys once"))
+    .requiredOption("--name <name>", "account name")
+    .action(async (options) => show(await callApi(clientOptions(options), "POST", "/v1/accounts", { name: options.name })));
+  client(accounts.command("list").description("list accounts")).action(async (options) =>
+    show(await callApi(clientOptions(options), "GET", "/v1/accounts")),
+  );
+
+  const events = program.command("events").description("send and inspect events (account key)");
+  client(events.command("send").description("send one event; prints it once it is stored"))
+    .requiredOption("--type <type>", "event type, e.g. transfer.completed")
+    .option("--data <json>", "event data, a JSON object", "{}")
+    .option("--idempotency-key <key>", "a repeat with the same key returns the first event")
+    .action(async (options) => {
+      const body = { type: options.type, data: parseJsonObject(options.data, "--data"), idempotency_key: options.idempotencyKey };
+      show(await callApi(clientOptions(options), "POST", "/v1/events", body));
+    });
+  client(events.command("list").description("list recent events, newest first"))
+    .option("--type <type>", "only this event type")
+    .option("--limit <n>", "how many", "20")
+    .action(async (options) => {
+      const query = new URLSearchParams({ limit: options.limit, ...(options.type ? { type: options.type } : {}) });
+      show(await callApi(clientOptions(options), "GET", `/v1/events?${query}`));
+    });
+  client(events.command("deliveries").description("show an event's deliveries").argument("<event-id>")).action(
+    async (id, options) => show(await callApi(clientOptions(options), "GET", `/v1/events/${encodeURIComponent(id)}/deliveries`)),
+  );
+
+  const endpoints = program.command("endpoints").description("manage webhook endpoints (account key)");
+  client(endpoints.command("list").description("list endpoints")).action(async (options) =>
+    show(await callApi(clientOptions(options), "GET", "/v1/endpoints")),
+  );
+  client(endpoints.command("create").description("add an endpoint; prints its signing secret"))
+    .requiredOption("--url <url>", "where to POST events")
+    .option("--description <text>", "a note for people")
+    .option("--event-types <types>", "comma-separated event types (default: all)")
+    .option("--retry-schedule <delays>", "comma-separated delays, e.g. 5s,1m,1h (default: hourly for 72 h)")
+    .action(async (options) => {
+      const body = {
+        url: options.url,
+        description: options.description,
+        event_types: options.eventTypes?.split(","),
+        retry_schedule: options.retrySchedule?.split(","),
+      };
+      show(await callApi(clientOptions(options), "POST", "/v1/endpoints", body));
+    });
+  client(endpoints.command("delete").description("delete an endpoint").argument("<endpoint-id>")).action(
+    async (id, options) => {
+      await callApi(clientOptions(options), "DELETE", `/v1/endpoints/${encodeURIComponent(id)}`);
+      io.print(`deleted ${id}`);
+    },
+  );
+
+  const deliveries = program.command("deliveries").description("inspect and retry deliveries (account key)");
+  client(deliveries.command("retry").description("attempt a delivery now").argument("<delivery-id>")).action(
+    async (id, options) => show(await callApi(clientOptions(options), "POST", `/v1/deliveries/${encodeURIComponent(id)}/retry`)),
+  );
+  client(deliveries.command("attempts").description("show a delivery's attempt log").argument("<delivery-id>")).action(
+    async (id, options) =>
+      show(await callApi(clientOptions(options), "GET", `/v1/deliveries/${encodeURIComponent(id)}/attempts`)),
+  );
+
+  return program;
+}
+
+function parseJsonObject(text: string, flag: string): unknown {
+  try {
+    const value = JSON.parse(text);
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) return value;
+  } catch {}
+  throw new HooklineError("invalid_argument", `${flag} must be a JSON object, e.g. '{"amount":100}'`);
+}

@@ -1,0 +1,160 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseDuration } from "./durations.ts";
+import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from "./delivery/retry-schedule.ts";
+import { HooklineError } from "./errors.ts";
+
+/** The validated, frozen settings of one Hookline process. */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** When set, this admin key is accepted instead of the generated one. */
+  readonly adminKey: string | null;
+  readonly maxBodyBytes: number;
+  readonly maxBatchBodyBytes: number;
+  readonly retrySchedule: readonly number[];
+  readonly attemptTimeoutMs: number;
+  readonly leaseMs: number;
+  readonly maxResponseBytes: number;
+  readonly concurrency: number;
+  readonly maxInFlightPerEndpoint: number;
+  readonly shutdownTimeoutMs: number;
+  readonly allowPrivateInTest: boolean;
+  readonly egressAllowCidrs: readonly string[];
+}
+
+type Parser = (raw: unknown, name: string) => unknown;
+
+/** One row per setting: its config-file key, environment variable and parser. */
+const OPTIONS: Record<keyof Config, { file: string; env: string; parse: Parser; fallback: unknown }> = {
+  host: { file: "host", env: "HOOKLINE_HOST", parse: text, fallback: "127.0.0.1" },
+  port: { file: "port", env: "HOOKLINE_PORT", parse: integer(0, 65535), fallback: 8080 },
+  dataDir: { file: "data_dir", env: "HOOKLINE_DATA_DIR", parse: text, fallback: "./.hookline" },
+  adminKey: { file: "admin_key", env: "HOOKLINE_ADMIN_KEY", parse: text, fallback: null },
+  maxBodyBytes: { file: "max_body_bytes", env: "HOOKLINE_MAX_BODY_BYTES", parse: integer(1024, 64 << 20), fallback: 256 * 1024 },
+  maxBatchBodyBytes: {
+    file: "max_batch_body_bytes",
+    env: "HOOKLINE_MAX_BATCH_BODY_BYTES",
+    parse: integer(1024, 1 << 30),
+    fallback: 16 << 20,
+  },
+  retrySchedule: { file: "retry_schedule", env: "HOOKLINE_RETRY_SCHEDULE", parse: schedule, fallback: DEFAULT_RETRY_SCHEDULE },
+  attemptTimeoutMs: { file: "attempt_timeout", env: "HOOKLINE_ATTEMPT_TIMEOUT", parse: duration, fallback: 15_000 },
+  leaseMs: { file: "lease", env: "HOOKLINE_LEASE", parse: duration, fallback: 60_000 },
+  maxResponseBytes: {
+    file: "max_response_bytes",
+    env: "HOOKLINE_MAX_RESPONSE_BYTES",
+    parse: integer(0, 16 << 20),
+    fallback: 64 * 1024,
+  },
+  concurrency: { file: "concurrency", env: "HOOKLINE_CONCURRENCY", parse: integer(1, 100_000), fallback: 512 },
+  maxInFlightPerEndpoint: {
+    file: "max_in_flight_per_endpoint",
+    env: "HOOKLINE_MAX_IN_FLIGHT_PER_ENDPOINT",
+    parse: integer(1, 10_000),
+    fallback: 20,
+  },
+  shutdownTimeoutMs: { file: "shutdown_timeout", env: "HOOKLINE_SHUTDOWN_TIMEOUT", parse: duration, fallback: 20_000 },
+  allowPrivateInTest: { file: "allow_private_in_test", env: "HOOKLINE_ALLOW_PRIVATE_IN_TEST", parse: boolean, fallback: true },
+  egressAllowCidrs: { file: "egress_allow_cidrs", env: "HOOKLINE_EGRESS_ALLOW_CIDRS", parse: list, fallback: [] },
+};
+
+export interface ConfigSources {
+  /** Values from command-line flags, keyed like Config; undefined means not given. */
+  flags?: Partial<Record<keyof Config, unknown>>;
+  env?: Record<string, string | undefined>;
+  /** Path of a JSON config file; when it is the default and missing, it is skipped. */
+  file?: string;
+  fileRequired?: boolean;
+}
+
+/** Builds the config: flags over environment over config file over defaults. */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const fileValues = readConfigFile(sources.file, sources.fileRequired ?? false);
+  const known = new Set(Object.values(OPTIONS).map((o) => o.file));
+  for (const key of Object.keys(fileValues)) {
+    if (!known.has(key)) throw configError(`unknown setting "${key}" in ${sources.file}`);
+  }
+  const config: Record<string, unknown> = {};
+  for (const [key, option] of Object.entries(OPTIONS)) {
+    const flag = sources.flags?.[key as keyof Config];
+    const env = sources.env?.[option.env];
+    const fromFile = fileValues[option.file];
+    if (flag !== undefined) config[key] = option.parse(flag, `--${option.file.replaceAll("_", "-")}`);
+    else if (env !== undefined && env !== "") config[key] = option.parse(env, option.env);
+    else if (fromFile !== undefined) config[key] = option.parse(fromFile, option.file);
+    else config[key] = option.fallback;
+  }
+  const result = config as unknown as Config;
+  if (result.leaseMs <= result.attemptTimeoutMs) {
+    throw configError(`lease (${result.leaseMs} ms) must be longer than attempt_timeout (${result.attemptTimeoutMs} ms)`);
+  }
+  return Object.freeze({ ...result, dataDir: resolve(result.dataDir) });
+}
+
+function readConfigFile(path: string | undefined, required: boolean): Record<string, unknown> {
+  if (!path) return {};
+  let source: string;
+  try {
+    source = readFileSync(path, "utf8");
+  } catch (error) {
+    if (!required && (error as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw configError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(source);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not a JSON object");
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    throw configError(`config file ${path} is not valid: ${(error as Error).message}`);
+  }
+}
+
+function configError(message: string) {
+  return new HooklineError("invalid_config", message);
+}
+
+function text(raw: unknown, name: string): string {
+  if (typeof raw !== "string" || raw === "") throw configError(`${name} must be a non-empty string`);
+  return raw;
+}
+
+function integer(min: number, max: number): Parser {
+  return (raw, name) => {
+    const value = typeof raw === "string" ? Number(raw) : raw;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      throw configError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+}
+
+function duration(raw: unknown, name: string): number {
+  try {
+    return parseDuration(text(raw, name));
+  } catch (error) {
+    throw configError(`${name}: ${(error as Error).message}`);
+  }
+}
+
+function boolean(raw: unknown, name: string): boolean {
+  if (typeof raw === "boolean") return raw;
+  if (raw === "true" || raw === "1") return true;
+  if (raw === "false" || raw === "0") return false;
+  throw configError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+function list(raw: unknown, name: string): string[] {
+  if (typeof raw === "string") return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  if (Array.isArray(raw) && raw.every((s) => typeof s === "string")) return raw;
+  throw configError(`${name} must be a list of strings`);
+}
+
+function schedule(raw: unknown, name: string): number[] {
+  try {
+    return parseRetrySchedule(list(raw, name));
+  } catch (error) {
+    throw configError(`${name}: ${(error as Error).message}`);
+  }
+}

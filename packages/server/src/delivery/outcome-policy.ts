@@ -1,0 +1,53 @@
+import type { AttemptError, Claim, Outcome } from "../store/store.ts";
+import { nextAttemptDelay } from "./retry-schedule.ts";
+
+/** What one HTTP attempt produced; a failed delivery is data, not an exception. */
+export interface AttemptResult {
+  startedAt: number;
+  durationMs: number;
+  statusCode: number | null;
+  error: AttemptError | null;
+  responseSnippet: string | null;
+  requestHeaders: Record<string, string>;
+  /** Parsed Retry-After of a 429 or 503, in ms. */
+  retryAfterMs: number | null;
+}
+
+/**
+ * Decides where a delivery goes after an attempt. Only a 2xx acknowledges.
+ * A manual retry does not use up the schedule: on failure the delivery keeps
+ * the scheduled attempt it had, or stays failed if it had none.
+ */
+export function decideOutcome(
+  claim: Claim,
+  result: AttemptResult,
+  now: number,
+  defaultSchedule: readonly number[],
+  random: () => number,
+): Outcome {
+  const attempt = { ...result, trigger: claim.manual ? ("manual" as const) : ("scheduled" as const) };
+  const scheduledAttempts = claim.scheduledAttempts + (claim.manual ? 0 : 1);
+  const base = { claim, attempt, scheduledAttempts, disableEndpoint: null };
+  const code = result.statusCode;
+  if (code !== null && code >= 200 && code < 300) {
+    return { ...base, status: "succeeded", nextAttemptAt: null };
+  }
+  if (code === 410) {
+    return {
+      ...base,
+      status: "failed",
+      nextAttemptAt: null,
+      disableEndpoint: "the receiver answered 410 Gone, which asks for no more deliveries",
+    };
+  }
+  if (claim.manual) {
+    return claim.nextAttemptAt === null
+      ? { ...base, status: "failed", nextAttemptAt: null }
+      : { ...base, status: "pending", nextAttemptAt: claim.nextAttemptAt };
+  }
+  const schedule = claim.retrySchedule ?? defaultSchedule;
+  const delay = nextAttemptDelay(schedule, scheduledAttempts, random, result.retryAfterMs);
+  return delay === null
+    ? { ...base, status: "failed", nextAttemptAt: null }
+    : { ...base, status: "pending", nextAttemptAt: now + delay };
+}

@@ -1,0 +1,85 @@
+import type { Logger } from "pino";
+import { createAuth } from "./api/auth.ts";
+import type { Api } from "./api/context.ts";
+import { buildApi } from "./api/server.ts";
+import { bootstrap, type FirstStartKeys } from "./bootstrap.ts";
+import type { Config } from "./config.ts";
+import { createDispatcher } from "./delivery/dispatcher.ts";
+import { createHttpSender } from "./delivery/http-sender.ts";
+import { HooklineError } from "./errors.ts";
+import { createGroupCommit } from "./store/group-commit.ts";
+import { createSqliteStore } from "./store/sqlite/sqlite-store.ts";
+import type { Store } from "./store/store.ts";
+import { VERSION } from "./version.ts";
+
+export interface Hookline {
+  /** The base URL the API listens on, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  readonly firstStart: FirstStartKeys | null;
+  readonly store: Store;
+  readonly api: Api;
+  /** Graceful: stop taking requests and claims, finish or give back in-flight work. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Starts one Hookline process: the API, the dispatcher and the embedded store. */
+export async function startHookline(config: Config, logger: Logger): Promise<Hookline> {
+  const now = Date.now;
+  const store = createSqliteStore(config.dataDir);
+  try {
+    const { adminKeyHash, firstStart } = await bootstrap(store, config.adminKey, now());
+    const sender = createHttpSender({
+      userAgent: `Hookline/${VERSION}`,
+      attemptTimeoutMs: config.attemptTimeoutMs,
+      maxResponseBytes: config.maxResponseBytes,
+      allowPrivateInTest: config.allowPrivateInTest,
+      egressAllowCidrs: config.egressAllowCidrs,
+    });
+    const dispatcher = createDispatcher(
+      {
+        concurrency: config.concurrency,
+        claimBatchSize: 256,
+        leaseMs: config.leaseMs,
+        maxInFlightPerEndpoint: config.maxInFlightPerEndpoint,
+        retrySchedule: config.retrySchedule,
+        shutdownTimeoutMs: config.shutdownTimeoutMs,
+      },
+      { store, sender, logger: logger.child({ component: "dispatcher" }) },
+    );
+    const ingest = createGroupCommit(store, { now, onCommitted: dispatcher.wake });
+    const auth = createAuth(store, adminKeyHash);
+    const api = buildApi({ config, store, auth, ingest, wakeDispatcher: dispatcher.wake, now }, logger);
+    try {
+      await api.listen({ host: config.host, port: config.port });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code === "EADDRINUSE" ? "the port is already in use" : (error as Error).message;
+      throw new HooklineError("listen_failed", `cannot listen on ${config.host}:${config.port}: ${reason}`, { cause: error });
+    }
+    dispatcher.start();
+    const address = api.server.address();
+    const port = typeof address === "object" && address ? address.port : config.port;
+    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+
+    let stopped: Promise<void> | null = null;
+    async function stop() {
+      await api.close();
+      await dispatcher.stop();
+      await sender.close();
+      await store.close();
+    }
+    return {
+      url: `http://${host}:${port}`,
+      firstStart,
+      store,
+      api,
+      stop: () => {
+        stopped ??= stop();
+        return stopped;
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}

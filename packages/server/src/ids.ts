@@ -1,0 +1,59 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/**
+ * A ULID-shaped id with a prefix: 48 bits of milliseconds then 80 random bits,
+ * Crockford base32. Ids sort by creation time, which keyset pagination relies on.
+ */
+export function newId(prefix: "evt" | "dlv" | "att" | "ep" | "acct", now = Date.now()): string {
+  let time = "";
+  let t = now;
+  for (let i = 0; i < 10; i++) {
+    time = CROCKFORD[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  const random = randomBytes(10);
+  let rand = "";
+  // 80 bits → 16 base32 digits, 5 bits at a time.
+  let acc = 0;
+  let bits = 0;
+  for (const byte of random) {
+    acc = (acc << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      rand += CROCKFORD[(acc >> bits) & 31];
+    }
+    acc &= (1 << bits) - 1;
+  }
+  return `${prefix}_${time}${rand}`;
+}
+
+/** A random token in base62, for API keys (unbiased by rejection sampling). */
+export function randomToken(length: number): string {
+  let out = "";
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248 && out.length < length) out += BASE62[byte % 62];
+    }
+  }
+  return out;
+}
+
+/** Keys are stored as SHA-256 digests: they are long random tokens, so a fast hash is enough. */
+export function hashKey(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
+}
+
+export function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a, "hex");
+  const y = Buffer.from(b, "hex");
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** A Standard Webhooks signing secret: `whsec_` + base64 of 24 random bytes. */
+export function newSigningSecret(): string {
+  return `whsec_${randomBytes(24).toString("base64")}`;
+}

@@ -1,0 +1,75 @@
+import { pino } from "pino";
+import { buildProgram, type ServeOptions } from "./cli/program.ts";
+import { loadConfig } from "./config.ts";
+import { HooklineError } from "./errors.ts";
+import { startHookline } from "./hookline.ts";
+
+// The only module that touches `process`: arguments, environment, signals, exit codes.
+
+const logger = pino(
+  { level: process.env.HOOKLINE_LOG_LEVEL ?? "info", base: { pid: process.pid } },
+  pino.destination({ dest: 2, sync: true }),
+);
+
+async function serve(options: ServeOptions) {
+  if (options.databaseUrl) {
+    throw new HooklineError("unsupported", "PostgreSQL is not supported yet; leave --database-url/DATABASE_URL unset to use the embedded store");
+  }
+  if (options.role !== "all") {
+    throw new HooklineError("unsupported", `--role ${options.role} needs PostgreSQL (shared by many nodes); the embedded store runs --role all`);
+  }
+  const config = loadConfig({
+    flags: { host: options.host, port: options.port, dataDir: options.dataDir },
+    env: process.env,
+    file: options.config ?? "hookline.config.json",
+    fileRequired: options.config !== undefined,
+  });
+  const hookline = await startHookline(config, logger);
+  const keys = hookline.firstStart;
+  if (keys) {
+    const lines = ["First start: a Default account is ready."];
+    if (keys.adminKey) lines.push(`  admin key (shown once, keep it safe): ${keys.adminKey}`);
+    lines.push(`  TEST key: ${keys.testKey}`, `  LIVE key: ${keys.liveKey}`, "Send a test event:");
+    lines.push(
+      `  curl -X POST ${hookline.url}/v1/events -H 'authorization: Bearer ${keys.testKey}' -H 'content-type: application/json' -d '{"type":"transfer.completed","data":{"amount":100}}'`,
+    );
+    process.stdout.write(`${lines.join("\n")}\n`);
+  }
+  process.stdout.write(`Hookline listening on ${hookline.url}\n`);
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal }, "second signal: exiting at once");
+      process.exit(1);
+    }
+    logger.info({ signal }, "stopping: finishing in-flight deliveries");
+    hookline.stop().then(
+      () => process.exit(0),
+      (error) => {
+        logger.error({ err: error }, "stop failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}
+
+const program = buildProgram({
+  env: process.env,
+  print: (text) => process.stdout.write(`${text}\n`),
+  serve,
+});
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof HooklineError && error.status < 500 || error instanceof HooklineError && error.code !== "internal_error") {
+    process.stderr.write(`hookline: ${error.message}\n`);
+  } else {
+    process.stderr.write(`hookline: ${(error as Error).stack ?? String(error)}\n`);
+  }
+  process.exitCode = 1;
+}

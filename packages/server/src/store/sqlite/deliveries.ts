@@ -1,0 +1,213 @@
+import { randomUUID } from "node:crypto";
+import type { DatabaseSync } from "node:sqlite";
+import { newId } from "../../ids.ts";
+import type {
+  Attempt,
+  AttemptError,
+  Claim,
+  ClaimRequest,
+  Delivery,
+  DeliveryStatus,
+  Environment,
+  Outcome,
+  Page,
+  Scope,
+} from "../store.ts";
+import { prepareAll, type Row, transaction } from "./database.ts";
+import { failPendingDeliveries } from "./endpoints.ts";
+
+/** How many due rows one claim may look at before it gives up on capped endpoints. */
+const SCAN_FACTOR = 4;
+
+export function deliveryQueries(db: DatabaseSync) {
+  const sql = prepareAll(db, {
+    get: "SELECT * FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?",
+    listByEvent: "SELECT * FROM deliveries WHERE event_id = ? AND account_id = ? AND environment = ? ORDER BY id",
+    attempts: `SELECT a.* FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+      WHERE a.delivery_id = ? AND d.account_id = ? AND d.environment = ? AND a.id > ? ORDER BY a.id LIMIT ?`,
+    retryPending: "UPDATE deliveries SET manual = 1, due_at = ?, updated_at = ? WHERE id = ?",
+    retryFinal: `UPDATE deliveries SET status = 'pending', manual = 1, due_at = ?, next_attempt_at = NULL, updated_at = ?
+      WHERE id = ?`,
+    // The JOINs bring what the attempt needs; a disabled endpoint is never claimed.
+    due: `SELECT d.id, d.event_id, d.endpoint_id, d.scheduled_attempts, d.next_attempt_at, d.manual, e.body,
+        p.url, p.environment, p.secret, p.previous_secret, p.previous_secret_expires_at, p.retry_schedule,
+        p.max_in_flight, p.rate_limit_per_s
+      FROM deliveries d
+      CROSS JOIN endpoints p ON p.id = d.endpoint_id
+      CROSS JOIN events e ON e.id = d.event_id
+      WHERE d.due_at IS NOT NULL AND d.due_at <= ? AND p.enabled = 1
+        AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
+      ORDER BY d.due_at LIMIT ?`,
+    lease: "UPDATE deliveries SET status = 'delivering', due_at = ?, claim_token = ?, updated_at = ? WHERE id = ?",
+    // Guarded by the claim token: a worker whose lease was lost writes nothing.
+    complete: `UPDATE deliveries SET status = ?, attempt_count = attempt_count + 1, scheduled_attempts = ?,
+        next_attempt_at = ?, due_at = ?, manual = 0, claim_token = NULL, last_status_code = ?, last_error = ?,
+        updated_at = ?
+      WHERE id = ? AND claim_token = ?`,
+    endpointEnabled: "SELECT enabled FROM endpoints WHERE id = ?",
+    insertAttempt: `INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_snippet,
+      request_headers, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    disableEndpoint: "UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?",
+    release: `UPDATE deliveries SET status = 'pending', due_at = ?, claim_token = NULL, updated_at = ?
+      WHERE id = ? AND claim_token = ?`,
+    nextDue: "SELECT min(due_at) AS due FROM deliveries WHERE due_at IS NOT NULL",
+  });
+
+  function claimDue(request: ClaimRequest): Claim[] {
+    const { now, limit, leaseMs } = request;
+    const taken = new Map<string, number>();
+    return transaction(db, () => {
+      const claims: Claim[] = [];
+      const rows = sql.due.all(now, JSON.stringify(request.excludeEndpoints), limit * SCAN_FACTOR) as Row[];
+      for (const row of rows) {
+        if (claims.length === limit) break;
+        const endpointId = String(row.endpoint_id);
+        const cap = row.max_in_flight === null ? request.defaultMaxInFlight : Number(row.max_in_flight);
+        const busy = (request.inFlight.get(endpointId) ?? 0) + (taken.get(endpointId) ?? 0);
+        if (busy >= cap) continue;
+        taken.set(endpointId, (taken.get(endpointId) ?? 0) + 1);
+        const claimToken = randomUUID();
+        sql.lease.run(now + leaseMs, claimToken, now, String(row.id));
+        claims.push(toClaim(row, claimToken, now));
+      }
+      return claims;
+    });
+  }
+
+  function recordOutcomes(outcomes: Outcome[], now: number): number {
+    return transaction(db, () => {
+      let recorded = 0;
+      for (const outcome of outcomes) {
+        const { claim, attempt } = outcome;
+        let { status, nextAttemptAt } = outcome;
+        if (outcome.disableEndpoint) {
+          sql.disableEndpoint.run(outcome.disableEndpoint, now, claim.endpointId);
+          failPendingDeliveries(db, claim.endpointId, "endpoint_disabled", now);
+        }
+        // An endpoint disabled or deleted meanwhile gets no further attempts.
+        const endpoint = sql.endpointEnabled.get(claim.endpointId) as Row | undefined;
+        if (status === "pending" && endpoint?.enabled !== 1) {
+          status = "failed";
+          nextAttemptAt = null;
+        }
+        const lastError = attempt.error ?? (attempt.statusCode !== null && attempt.statusCode >= 300 ? `http_${attempt.statusCode}` : null);
+        const changed = sql.complete.run(
+          status,
+          outcome.scheduledAttempts,
+          nextAttemptAt,
+          status === "pending" ? nextAttemptAt : null,
+          attempt.statusCode,
+          lastError,
+          now,
+          claim.deliveryId,
+          claim.claimToken,
+        ).changes;
+        if (!changed) continue;
+        recorded++;
+        sql.insertAttempt.run(
+          newId("att", attempt.startedAt),
+          claim.deliveryId,
+          attempt.startedAt,
+          attempt.durationMs,
+          attempt.statusCode,
+          attempt.error,
+          attempt.responseSnippet,
+          JSON.stringify(attempt.requestHeaders),
+          attempt.trigger,
+        );
+      }
+      return recorded;
+    });
+  }
+
+  return {
+    async getDelivery(scope: Scope, id: string) {
+      const row = sql.get.get(id, scope.accountId, scope.environment) as Row | undefined;
+      return row ? toDelivery(row) : null;
+    },
+    async listDeliveries(scope: Scope, eventId: string) {
+      return (sql.listByEvent.all(eventId, scope.accountId, scope.environment) as Row[]).map(toDelivery);
+    },
+    async listAttempts(scope: Scope, deliveryId: string, page: Page) {
+      return (sql.attempts.all(deliveryId, scope.accountId, scope.environment, page.after ?? "", page.limit) as Row[]).map(toAttempt);
+    },
+    async requestRetry(scope: Scope, id: string, now: number) {
+      return transaction(db, () => {
+        const row = sql.get.get(id, scope.accountId, scope.environment) as Row | undefined;
+        if (!row) return null;
+        const status = row.status as DeliveryStatus;
+        if (status === "delivering") return "busy" as const;
+        if (status === "pending") sql.retryPending.run(now, now, id);
+        else sql.retryFinal.run(now, now, id);
+        return toDelivery(sql.get.get(id, scope.accountId, scope.environment) as Row);
+      });
+    },
+    async claimDue(request: ClaimRequest) {
+      return claimDue(request);
+    },
+    async recordOutcomes(outcomes: Outcome[], now: number) {
+      return recordOutcomes(outcomes, now);
+    },
+    async releaseClaims(claims: Claim[], now: number) {
+      transaction(db, () => {
+        for (const claim of claims) sql.release.run(now, now, claim.deliveryId, claim.claimToken);
+      });
+    },
+    async nextDueAt() {
+      const row = sql.nextDue.get() as Row;
+      return row.due === null ? null : Number(row.due);
+    },
+  };
+}
+
+function toClaim(row: Row, claimToken: string, now: number): Claim {
+  const secrets = [String(row.secret)];
+  if (row.previous_secret !== null && Number(row.previous_secret_expires_at) > now) {
+    secrets.push(String(row.previous_secret));
+  }
+  return {
+    deliveryId: String(row.id),
+    claimToken,
+    eventId: String(row.event_id),
+    body: String(row.body),
+    endpointId: String(row.endpoint_id),
+    environment: row.environment as Environment,
+    url: String(row.url),
+    secrets,
+    retrySchedule: row.retry_schedule === null ? null : JSON.parse(String(row.retry_schedule)),
+    maxInFlight: row.max_in_flight === null ? null : Number(row.max_in_flight),
+    rateLimitPerS: row.rate_limit_per_s === null ? null : Number(row.rate_limit_per_s),
+    scheduledAttempts: Number(row.scheduled_attempts),
+    nextAttemptAt: row.next_attempt_at === null ? null : Number(row.next_attempt_at),
+    manual: row.manual === 1,
+  };
+}
+
+function toDelivery(row: Row): Delivery {
+  return {
+    id: String(row.id),
+    eventId: String(row.event_id),
+    endpointId: String(row.endpoint_id),
+    status: row.status as DeliveryStatus,
+    attemptCount: Number(row.attempt_count),
+    nextAttemptAt: row.next_attempt_at === null ? null : Number(row.next_attempt_at),
+    lastStatusCode: row.last_status_code === null ? null : Number(row.last_status_code),
+    lastError: row.last_error === null ? null : String(row.last_error),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function toAttempt(row: Row): Attempt {
+  return {
+    id: String(row.id),
+    deliveryId: String(row.delivery_id),
+    startedAt: Number(row.started_at),
+    durationMs: Number(row.duration_ms),
+    statusCode: row.status_code === null ? null : Number(row.status_code),
+    error: row.error as AttemptError | null,
+    responseSnippet: row.response_snippet === null ? null : String(row.response_snippet),
+    requestHeaders: JSON.parse(String(row.request_headers)),
+    trigger: row.trigger as "scheduled" | "manual",
+  };
+}

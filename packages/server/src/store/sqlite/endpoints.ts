@@ -1,0 +1,130 @@
+import type { DatabaseSync } from "node:sqlite";
+import { newId } from "../../ids.ts";
+import type { Endpoint, EndpointPatch, Environment, NewEndpoint, Page, Scope } from "../store.ts";
+import { prepareAll, type Row, transaction } from "./database.ts";
+
+export function endpointQueries(db: DatabaseSync) {
+  const sql = prepareAll(db, {
+    insert: `INSERT INTO endpoints (id, account_id, environment, url, description, event_types, enabled,
+      secret, rate_limit_per_s, max_in_flight, retry_schedule, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`,
+    get: "SELECT * FROM endpoints WHERE id = ? AND account_id = ? AND environment = ?",
+    list: "SELECT * FROM endpoints WHERE account_id = ? AND environment = ? AND id > ? ORDER BY id LIMIT ?",
+    update: `UPDATE endpoints SET url = ?, description = ?, event_types = ?, enabled = ?, disabled_reason = ?,
+      rate_limit_per_s = ?, max_in_flight = ?, retry_schedule = ?, updated_at = ? WHERE id = ?`,
+    delete: "DELETE FROM endpoints WHERE id = ? AND account_id = ? AND environment = ?",
+    cancelDeliveries: `UPDATE deliveries SET status = 'cancelled', due_at = NULL, next_attempt_at = NULL,
+      claim_token = NULL, last_error = 'endpoint_deleted', updated_at = ?
+      WHERE endpoint_id = ? AND status IN ('pending', 'delivering')`,
+    rotate: `UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = ?, secret = ?, updated_at = ?
+      WHERE id = ? AND account_id = ? AND environment = ?`,
+    recover: `UPDATE deliveries SET status = 'pending', due_at = ?, next_attempt_at = ?, scheduled_attempts = 0,
+      manual = 0, updated_at = ?
+      WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?`,
+  });
+
+  const get = (scope: Scope, id: string) => {
+    const row = sql.get.get(id, scope.accountId, scope.environment) as Row | undefined;
+    return row ? toEndpoint(row) : null;
+  };
+
+  return {
+    async createEndpoint(scope: Scope, input: NewEndpoint, now: number) {
+      const id = newId("ep", now);
+      sql.insert.run(
+        id,
+        scope.accountId,
+        scope.environment,
+        input.url,
+        input.description,
+        json(input.eventTypes),
+        input.secret,
+        input.rateLimitPerS,
+        input.maxInFlight,
+        json(input.retrySchedule),
+        now,
+        now,
+      );
+      return get(scope, id) as Endpoint;
+    },
+    async getEndpoint(scope: Scope, id: string) {
+      return get(scope, id);
+    },
+    async listEndpoints(scope: Scope, page: Page) {
+      return (sql.list.all(scope.accountId, scope.environment, page.after ?? "", page.limit) as Row[]).map(toEndpoint);
+    },
+    async updateEndpoint(scope: Scope, id: string, patch: EndpointPatch, now: number) {
+      return transaction(db, () => {
+        const current = get(scope, id);
+        if (!current) return null;
+        const next = { ...current, ...patch };
+        const disabling = current.enabled && !next.enabled;
+        const reason = next.enabled ? null : disabling ? "disabled by request" : current.disabledReason;
+        sql.update.run(
+          next.url,
+          next.description,
+          json(next.eventTypes),
+          next.enabled ? 1 : 0,
+          reason,
+          next.rateLimitPerS,
+          next.maxInFlight,
+          json(next.retrySchedule),
+          now,
+          id,
+        );
+        if (disabling) failPendingDeliveries(db, id, "endpoint_disabled", now);
+        return get(scope, id);
+      });
+    },
+    async deleteEndpoint(scope: Scope, id: string, now: number) {
+      return transaction(db, () => {
+        const deleted = sql.delete.run(id, scope.accountId, scope.environment).changes > 0;
+        if (deleted) sql.cancelDeliveries.run(now, id);
+        return deleted;
+      });
+    },
+    async rotateSecret(scope: Scope, id: string, secret: string, previousExpiresAt: number, now: number) {
+      const changed = sql.rotate.run(previousExpiresAt, secret, now, id, scope.accountId, scope.environment).changes;
+      return changed ? get(scope, id) : null;
+    },
+    async recoverEndpoint(scope: Scope, id: string, since: number, until: number, now: number) {
+      return transaction(db, () => {
+        if (!get(scope, id)) return null;
+        return Number(sql.recover.run(now, now, now, id, since, until).changes);
+      });
+    },
+  };
+}
+
+/** Disabling an endpoint fails what was waiting for it; `recover` brings those back. */
+export function failPendingDeliveries(db: DatabaseSync, endpointId: string, reason: string, now: number): void {
+  db.prepare(
+    `UPDATE deliveries SET status = 'failed', due_at = NULL, next_attempt_at = NULL, last_error = ?, updated_at = ?
+     WHERE endpoint_id = ? AND status = 'pending'`,
+  ).run(reason, now, endpointId);
+}
+
+function json(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
+function toEndpoint(row: Row): Endpoint {
+  return {
+    id: String(row.id),
+    accountId: String(row.account_id),
+    environment: row.environment as Environment,
+    url: String(row.url),
+    description: String(row.description),
+    eventTypes: row.event_types === null ? null : JSON.parse(String(row.event_types)),
+    enabled: row.enabled === 1,
+    disabledReason: row.disabled_reason === null ? null : String(row.disabled_reason),
+    secret: String(row.secret),
+    previousSecret: row.previous_secret === null ? null : String(row.previous_secret),
+    previousSecretExpiresAt: row.previous_secret_expires_at === null ? null : Number(row.previous_secret_expires_at),
+    rateLimitPerS: row.rate_limit_per_s === null ? null : Number(row.rate_limit_per_s),
+    maxInFlight: row.max_in_flight === null ? null : Number(row.max_in_flight),
+    retrySchedule: row.retry_schedule === null ? null : JSON.parse(String(row.retry_schedule)),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}

@@ -1,0 +1,77 @@
+/** Forward-only schema versions; PRAGMA user_version records how many ran. */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+  CREATE TABLE accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL) STRICT;
+  CREATE TABLE api_keys (
+    key_hash TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE endpoints (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    url TEXT NOT NULL,
+    description TEXT NOT NULL,
+    event_types TEXT,
+    enabled INTEGER NOT NULL,
+    disabled_reason TEXT,
+    secret TEXT NOT NULL,
+    previous_secret TEXT,
+    previous_secret_expires_at INTEGER,
+    rate_limit_per_s INTEGER,
+    max_in_flight INTEGER,
+    retry_schedule TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX endpoints_by_scope ON endpoints (account_id, environment, id);
+  CREATE TABLE events (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    type TEXT NOT NULL,
+    body TEXT NOT NULL,
+    idempotency_key TEXT,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX events_by_scope ON events (account_id, environment, id);
+  CREATE UNIQUE INDEX events_idempotency ON events (account_id, environment, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+  CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempt_count INTEGER NOT NULL,
+    scheduled_attempts INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    due_at INTEGER,
+    manual INTEGER NOT NULL,
+    claim_token TEXT,
+    last_status_code INTEGER,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX deliveries_due ON deliveries (due_at) WHERE due_at IS NOT NULL;
+  CREATE INDEX deliveries_by_event ON deliveries (event_id);
+  CREATE INDEX deliveries_by_endpoint ON deliveries (endpoint_id, status, created_at);
+  CREATE TABLE attempts (
+    id TEXT PRIMARY KEY,
+    delivery_id TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    status_code INTEGER,
+    error TEXT,
+    response_snippet TEXT,
+    request_headers TEXT NOT NULL,
+    trigger TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX attempts_by_delivery ON attempts (delivery_id, id);
+  `,
+];

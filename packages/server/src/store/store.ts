@@ -1,0 +1,196 @@
+import type { HooklineError } from "../errors.ts";
+
+export type Environment = "test" | "live";
+export const ENVIRONMENTS: readonly Environment[] = ["test", "live"];
+
+/** What an account key may touch: one account, one environment. */
+export interface Scope {
+  readonly accountId: string;
+  readonly environment: Environment;
+}
+
+export interface Page {
+  limit: number;
+  after?: string | undefined;
+}
+
+export interface Account {
+  id: string;
+  name: string;
+  createdAt: number;
+}
+
+export interface Endpoint {
+  id: string;
+  accountId: string;
+  environment: Environment;
+  url: string;
+  description: string;
+  /** null means every event type. */
+  eventTypes: string[] | null;
+  enabled: boolean;
+  disabledReason: string | null;
+  secret: string;
+  previousSecret: string | null;
+  previousSecretExpiresAt: number | null;
+  rateLimitPerS: number | null;
+  maxInFlight: number | null;
+  /** Delays between attempts in ms; null means the deployment's default. */
+  retrySchedule: number[] | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type NewEndpoint = Pick<
+  Endpoint,
+  "url" | "description" | "eventTypes" | "rateLimitPerS" | "maxInFlight" | "retrySchedule" | "secret"
+>;
+
+export type EndpointPatch = Partial<
+  Pick<Endpoint, "url" | "description" | "eventTypes" | "rateLimitPerS" | "maxInFlight" | "retrySchedule" | "enabled">
+>;
+
+export interface EventRecord {
+  id: string;
+  accountId: string;
+  environment: Environment;
+  type: string;
+  /** The exact JSON bytes sent to receivers on every attempt. */
+  body: string;
+  idempotencyKey: string | null;
+  createdAt: number;
+}
+
+export interface EventFilter {
+  type?: string | undefined;
+  since?: number | undefined;
+  until?: number | undefined;
+}
+
+export type DeliveryStatus = "pending" | "delivering" | "succeeded" | "failed" | "cancelled";
+
+export interface Delivery {
+  id: string;
+  eventId: string;
+  endpointId: string;
+  status: DeliveryStatus;
+  attemptCount: number;
+  nextAttemptAt: number | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type AttemptError = "timeout" | "connect" | "dns" | "blocked" | "tls" | "reset" | "too_large";
+
+export interface Attempt {
+  id: string;
+  deliveryId: string;
+  startedAt: number;
+  durationMs: number;
+  statusCode: number | null;
+  error: AttemptError | null;
+  responseSnippet: string | null;
+  requestHeaders: Record<string, string>;
+  trigger: "scheduled" | "manual";
+}
+
+export interface NewEvent {
+  type: string;
+  /** `data` already serialised to JSON, so it is stringified once. */
+  dataJson: string;
+  idempotencyKey: string | null;
+}
+
+/** One API request's worth of events: committed together or not at all. */
+export interface IngestRequest {
+  scope: Scope;
+  events: NewEvent[];
+  /** Fan out to this endpoint only (the "send test event" action). */
+  onlyEndpointId?: string;
+}
+
+export type IngestResult =
+  | { ok: true; events: { event: EventRecord; replayed: boolean }[] }
+  | { ok: false; error: HooklineError };
+
+/** A delivery leased to this process, with all it needs to make the attempt. */
+export interface Claim {
+  deliveryId: string;
+  claimToken: string;
+  eventId: string;
+  body: string;
+  endpointId: string;
+  environment: Environment;
+  url: string;
+  secrets: string[];
+  retrySchedule: number[] | null;
+  maxInFlight: number | null;
+  rateLimitPerS: number | null;
+  /** Scheduled attempts made before this one. */
+  scheduledAttempts: number;
+  /** The next scheduled attempt when this one is a manual retry. */
+  nextAttemptAt: number | null;
+  manual: boolean;
+}
+
+export interface ClaimRequest {
+  now: number;
+  limit: number;
+  leaseMs: number;
+  /** Endpoints that must not get more work now (rate-limited). */
+  excludeEndpoints: readonly string[];
+  /** In-flight attempts per endpoint, so a claim never exceeds an endpoint's cap. */
+  inFlight: ReadonlyMap<string, number>;
+  defaultMaxInFlight: number;
+}
+
+/** What one attempt did to its delivery, written only while the claim token still holds. */
+export interface Outcome {
+  claim: Claim;
+  attempt: Omit<Attempt, "id" | "deliveryId">;
+  status: "pending" | "succeeded" | "failed";
+  scheduledAttempts: number;
+  nextAttemptAt: number | null;
+  /** Set when the receiver asked to stop (410 Gone). */
+  disableEndpoint: string | null;
+}
+
+export interface Store {
+  close(): Promise<void>;
+
+  getSetting(key: string): Promise<string | null>;
+  setSetting(key: string, value: string): Promise<void>;
+
+  createAccount(name: string, keyHashes: Record<Environment, string>, now: number): Promise<Account>;
+  listAccounts(page: Page): Promise<Account[]>;
+  getAccount(id: string): Promise<Account | null>;
+  findKey(keyHash: string): Promise<Scope | null>;
+
+  createEndpoint(scope: Scope, endpoint: NewEndpoint, now: number): Promise<Endpoint>;
+  getEndpoint(scope: Scope, id: string): Promise<Endpoint | null>;
+  listEndpoints(scope: Scope, page: Page): Promise<Endpoint[]>;
+  updateEndpoint(scope: Scope, id: string, patch: EndpointPatch, now: number): Promise<Endpoint | null>;
+  deleteEndpoint(scope: Scope, id: string, now: number): Promise<boolean>;
+  rotateSecret(scope: Scope, id: string, secret: string, previousExpiresAt: number, now: number): Promise<Endpoint | null>;
+  /** Re-queues failed deliveries created in [since, until); returns how many. */
+  recoverEndpoint(scope: Scope, id: string, since: number, until: number, now: number): Promise<number | null>;
+
+  ingest(requests: IngestRequest[], now: number): Promise<IngestResult[]>;
+  getEvent(scope: Scope, id: string): Promise<EventRecord | null>;
+  listEvents(scope: Scope, filter: EventFilter, page: Page): Promise<EventRecord[]>;
+
+  getDelivery(scope: Scope, id: string): Promise<Delivery | null>;
+  listDeliveries(scope: Scope, eventId: string): Promise<Delivery[]>;
+  listAttempts(scope: Scope, deliveryId: string, page: Page): Promise<Attempt[]>;
+  /** Queues one manual attempt now; null when unknown, "busy" while an attempt runs. */
+  requestRetry(scope: Scope, id: string, now: number): Promise<Delivery | "busy" | null>;
+
+  claimDue(request: ClaimRequest): Promise<Claim[]>;
+  recordOutcomes(outcomes: Outcome[], now: number): Promise<number>;
+  /** Gives leased deliveries back, due at once (used on shutdown). */
+  releaseClaims(claims: Claim[], now: number): Promise<void>;
+  /** The earliest time any queued delivery is due, or null when none is. */
+  nextDueAt(): Promise<number | null>;
+}
