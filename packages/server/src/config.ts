@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseDuration } from "./durations.ts";
 import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from "./delivery/retry-schedule.ts";
+import { parseDuration } from "./durations.ts";
 import { HooklineError } from "./errors.ts";
 
 /** The validated, frozen settings of one Hookline process. */
@@ -32,14 +32,24 @@ const OPTIONS: Record<keyof Config, { file: string; env: string; parse: Parser; 
   port: { file: "port", env: "HOOKLINE_PORT", parse: integer(0, 65535), fallback: 8080 },
   dataDir: { file: "data_dir", env: "HOOKLINE_DATA_DIR", parse: text, fallback: "./.hookline" },
   adminKey: { file: "admin_key", env: "HOOKLINE_ADMIN_KEY", parse: text, fallback: null },
-  maxBodyBytes: { file: "max_body_bytes", env: "HOOKLINE_MAX_BODY_BYTES", parse: integer(1024, 64 << 20), fallback: 256 * 1024 },
+  maxBodyBytes: {
+    file: "max_body_bytes",
+    env: "HOOKLINE_MAX_BODY_BYTES",
+    parse: integer(1024, 64 << 20),
+    fallback: 256 * 1024,
+  },
   maxBatchBodyBytes: {
     file: "max_batch_body_bytes",
     env: "HOOKLINE_MAX_BATCH_BODY_BYTES",
     parse: integer(1024, 1 << 30),
     fallback: 16 << 20,
   },
-  retrySchedule: { file: "retry_schedule", env: "HOOKLINE_RETRY_SCHEDULE", parse: schedule, fallback: DEFAULT_RETRY_SCHEDULE },
+  retrySchedule: {
+    file: "retry_schedule",
+    env: "HOOKLINE_RETRY_SCHEDULE",
+    parse: schedule,
+    fallback: DEFAULT_RETRY_SCHEDULE,
+  },
   attemptTimeoutMs: { file: "attempt_timeout", env: "HOOKLINE_ATTEMPT_TIMEOUT", parse: duration, fallback: 15_000 },
   leaseMs: { file: "lease", env: "HOOKLINE_LEASE", parse: duration, fallback: 60_000 },
   maxResponseBytes: {
@@ -56,7 +66,12 @@ const OPTIONS: Record<keyof Config, { file: string; env: string; parse: Parser; 
     fallback: 20,
   },
   shutdownTimeoutMs: { file: "shutdown_timeout", env: "HOOKLINE_SHUTDOWN_TIMEOUT", parse: duration, fallback: 20_000 },
-  allowPrivateInTest: { file: "allow_private_in_test", env: "HOOKLINE_ALLOW_PRIVATE_IN_TEST", parse: boolean, fallback: true },
+  allowPrivateInTest: {
+    file: "allow_private_in_test",
+    env: "HOOKLINE_ALLOW_PRIVATE_IN_TEST",
+    parse: boolean,
+    fallback: true,
+  },
   egressAllowCidrs: { file: "egress_allow_cidrs", env: "HOOKLINE_EGRESS_ALLOW_CIDRS", parse: list, fallback: [] },
 };
 
@@ -88,7 +103,9 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   }
   const result = config as unknown as Config;
   if (result.leaseMs <= result.attemptTimeoutMs) {
-    throw configError(`lease (${result.leaseMs} ms) must be longer than attempt_timeout (${result.attemptTimeoutMs} ms)`);
+    throw configError(
+      `lease (${result.leaseMs} ms) must be longer than attempt_timeout (${result.attemptTimeoutMs} ms)`,
+    );
   }
   return Object.freeze({ ...result, dataDir: resolve(result.dataDir) });
 }
@@ -146,7 +163,11 @@ function boolean(raw: unknown, name: string): boolean {
 }
 
 function list(raw: unknown, name: string): string[] {
-  if (typeof raw === "string") return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  if (typeof raw === "string")
+    return raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (Array.isArray(raw) && raw.every((s) => typeof s === "string")) return raw;
   throw configError(`${name} must be a list of strings`);
 }

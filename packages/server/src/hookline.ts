@@ -54,7 +54,9 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const reason = code === "EADDRINUSE" ? "the port is already in use" : (error as Error).message;
-      throw new HooklineError("listen_failed", `cannot listen on ${config.host}:${config.port}: ${reason}`, { cause: error });
+      throw new HooklineError("listen_failed", `cannot listen on ${config.host}:${config.port}: ${reason}`, {
+        cause: error,
+      });
     }
     dispatcher.start();
     const address = api.server.address();

@@ -13,10 +13,16 @@ const logger = pino(
 
 async function serve(options: ServeOptions) {
   if (options.databaseUrl) {
-    throw new HooklineError("unsupported", "PostgreSQL is not supported yet; leave --database-url/DATABASE_URL unset to use the embedded store");
+    throw new HooklineError(
+      "unsupported",
+      "PostgreSQL is not supported yet; leave --database-url/DATABASE_URL unset to use the embedded store",
+    );
   }
   if (options.role !== "all") {
-    throw new HooklineError("unsupported", `--role ${options.role} needs PostgreSQL (shared by many nodes); the embedded store runs --role all`);
+    throw new HooklineError(
+      "unsupported",
+      `--role ${options.role} needs PostgreSQL (shared by many nodes); the embedded store runs --role all`,
+    );
   }
   const config = loadConfig({
     flags: { host: options.host, port: options.port, dataDir: options.dataDir },
@@ -66,7 +72,10 @@ const program = buildProgram({
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof HooklineError && error.status < 500 || error instanceof HooklineError && error.code !== "internal_error") {
+  if (
+    (error instanceof HooklineError && error.status < 500) ||
+    (error instanceof HooklineError && error.code !== "internal_error")
+  ) {
     process.stderr.write(`hookline: ${error.message}\n`);
   } else {
     process.stderr.write(`hookline: ${(error as Error).stack ?? String(error)}\n`);

@@ -15,9 +15,13 @@ export function createAuth(store: Store, adminKeyHash: string): Auth {
     async account(request) {
       const key = bearer(request);
       if (key.startsWith("hl_admin_")) {
-        throw new HooklineError("wrong_key", "this route needs an account key (hl_test_… or hl_live_…), not the admin key", {
-          status: 403,
-        });
+        throw new HooklineError(
+          "wrong_key",
+          "this route needs an account key (hl_test_… or hl_live_…), not the admin key",
+          {
+            status: 403,
+          },
+        );
       }
       const scope = await store.findKey(hashKey(key));
       if (!scope) throw unauthorized("the API key is not valid");

@@ -12,7 +12,10 @@ export const Timestamp = Type.String({ format: "date-time" });
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
 export const PageQuery = Type.Object(
-  { limit: Type.Optional(Type.String({ pattern: "^[0-9]{1,4}$" })), after: Type.Optional(Type.String({ maxLength: 64 })) },
+  {
+    limit: Type.Optional(Type.String({ pattern: "^[0-9]{1,4}$" })),
+    after: Type.Optional(Type.String({ maxLength: 64 })),
+  },
   strict,
 );
 

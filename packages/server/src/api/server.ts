@@ -1,5 +1,5 @@
-import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type { Logger } from "pino";
 import type { Api, ApiContext } from "./context.ts";
 import { installErrorHandler } from "./error-handler.ts";

@@ -7,7 +7,12 @@ export interface ClientOptions {
 }
 
 /** Calls the Hookline API; an API error becomes a HooklineError with the server's code and message. */
-export async function callApi(options: ClientOptions, method: "GET" | "POST" | "PATCH" | "DELETE", path: string, body?: unknown) {
+export async function callApi(
+  options: ClientOptions,
+  method: "GET" | "POST" | "PATCH" | "DELETE",
+  path: string,
+  body?: unknown,
+) {
   if (!options.apiKey) {
     throw new HooklineError("missing_api_key", "no API key: pass --api-key or set HOOKLINE_API_KEY");
   }
@@ -23,9 +28,13 @@ export async function callApi(options: ClientOptions, method: "GET" | "POST" | "
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
-    throw new HooklineError("api_unreachable", `cannot reach Hookline at ${options.apiUrl}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new HooklineError(
+      "api_unreachable",
+      `cannot reach Hookline at ${options.apiUrl}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   const text = await response.body.text();
   const json = text ? JSON.parse(text) : null;

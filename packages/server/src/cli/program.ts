@@ -1,7 +1,7 @@
 import { Command, Option } from "commander";
-import { VERSION } from "../version.ts";
-import { callApi, type ClientOptions } from "./api-client.ts";
 import { HooklineError } from "../errors.ts";
+import { VERSION } from "../version.ts";
+import { type ClientOptions, callApi } from "./api-client.ts";
 
 /** What the CLI needs from the process; only main.ts provides it. */
 export interface CliIo {
@@ -56,7 +56,9 @@ export function buildProgram(io: CliIo): Command {
   const accounts = program.command("accounts").description("manage accounts (admin key)");
   client(accounts.command("create").description("create an account; prints its TEST and LIVE keys once"))
     .requiredOption("--name <name>", "account name")
-    .action(async (options) => show(await callApi(clientOptions(options), "POST", "/v1/accounts", { name: options.name })));
+    .action(async (options) =>
+      show(await callApi(clientOptions(options), "POST", "/v1/accounts", { name: options.name })),
+    );
   client(accounts.command("list").description("list accounts")).action(async (options) =>
     show(await callApi(clientOptions(options), "GET", "/v1/accounts")),
   );
@@ -67,7 +69,11 @@ export function buildProgram(io: CliIo): Command {
     .option("--data <json>", "event data, a JSON object", "{}")
     .option("--idempotency-key <key>", "a repeat with the same key returns the first event")
     .action(async (options) => {
-      const body = { type: options.type, data: parseJsonObject(options.data, "--data"), idempotency_key: options.idempotencyKey };
+      const body = {
+        type: options.type,
+        data: parseJsonObject(options.data, "--data"),
+        idempotency_key: options.idempotencyKey,
+      };
       show(await callApi(clientOptions(options), "POST", "/v1/events", body));
     });
   client(events.command("list").description("list recent events, newest first"))
@@ -78,7 +84,8 @@ export function buildProgram(io: CliIo): Command {
       show(await callApi(clientOptions(options), "GET", `/v1/events?${query}`));
     });
   client(events.command("deliveries").description("show an event's deliveries").argument("<event-id>")).action(
-    async (id, options) => show(await callApi(clientOptions(options), "GET", `/v1/events/${encodeURIComponent(id)}/deliveries`)),
+    async (id, options) =>
+      show(await callApi(clientOptions(options), "GET", `/v1/events/${encodeURIComponent(id)}/deliveries`)),
   );
 
   const endpoints = program.command("endpoints").description("manage webhook endpoints (account key)");
@@ -108,7 +115,8 @@ export function buildProgram(io: CliIo): Command {
 
   const deliveries = program.command("deliveries").description("inspect and retry deliveries (account key)");
   client(deliveries.command("retry").description("attempt a delivery now").argument("<delivery-id>")).action(
-    async (id, options) => show(await callApi(clientOptions(options), "POST", `/v1/deliveries/${encodeURIComponent(id)}/retry`)),
+    async (id, options) =>
+      show(await callApi(clientOptions(options), "POST", `/v1/deliveries/${encodeURIComponent(id)}/retry`)),
   );
   client(deliveries.command("attempts").description("show a delivery's attempt log").argument("<delivery-id>")).action(
     async (id, options) =>

@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import type { LookupAddress } from "node:dns";
 import { once } from "node:events";
-import { connect, createServer, type AddressInfo } from "node:net";
+import { type AddressInfo, connect, createServer } from "node:net";
 import { describe, it } from "node:test";
 import {
+  type AddressClass,
   addressRejection,
   classifyAddress,
   createGuardedLookup,
-  urlRejection,
-  type AddressClass,
   type EgressPolicy,
   type LookupAll,
+  urlRejection,
 } from "./egress-guard.ts";
 
 const live: EgressPolicy = { environment: "live", allowPrivateInTest: false, allowCidrs: [] };
@@ -20,36 +20,108 @@ const testOpen: EgressPolicy = { environment: "test", allowPrivateInTest: true, 
 describe("classifyAddress", () => {
   const table: Record<AddressClass, string[]> = {
     public: [
-      "8.8.8.8", "1.1.1.1", "9.255.255.255", "11.0.0.0", "126.255.255.255", "128.0.0.0",
-      "172.15.255.255", "172.32.0.0", "192.167.255.255", "192.169.0.0", "100.63.255.255", "100.128.0.0",
-      "169.253.255.255", "169.255.0.0", "198.17.255.255", "198.20.0.0", "223.255.255.255",
-      "2606:4700:4700::1111", "2001:db9::1", "2001:4860:4860::8888", "::ffff:8.8.8.8", "::ffff:808:808",
-      "64:ff9b::8.8.8.8", "2002:808:808::1",
+      "8.8.8.8",
+      "1.1.1.1",
+      "9.255.255.255",
+      "11.0.0.0",
+      "126.255.255.255",
+      "128.0.0.0",
+      "172.15.255.255",
+      "172.32.0.0",
+      "192.167.255.255",
+      "192.169.0.0",
+      "100.63.255.255",
+      "100.128.0.0",
+      "169.253.255.255",
+      "169.255.0.0",
+      "198.17.255.255",
+      "198.20.0.0",
+      "223.255.255.255",
+      "2606:4700:4700::1111",
+      "2001:db9::1",
+      "2001:4860:4860::8888",
+      "::ffff:8.8.8.8",
+      "::ffff:808:808",
+      "64:ff9b::8.8.8.8",
+      "2002:808:808::1",
     ],
     loopback: [
-      "127.0.0.1", "127.255.255.254", "::1", "0:0:0:0:0:0:0:1", "0000:0000:0000:0000:0000:0000:0000:0001",
-      "::ffff:127.0.0.1", "::FFFF:7F00:1", "0:0:0:0:0:ffff:7f00:1", "64:ff9b::7f00:1", "2002:7f00:1::",
+      "127.0.0.1",
+      "127.255.255.254",
+      "::1",
+      "0:0:0:0:0:0:0:1",
+      "0000:0000:0000:0000:0000:0000:0000:0001",
+      "::ffff:127.0.0.1",
+      "::FFFF:7F00:1",
+      "0:0:0:0:0:ffff:7f00:1",
+      "64:ff9b::7f00:1",
+      "2002:7f00:1::",
     ],
     unspecified: ["0.0.0.0", "0.1.2.3", "::", "0:0:0:0:0:0:0:0", "::ffff:0.0.0.0"],
     private: [
-      "10.0.0.1", "10.255.255.255", "172.16.0.1", "172.31.255.255", "192.168.0.1", "192.168.255.255",
-      "100.64.0.1", "100.127.255.255", "fc00::1", "fd12:3456:789a::1", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
-      "::ffff:10.0.0.1", "::ffff:c0a8:101", "64:ff9b::10.1.2.3", "64:ff9b::ac10:1", "2002:c0a8:101::1",
+      "10.0.0.1",
+      "10.255.255.255",
+      "172.16.0.1",
+      "172.31.255.255",
+      "192.168.0.1",
+      "192.168.255.255",
+      "100.64.0.1",
+      "100.127.255.255",
+      "fc00::1",
+      "fd12:3456:789a::1",
+      "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+      "::ffff:10.0.0.1",
+      "::ffff:c0a8:101",
+      "64:ff9b::10.1.2.3",
+      "64:ff9b::ac10:1",
+      "2002:c0a8:101::1",
     ],
     link_local: [
-      "169.254.0.1", "169.254.169.253", "169.254.255.255", "fe80::1", "fe80::1%eth0", "febf:ffff::1",
+      "169.254.0.1",
+      "169.254.169.253",
+      "169.254.255.255",
+      "fe80::1",
+      "fe80::1%eth0",
+      "febf:ffff::1",
       "::ffff:169.254.1.1",
     ],
     metadata: [
-      "169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254", "fd00:ec2:0:0:0:0:0:254",
-      "::ffff:169.254.169.254", "::ffff:a9fe:a9fe", "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::", "::ffff:100.100.100.200",
+      "169.254.169.254",
+      "169.254.170.2",
+      "100.100.100.200",
+      "fd00:ec2::254",
+      "fd00:ec2:0:0:0:0:0:254",
+      "::ffff:169.254.169.254",
+      "::ffff:a9fe:a9fe",
+      "64:ff9b::a9fe:a9fe",
+      "2002:a9fe:a9fe::",
+      "::ffff:100.100.100.200",
     ],
     multicast: ["224.0.0.1", "239.255.255.255", "ff02::1", "ff0e::101", "::ffff:224.0.0.251"],
     reserved: [
-      "240.0.0.1", "250.1.2.3", "255.255.255.255", "192.0.0.8", "192.0.2.1", "198.51.100.7", "203.0.113.9",
-      "198.18.0.1", "198.19.255.255", "2001:db8::1", "2001:0db8:85a3::8a2e:370:7334", "::ffff:192.0.2.1",
+      "240.0.0.1",
+      "250.1.2.3",
+      "255.255.255.255",
+      "192.0.0.8",
+      "192.0.2.1",
+      "198.51.100.7",
+      "203.0.113.9",
+      "198.18.0.1",
+      "198.19.255.255",
+      "2001:db8::1",
+      "2001:0db8:85a3::8a2e:370:7334",
+      "::ffff:192.0.2.1",
       // Unparseable input fails closed.
-      "", "localhost", "256.0.0.1", "1.2.3", "010.0.0.1", "0x7f000001", "[::1]", "::1::", "1:2:3:4:5:6:7:8:9", " 8.8.8.8",
+      "",
+      "localhost",
+      "256.0.0.1",
+      "1.2.3",
+      "010.0.0.1",
+      "0x7f000001",
+      "[::1]",
+      "::1::",
+      "1:2:3:4:5:6:7:8:9",
+      " 8.8.8.8",
     ],
   };
   for (const [expected, addresses] of Object.entries(table)) {
@@ -61,7 +133,17 @@ describe("classifyAddress", () => {
 
 describe("addressRejection", () => {
   const policies = { live, testStrict, testOpen };
-  const alwaysBlocked = ["169.254.169.254", "fd00:ec2::254", "169.254.1.1", "fe80::1", "224.0.0.1", "240.0.0.1", "0.0.0.0", "::", "nonsense"];
+  const alwaysBlocked = [
+    "169.254.169.254",
+    "fd00:ec2::254",
+    "169.254.1.1",
+    "fe80::1",
+    "224.0.0.1",
+    "240.0.0.1",
+    "0.0.0.0",
+    "::",
+    "nonsense",
+  ];
   const privateOrLoopback = ["127.0.0.1", "::1", "10.0.0.5", "192.168.1.1", "fd00::1", "::ffff:10.0.0.5"];
 
   it("always rejects metadata, link-local, multicast, reserved and unspecified", () => {
@@ -80,7 +162,8 @@ describe("addressRejection", () => {
 
   it("allows public addresses everywhere", () => {
     for (const policy of Object.values(policies)) {
-      for (const ip of ["8.8.8.8", "2606:4700:4700::1111", "::ffff:1.1.1.1"]) assert.equal(addressRejection(ip, policy), null, ip);
+      for (const ip of ["8.8.8.8", "2606:4700:4700::1111", "::ffff:1.1.1.1"])
+        assert.equal(addressRejection(ip, policy), null, ip);
     }
   });
 
@@ -95,7 +178,10 @@ describe("addressRejection", () => {
   });
 
   it("allows addresses inside allowCidrs, except metadata", () => {
-    const policy: EgressPolicy = { ...live, allowCidrs: ["10.1.0.0/16", "fd00:1234::/32", "169.254.0.0/16", "192.0.2.7"] };
+    const policy: EgressPolicy = {
+      ...live,
+      allowCidrs: ["10.1.0.0/16", "fd00:1234::/32", "169.254.0.0/16", "192.0.2.7"],
+    };
     for (const ip of ["10.1.2.3", "::ffff:10.1.2.3", "64:ff9b::a01:203", "fd00:1234::5", "169.254.1.1", "192.0.2.7"]) {
       assert.equal(addressRejection(ip, policy), null, ip);
     }
@@ -117,18 +203,30 @@ describe("addressRejection", () => {
 
 describe("urlRejection", () => {
   const noLookup: LookupAll = () => assert.fail("lookup must not be called");
-  const resolvesTo = (...addresses: string[]): LookupAll => async () =>
-    addresses.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
+  const resolvesTo =
+    (...addresses: string[]): LookupAll =>
+    async () =>
+      addresses.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
 
   it("rejects unparseable URLs and non-http schemes", async () => {
-    for (const url of ["not a url", "ftp://example.com/", "file:///etc/passwd", "javascript:alert(1)", "ws://example.com/"]) {
+    for (const url of [
+      "not a url",
+      "ftp://example.com/",
+      "file:///etc/passwd",
+      "javascript:alert(1)",
+      "ws://example.com/",
+    ]) {
       assert.notEqual(await urlRejection(url, testOpen, noLookup), null, url);
     }
     assert.match((await urlRejection("ftp://example.com/", live, noLookup)) ?? "", /only http and https/);
   });
 
   it("rejects credentials without echoing them", async () => {
-    for (const url of ["https://user:s3cret@example.com/", "https://user@example.com/", "https://:s3cret@example.com/"]) {
+    for (const url of [
+      "https://user:s3cret@example.com/",
+      "https://user@example.com/",
+      "https://:s3cret@example.com/",
+    ]) {
       const reason = await urlRejection(url, live, noLookup);
       assert.match(reason ?? "", /username or password/, url);
       assert.doesNotMatch(reason ?? "", /s3cret/);
@@ -164,8 +262,14 @@ describe("urlRejection", () => {
       reason,
       `"https://rebind.example/hook" points to 10.0.0.5, a private address; live endpoints must use public addresses`,
     );
-    assert.match((await urlRejection("https://meta.example/", testOpen, resolvesTo("169.254.169.254"))) ?? "", /metadata/);
-    assert.equal(await urlRejection("https://ok.example/", live, resolvesTo("93.184.216.34", "2606:2800:220:1::1")), null);
+    assert.match(
+      (await urlRejection("https://meta.example/", testOpen, resolvesTo("169.254.169.254"))) ?? "",
+      /metadata/,
+    );
+    assert.equal(
+      await urlRejection("https://ok.example/", live, resolvesTo("93.184.216.34", "2606:2800:220:1::1")),
+      null,
+    );
     assert.equal(await urlRejection("https://dev.example/", testOpen, resolvesTo("192.168.1.20")), null);
   });
 

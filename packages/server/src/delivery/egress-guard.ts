@@ -1,4 +1,4 @@
-import { lookup, promises as dnsPromises, type LookupAddress, type LookupOptions } from "node:dns";
+import { promises as dnsPromises, type LookupAddress, type LookupOptions, lookup } from "node:dns";
 import { BlockList, isIP } from "node:net";
 
 import type { Environment } from "../store/store.ts";
@@ -38,7 +38,15 @@ const RULES: readonly [AddressClass, readonly string[]][] = [
   ["multicast", ["224.0.0.0/4", "ff00::/8"]],
   [
     "reserved",
-    ["240.0.0.0/4", "192.0.0.0/24", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "198.18.0.0/15", "2001:db8::/32"],
+    [
+      "240.0.0.0/4",
+      "192.0.0.0/24",
+      "192.0.2.0/24",
+      "198.51.100.0/24",
+      "203.0.113.0/24",
+      "198.18.0.0/15",
+      "2001:db8::/32",
+    ],
   ],
 ];
 
@@ -215,11 +223,7 @@ export async function urlRejection(
   return null;
 }
 
-type LookupCallback = (
-  err: NodeJS.ErrnoException | null,
-  address?: string | LookupAddress[],
-  family?: number,
-) => void;
+type LookupCallback = (err: NodeJS.ErrnoException | null, address?: string | LookupAddress[], family?: number) => void;
 
 /**
  * Returns a drop-in replacement for `dns.lookup` (for `net.connect({ lookup })` or undici
@@ -235,7 +239,11 @@ export function createGuardedLookup(policy: EgressPolicy): typeof lookup {
   function guardedLookup(hostname: string, options: unknown, maybeCallback?: unknown): void {
     const callback = (typeof options === "function" ? options : maybeCallback) as LookupCallback;
     const opts: LookupOptions =
-      typeof options === "number" ? { family: options } : typeof options === "object" && options !== null ? options : {};
+      typeof options === "number"
+        ? { family: options }
+        : typeof options === "object" && options !== null
+          ? options
+          : {};
 
     // Always resolve everything: a single answer could hide a blocked sibling that a retry would pick.
     lookup(hostname, { ...opts, all: true }, (err, addresses) => {

@@ -5,7 +5,12 @@ import { createHmac } from "node:crypto";
  * "<msg id>.<unix seconds>.<body>", keyed with the base64 bytes after `whsec_`.
  * Several secrets (during a rotation) give several space-separated signatures.
  */
-export function signatureHeader(secrets: readonly string[], messageId: string, timestamp: number, body: string): string {
+export function signatureHeader(
+  secrets: readonly string[],
+  messageId: string,
+  timestamp: number,
+  body: string,
+): string {
   return secrets.map((secret) => `v1,${sign(secret, messageId, timestamp, body)}`).join(" ");
 }
 

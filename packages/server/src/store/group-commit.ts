@@ -29,7 +29,7 @@ export function createGroupCommit(store: Store, deps: { now: () => number; onCom
         batch.map((item) => item.request),
         deps.now(),
       );
-      batch.forEach((item, i) => item.resolve(results[i] as IngestResult));
+      for (const [i, item] of batch.entries()) item.resolve(results[i] as IngestResult);
       deps.onCommitted();
     } catch (error) {
       const failure = new HooklineError("store_unavailable", "the event store could not commit; nothing was accepted", {

@@ -173,7 +173,13 @@ export interface Store {
   listEndpoints(scope: Scope, page: Page): Promise<Endpoint[]>;
   updateEndpoint(scope: Scope, id: string, patch: EndpointPatch, now: number): Promise<Endpoint | null>;
   deleteEndpoint(scope: Scope, id: string, now: number): Promise<boolean>;
-  rotateSecret(scope: Scope, id: string, secret: string, previousExpiresAt: number, now: number): Promise<Endpoint | null>;
+  rotateSecret(
+    scope: Scope,
+    id: string,
+    secret: string,
+    previousExpiresAt: number,
+    now: number,
+  ): Promise<Endpoint | null>;
   /** Re-queues failed deliveries created in [since, until); returns how many. */
   recoverEndpoint(scope: Scope, id: string, since: number, until: number, now: number): Promise<number | null>;
 

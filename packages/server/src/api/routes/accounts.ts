@@ -1,5 +1,5 @@
-import { hashKey, randomToken } from "../../ids.ts";
 import { notFound } from "../../errors.ts";
+import { hashKey, randomToken } from "../../ids.ts";
 import { type Api, type ApiContext, pageOf } from "../context.ts";
 import { CreateAccountBody, IdParams, PageQuery } from "../schemas.ts";
 import { accountJson, pageJson } from "../serialize.ts";

@@ -7,7 +7,10 @@ import { deliveryJson, eventPageJson } from "../serialize.ts";
 export function registerEventRoutes(app: Api, ctx: ApiContext): void {
   const { store, auth } = ctx;
 
-  function toNewEvent(input: { type: string; data: unknown; idempotency_key?: string | undefined }, index?: number): NewEvent {
+  function toNewEvent(
+    input: { type: string; data: unknown; idempotency_key?: string | undefined },
+    index?: number,
+  ): NewEvent {
     const dataJson = JSON.stringify(input.data);
     if (dataJson.length > ctx.config.maxBodyBytes) {
       const which = index === undefined ? "the event's data" : `events[${index}].data`;

@@ -6,7 +6,8 @@ import { prepareAll, type Row, transaction } from "./database.ts";
 export function accountQueries(db: DatabaseSync) {
   const sql = prepareAll(db, {
     getSetting: "SELECT value FROM settings WHERE key = ?",
-    setSetting: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    setSetting:
+      "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     insertAccount: "INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)",
     insertKey: "INSERT INTO api_keys (key_hash, account_id, environment, created_at) VALUES (?, ?, ?, ?)",
     listAccounts: "SELECT * FROM accounts WHERE id > ? ORDER BY id LIMIT ?",
@@ -26,7 +27,8 @@ export function accountQueries(db: DatabaseSync) {
       const account: Account = { id: newId("acct", now), name, createdAt: now };
       transaction(db, () => {
         sql.insertAccount.run(account.id, name, now);
-        for (const [environment, hash] of Object.entries(keyHashes)) sql.insertKey.run(hash, account.id, environment, now);
+        for (const [environment, hash] of Object.entries(keyHashes))
+          sql.insertKey.run(hash, account.id, environment, now);
       });
       return account;
     },

@@ -17,9 +17,13 @@ export function openDatabase(dataDir: string): DatabaseSync {
     db = new DatabaseSync(join(dataDir, "hookline.db"));
     db.exec("PRAGMA journal_mode = WAL");
   } catch (error) {
-    throw new HooklineError("store_unavailable", `cannot open the data directory ${dataDir}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new HooklineError(
+      "store_unavailable",
+      `cannot open the data directory ${dataDir}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   db.exec("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY");
   migrate(db);

@@ -90,7 +90,9 @@ export function deliveryQueries(db: DatabaseSync) {
           status = "failed";
           nextAttemptAt = null;
         }
-        const lastError = attempt.error ?? (attempt.statusCode !== null && attempt.statusCode >= 300 ? `http_${attempt.statusCode}` : null);
+        const lastError =
+          attempt.error ??
+          (attempt.statusCode !== null && attempt.statusCode >= 300 ? `http_${attempt.statusCode}` : null);
         const changed = sql.complete.run(
           status,
           outcome.scheduledAttempts,
@@ -129,7 +131,9 @@ export function deliveryQueries(db: DatabaseSync) {
       return (sql.listByEvent.all(eventId, scope.accountId, scope.environment) as Row[]).map(toDelivery);
     },
     async listAttempts(scope: Scope, deliveryId: string, page: Page) {
-      return (sql.attempts.all(deliveryId, scope.accountId, scope.environment, page.after ?? "", page.limit) as Row[]).map(toAttempt);
+      return (
+        sql.attempts.all(deliveryId, scope.accountId, scope.environment, page.after ?? "", page.limit) as Row[]
+      ).map(toAttempt);
     },
     async requestRetry(scope: Scope, id: string, now: number) {
       return transaction(db, () => {

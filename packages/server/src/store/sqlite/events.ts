@@ -53,7 +53,9 @@ export function eventQueries(db: DatabaseSync) {
       requests.map((request) => {
         db.exec("SAVEPOINT request");
         try {
-          const targets = request.onlyEndpointId ? onlyTarget(request.scope, request.onlyEndpointId) : targetsOf(request.scope);
+          const targets = request.onlyEndpointId
+            ? onlyTarget(request.scope, request.onlyEndpointId)
+            : targetsOf(request.scope);
           const events = request.events.map((event) => ingestOne(request.scope, event, targets, now));
           db.exec("RELEASE request");
           return { ok: true as const, events };
@@ -75,7 +77,9 @@ export function eventQueries(db: DatabaseSync) {
 
   function ingestOne(scope: Scope, input: NewEvent, targets: Target[], now: number) {
     if (input.idempotencyKey !== null) {
-      const existing = sql.byIdempotencyKey.get(scope.accountId, scope.environment, input.idempotencyKey) as Row | undefined;
+      const existing = sql.byIdempotencyKey.get(scope.accountId, scope.environment, input.idempotencyKey) as
+        | Row
+        | undefined;
       if (existing) return { event: toEvent(existing), replayed: true };
     }
     const id = newId("evt", now);

@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Webhook } from "standardwebhooks";
+import { eventually } from "./helpers/client.ts";
+import { startTestHookline, type TestHookline } from "./helpers/hookline.ts";
+import { answer, type Receiver, startReceiver } from "./helpers/receiver.ts";
+
+describe("delivery end to end", () => {
+  let h: TestHookline;
+  let receiver: Receiver;
+
+  before(async () => {
+    h = await startTestHookline({ HOOKLINE_RETRY_SCHEDULE: "100ms,100ms" });
+    receiver = await startReceiver();
+  });
+  after(async () => {
+    await h.stop();
+    await receiver.close();
+  });
+
+  it("POSTs the event in the wire format, signed so that standardwebhooks verifies it", async () => {
+    const created = await h.test.post("/v1/endpoints", { url: `${receiver.url}/hooks` });
+    assert.equal(created.status, 201);
+    assert.match(created.body.secret, /^whsec_/);
+
+    const sent = await h.test.post("/v1/events", { type: "transfer.completed", data: { amount: 100, asset: "BTC" } });
+    assert.equal(sent.status, 202);
+    const [request] = await receiver.waitFor(1);
+    assert.ok(request);
+    assert.equal(request.method, "POST");
+    assert.equal(request.url, "/hooks");
+    assert.equal(request.headers["content-type"], "application/json");
+    assert.match(String(request.headers["user-agent"]), /^Hookline\//);
+    assert.equal(request.headers["webhook-id"], sent.body.id);
+
+    const verified = new Webhook(created.body.secret).verify(request.body, {
+      "webhook-id": String(request.headers["webhook-id"]),
+      "webhook-timestamp": String(request.headers["webhook-timestamp"]),
+      "webhook-signature": String(request.headers["webhook-signature"]),
+    });
+    assert.deepEqual(verified, {
+      id: sent.body.id,
+      type: "transfer.completed",
+      created_at: sent.body.created_at,
+      environment: "test",
+      data: { amount: 100, asset: "BTC" },
+    });
+    assert.deepEqual(Object.keys(JSON.parse(request.body)), ["id", "type", "created_at", "environment", "data"]);
+
+    const deliveries = await eventually(async () => {
+      const list = await h.test.get(`/v1/events/${sent.body.id}/deliveries`);
+      return list.body.data[0]?.status === "succeeded" ? list.body.data : undefined;
+    });
+    assert.equal(deliveries[0].attempt_count, 1);
+    await h.test.delete(`/v1/endpoints/${created.body.id}`);
+  });
+
+  it("retries a failing receiver on the schedule and logs every attempt", async () => {
+    const flaky = await startReceiver(answer(500, "busy"));
+    try {
+      const endpoint = await h.test.post("/v1/endpoints", {
+        url: flaky.url,
+        retry_schedule: ["100ms", "200ms", "100ms"],
+      });
+      const sent = await h.test.post("/v1/events", { type: "transfer.failed", data: {} });
+      await flaky.waitFor(2);
+      flaky.respondWith(answer(200, "ok"));
+      const requests = await flaky.waitFor(3);
+      assert.equal(new Set(requests.map((r) => r.headers["webhook-id"])).size, 1, "same webhook-id on every retry");
+      assert.equal(new Set(requests.map((r) => r.body)).size, 1, "same body on every retry");
+
+      const delivery = await eventually(async () => {
+        const list = await h.test.get(`/v1/events/${sent.body.id}/deliveries`);
+        return list.body.data[0]?.status === "succeeded" ? list.body.data[0] : undefined;
+      });
+      assert.equal(delivery.attempt_count, 3);
+      const attempts = await h.test.get(`/v1/deliveries/${delivery.id}/attempts`);
+      assert.deepEqual(
+        attempts.body.data.map((a: { status_code: number }) => a.status_code),
+        [500, 500, 200],
+      );
+      assert.equal(attempts.body.data[0].response_snippet, "busy");
+      await h.test.delete(`/v1/endpoints/${endpoint.body.id}`);
+    } finally {
+      await flaky.close();
+    }
+  });
+
+  it("marks a delivery failed when the schedule is used up, and a manual retry then attempts once", async () => {
+    const down = await startReceiver(answer(503));
+    try {
+      const endpoint = await h.test.post("/v1/endpoints", { url: down.url, retry_schedule: ["50ms"] });
+      const sent = await h.test.post("/v1/events", { type: "transfer.failed", data: {} });
+      const failed = await eventually(async () => {
+        const list = await h.test.get(`/v1/events/${sent.body.id}/deliveries`);
+        return list.body.data[0]?.status === "failed" ? list.body.data[0] : undefined;
+      });
+      assert.equal(failed.attempt_count, 2);
+      assert.equal(failed.next_attempt_at, null);
+      assert.equal(failed.last_status_code, 503);
+
+      down.respondWith(answer(204));
+      const retried = await h.test.post(`/v1/deliveries/${failed.id}/retry`);
+      assert.equal(retried.status, 202);
+      const done = await eventually(async () => {
+        const d = await h.test.get(`/v1/deliveries/${failed.id}`);
+        return d.body.status === "succeeded" ? d.body : undefined;
+      });
+      assert.equal(done.attempt_count, 3);
+      const attempts = await h.test.get(`/v1/deliveries/${failed.id}/attempts`);
+      assert.equal(attempts.body.data.at(-1).trigger, "manual");
+      await h.test.delete(`/v1/endpoints/${endpoint.body.id}`);
+    } finally {
+      await down.close();
+    }
+  });
+});

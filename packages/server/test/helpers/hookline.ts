@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { type Config, loadConfig } from "../../src/config.ts";
+import { type Hookline, startHookline } from "../../src/hookline.ts";
+import { type ApiClient, apiClient } from "./client.ts";
+
+export function tempDir(prefix = "hookline-test-"): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export interface TestHookline {
+  hookline: Hookline;
+  config: Config;
+  url: string;
+  admin: ApiClient;
+  /** Client with the Default account's TEST key. */
+  test: ApiClient;
+  live: ApiClient;
+  keys: { admin: string; test: string; live: string };
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Hookline in this process on a free loopback port with a fresh data
+ * directory. `env` takes the same HOOKLINE_* settings as the real command.
+ */
+export async function startTestHookline(env: Record<string, string> = {}): Promise<TestHookline> {
+  const dir = tempDir();
+  const config = loadConfig({ env: { HOOKLINE_PORT: "0", HOOKLINE_DATA_DIR: dir.path, ...env } });
+  const logger = pino({ level: process.env.HOOKLINE_TEST_LOG ?? "silent" });
+  const hookline = await startHookline(config, logger);
+  const first = hookline.firstStart;
+  if (!first?.adminKey) throw new Error("expected a first start with generated keys");
+  const keys = { admin: first.adminKey, test: first.testKey, live: first.liveKey };
+  return {
+    hookline,
+    config,
+    url: hookline.url,
+    keys,
+    admin: apiClient(hookline.url, keys.admin),
+    test: apiClient(hookline.url, keys.test),
+    live: apiClient(hookline.url, keys.live),
+    async stop() {
+      await hookline.stop();
+      dir.remove();
+    },
+  };
+}
