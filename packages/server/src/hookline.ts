@@ -1,5 +1,4 @@
 import type { Logger } from "pino";
-import { createAuth } from "./api/auth.ts";
 import type { Api } from "./api/context.ts";
 import { buildApi } from "./api/server.ts";
 import { bootstrap, type FirstStartKeys } from "./bootstrap.ts";
@@ -47,8 +46,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
       { store, sender, logger: logger.child({ component: "dispatcher" }) },
     );
     const ingest = createGroupCommit(store, { now, onCommitted: dispatcher.wake });
-    const auth = createAuth(store, adminKeyHash);
-    const api = buildApi({ config, store, auth, ingest, wakeDispatcher: dispatcher.wake, now }, logger);
+    const api = buildApi({ config, store, adminKeyHash, ingest, wakeDispatcher: dispatcher.wake, now }, logger);
     try {
       await api.listen({ host: config.host, port: config.port });
     } catch (error) {

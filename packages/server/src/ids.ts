@@ -3,23 +3,33 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+let lastTime = -1;
+const lastRandom = new Uint8Array(10);
+
 /**
  * A ULID-shaped id with a prefix: 48 bits of milliseconds then 80 random bits,
- * Crockford base32. Ids sort by creation time, which keyset pagination relies on.
+ * Crockford base32. Within one millisecond the random part counts up, so ids
+ * sort in creation order, which keyset pagination relies on.
  */
 export function newId(prefix: "evt" | "dlv" | "att" | "ep" | "acct", now = Date.now()): string {
+  if (now > lastTime) {
+    lastTime = now;
+    lastRandom.set(randomBytes(10));
+  } else {
+    // Same (or an earlier) millisecond: keep the last time and count up.
+    for (let i = lastRandom.length - 1; i >= 0 && ++lastRandom[i]! === 256; i--) lastRandom[i] = 0;
+  }
   let time = "";
-  let t = now;
+  let t = lastTime;
   for (let i = 0; i < 10; i++) {
     time = CROCKFORD[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  const random = randomBytes(10);
   let rand = "";
   // 80 bits → 16 base32 digits, 5 bits at a time.
   let acc = 0;
   let bits = 0;
-  for (const byte of random) {
+  for (const byte of lastRandom) {
     acc = (acc << 8) | byte;
     bits += 8;
     while (bits >= 5) {

@@ -1,39 +1,52 @@
-import type { FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { HooklineError } from "../errors.ts";
 import { hashKey, sameHash } from "../ids.ts";
 import type { Scope, Store } from "../store/store.ts";
 
-export interface Auth {
-  /** The account and environment an `hl_test_`/`hl_live_` key opens; throws otherwise. */
-  account(request: FastifyRequest): Promise<Scope>;
-  /** Passes only with the operator's admin key. */
-  admin(request: FastifyRequest): void;
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Which key a route needs; routes without it are public (health checks). */
+    auth?: "admin" | "account";
+  }
+  interface FastifyRequest {
+    /** The account and environment of an account key, set before the body is read. */
+    scope: Scope | null;
+  }
 }
 
-export function createAuth(store: Store, adminKeyHash: string): Auth {
-  return {
-    async account(request) {
-      const key = bearer(request);
-      if (key.startsWith("hl_admin_")) {
-        throw new HooklineError(
-          "wrong_key",
-          "this route needs an account key (hl_test_… or hl_live_…), not the admin key",
-          {
-            status: 403,
-          },
-        );
-      }
-      const scope = await store.findKey(hashKey(key));
-      if (!scope) throw unauthorized("the API key is not valid");
-      return scope;
-    },
-    admin(request) {
-      const key = bearer(request);
-      if (!key.startsWith("hl_admin_") || !sameHash(hashKey(key), adminKeyHash)) {
-        throw new HooklineError("forbidden", "this route needs the admin key", { status: 403 });
-      }
-    },
-  };
+/**
+ * Checks the key in `onRequest`, before the body is read or validated: an
+ * anonymous caller learns nothing about the schema and costs no parsing.
+ */
+export function installAuth(app: FastifyInstance, store: Store, adminKeyHash: string): void {
+  app.decorateRequest("scope", null);
+  app.addHook("onRequest", async (request) => {
+    const needs = request.routeOptions.config.auth;
+    if (!needs) return;
+    const key = bearer(request);
+    const isAdmin = key.startsWith("hl_admin_") && sameHash(hashKey(key), adminKeyHash);
+    const scope = isAdmin ? null : await store.findKey(hashKey(key));
+    if (!isAdmin && !scope) throw unauthorized("the API key is not valid");
+    if (needs === "admin" && !isAdmin) {
+      throw new HooklineError("forbidden", "this route needs the admin key, not an account key", { status: 403 });
+    }
+    if (needs === "account" && !scope) {
+      throw new HooklineError(
+        "wrong_key",
+        "this route needs an account key (hl_test_… or hl_live_…), not the admin key",
+        {
+          status: 403,
+        },
+      );
+    }
+    request.scope = scope;
+  });
+}
+
+/** The scope of a route configured with `auth: "account"`. */
+export function scopeOf(request: FastifyRequest): Scope {
+  if (!request.scope) throw new Error(`route ${request.routeOptions.url} is not configured with auth: "account"`);
+  return request.scope;
 }
 
 function bearer(request: FastifyRequest): string {

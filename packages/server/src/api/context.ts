@@ -9,13 +9,13 @@ import type {
 import type { Config } from "../config.ts";
 import type { GroupCommit } from "../store/group-commit.ts";
 import type { Store } from "../store/store.ts";
-import type { Auth } from "./auth.ts";
 
 /** What every route module gets: the parts it may use, nothing global. */
 export interface ApiContext {
   config: Config;
   store: Store;
-  auth: Auth;
+  /** SHA-256 of the admin key. */
+  adminKeyHash: string;
   ingest: GroupCommit;
   /** Tells the dispatcher that something became due now. */
   wakeDispatcher: () => void;

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type { Logger } from "pino";
+import { installAuth } from "./auth.ts";
 import type { Api, ApiContext } from "./context.ts";
 import { installErrorHandler } from "./error-handler.ts";
 import { registerAccountRoutes } from "./routes/accounts.ts";
@@ -22,6 +23,7 @@ export function buildApi(ctx: ApiContext, logger: Logger): Api {
   // Only JSON bodies: anything else is a 415, not a confusing validation error.
   app.removeContentTypeParser("text/plain");
   installErrorHandler(app);
+  installAuth(app, ctx.store, ctx.adminKeyHash);
   registerHealthRoutes(app, ctx);
   registerAccountRoutes(app, ctx);
   registerEndpointRoutes(app, ctx);

@@ -4,21 +4,22 @@ import { type Api, type ApiContext, pageOf } from "../context.ts";
 import { CreateAccountBody, IdParams, PageQuery } from "../schemas.ts";
 import { accountJson, pageJson } from "../serialize.ts";
 
-export function registerAccountRoutes(app: Api, { store, auth, now }: ApiContext): void {
-  app.post("/v1/accounts", { schema: { body: CreateAccountBody } }, async (request, reply) => {
-    auth.admin(request);
-    const { account, keys } = await createAccountWithKeys(store, request.body.name, now());
-    return reply.code(201).send({ ...accountJson(account), keys });
-  });
+export function registerAccountRoutes(app: Api, { store, now }: ApiContext): void {
+  app.post(
+    "/v1/accounts",
+    { config: { auth: "admin" }, schema: { body: CreateAccountBody } },
+    async (request, reply) => {
+      const { account, keys } = await createAccountWithKeys(store, request.body.name, now());
+      return reply.code(201).send({ ...accountJson(account), keys });
+    },
+  );
 
-  app.get("/v1/accounts", { schema: { querystring: PageQuery } }, async (request) => {
-    auth.admin(request);
+  app.get("/v1/accounts", { config: { auth: "admin" }, schema: { querystring: PageQuery } }, async (request) => {
     const page = pageOf(request.query);
     return pageJson(await store.listAccounts(page.fetch), page.limit, accountJson);
   });
 
-  app.get("/v1/accounts/:id", { schema: { params: IdParams } }, async (request) => {
-    auth.admin(request);
+  app.get("/v1/accounts/:id", { config: { auth: "admin" }, schema: { params: IdParams } }, async (request) => {
     const account = await store.getAccount(request.params.id);
     if (!account) throw notFound("account", request.params.id);
     return accountJson(account);

@@ -1,35 +1,44 @@
 import { HooklineError, notFound } from "../../errors.ts";
+import { scopeOf } from "../auth.ts";
 import { type Api, type ApiContext, pageOf } from "../context.ts";
 import { IdParams, PageQuery } from "../schemas.ts";
 import { attemptJson, deliveryJson, pageJson } from "../serialize.ts";
 
 export function registerDeliveryRoutes(app: Api, ctx: ApiContext): void {
-  const { store, auth, now } = ctx;
+  const { store, now } = ctx;
 
-  app.get("/v1/deliveries/:id", { schema: { params: IdParams } }, async (request) => {
-    const scope = await auth.account(request);
+  app.get("/v1/deliveries/:id", { config: { auth: "account" }, schema: { params: IdParams } }, async (request) => {
+    const scope = scopeOf(request);
     const delivery = await store.getDelivery(scope, request.params.id);
     if (!delivery) throw notFound("delivery", request.params.id);
     return deliveryJson(delivery);
   });
 
-  app.get("/v1/deliveries/:id/attempts", { schema: { params: IdParams, querystring: PageQuery } }, async (request) => {
-    const scope = await auth.account(request);
-    if (!(await store.getDelivery(scope, request.params.id))) throw notFound("delivery", request.params.id);
-    const page = pageOf(request.query);
-    return pageJson(await store.listAttempts(scope, request.params.id, page.fetch), page.limit, attemptJson);
-  });
+  app.get(
+    "/v1/deliveries/:id/attempts",
+    { config: { auth: "account" }, schema: { params: IdParams, querystring: PageQuery } },
+    async (request) => {
+      const scope = scopeOf(request);
+      if (!(await store.getDelivery(scope, request.params.id))) throw notFound("delivery", request.params.id);
+      const page = pageOf(request.query);
+      return pageJson(await store.listAttempts(scope, request.params.id, page.fetch), page.limit, attemptJson);
+    },
+  );
 
-  app.post("/v1/deliveries/:id/retry", { schema: { params: IdParams } }, async (request, reply) => {
-    const scope = await auth.account(request);
-    const delivery = await store.requestRetry(scope, request.params.id, now());
-    if (delivery === null) throw notFound("delivery", request.params.id);
-    if (delivery === "busy") {
-      throw new HooklineError("attempt_in_progress", "an attempt of this delivery is running; retry when it ends", {
-        status: 409,
-      });
-    }
-    ctx.wakeDispatcher();
-    return reply.code(202).send(deliveryJson(delivery));
-  });
+  app.post(
+    "/v1/deliveries/:id/retry",
+    { config: { auth: "account" }, schema: { params: IdParams } },
+    async (request, reply) => {
+      const scope = scopeOf(request);
+      const delivery = await store.requestRetry(scope, request.params.id, now());
+      if (delivery === null) throw notFound("delivery", request.params.id);
+      if (delivery === "busy") {
+        throw new HooklineError("attempt_in_progress", "an attempt of this delivery is running; retry when it ends", {
+          status: 409,
+        });
+      }
+      ctx.wakeDispatcher();
+      return reply.code(202).send(deliveryJson(delivery));
+    },
+  );
 }

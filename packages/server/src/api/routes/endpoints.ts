@@ -3,6 +3,7 @@ import { parseRetrySchedule } from "../../delivery/retry-schedule.ts";
 import { HooklineError, invalid, notFound } from "../../errors.ts";
 import { newSigningSecret } from "../../ids.ts";
 import type { Environment } from "../../store/store.ts";
+import { scopeOf } from "../auth.ts";
 import { type Api, type ApiContext, pageOf } from "../context.ts";
 import { CreateEndpointBody, IdParams, PageQuery, RecoverBody, UpdateEndpointBody } from "../schemas.ts";
 import { endpointJson, pageJson } from "../serialize.ts";
@@ -11,7 +12,7 @@ import { endpointJson, pageJson } from "../serialize.ts";
 const ROTATION_OVERLAP_MS = 24 * 3_600_000;
 
 export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
-  const { store, auth, now } = ctx;
+  const { store, now } = ctx;
 
   async function checkUrl(url: string, environment: Environment) {
     const reason = await urlRejection(url, {
@@ -25,100 +26,130 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
   const schedule = (entries: string[] | null | undefined) =>
     entries === undefined ? undefined : entries === null ? null : parseRetrySchedule(entries);
 
-  app.post("/v1/endpoints", { schema: { body: CreateEndpointBody } }, async (request, reply) => {
-    const scope = await auth.account(request);
-    const body = request.body;
-    await checkUrl(body.url, scope.environment);
-    const endpoint = await store.createEndpoint(
-      scope,
-      {
-        url: body.url,
-        description: body.description ?? "",
-        eventTypes: body.event_types ?? null,
-        rateLimitPerS: body.rate_limit_per_s ?? null,
-        maxInFlight: body.max_in_flight ?? null,
-        retrySchedule: schedule(body.retry_schedule) ?? null,
-        secret: newSigningSecret(),
-      },
-      now(),
-    );
-    return reply.code(201).send(endpointJson(endpoint));
-  });
+  app.post(
+    "/v1/endpoints",
+    { config: { auth: "account" }, schema: { body: CreateEndpointBody } },
+    async (request, reply) => {
+      const scope = scopeOf(request);
+      const body = request.body;
+      await checkUrl(body.url, scope.environment);
+      const endpoint = await store.createEndpoint(
+        scope,
+        {
+          url: body.url,
+          description: body.description ?? "",
+          eventTypes: body.event_types ?? null,
+          rateLimitPerS: body.rate_limit_per_s ?? null,
+          maxInFlight: body.max_in_flight ?? null,
+          retrySchedule: schedule(body.retry_schedule) ?? null,
+          secret: newSigningSecret(),
+        },
+        now(),
+      );
+      return reply.code(201).send(endpointJson(endpoint));
+    },
+  );
 
-  app.get("/v1/endpoints", { schema: { querystring: PageQuery } }, async (request) => {
-    const scope = await auth.account(request);
+  app.get("/v1/endpoints", { config: { auth: "account" }, schema: { querystring: PageQuery } }, async (request) => {
+    const scope = scopeOf(request);
     const page = pageOf(request.query);
     return pageJson(await store.listEndpoints(scope, page.fetch), page.limit, endpointJson);
   });
 
-  app.get("/v1/endpoints/:id", { schema: { params: IdParams } }, async (request) => {
-    const scope = await auth.account(request);
+  app.get("/v1/endpoints/:id", { config: { auth: "account" }, schema: { params: IdParams } }, async (request) => {
+    const scope = scopeOf(request);
     const endpoint = await store.getEndpoint(scope, request.params.id);
     if (!endpoint) throw notFound("endpoint", request.params.id);
     return endpointJson(endpoint);
   });
 
-  app.patch("/v1/endpoints/:id", { schema: { params: IdParams, body: UpdateEndpointBody } }, async (request) => {
-    const scope = await auth.account(request);
-    const body = request.body;
-    if (Object.keys(body).length === 0) throw invalid("send at least one field to change");
-    if (body.url !== undefined) await checkUrl(body.url, scope.environment);
-    const patch = Object.fromEntries(
-      Object.entries({
-        url: body.url,
-        description: body.description,
-        eventTypes: body.event_types,
-        rateLimitPerS: body.rate_limit_per_s,
-        maxInFlight: body.max_in_flight,
-        retrySchedule: schedule(body.retry_schedule),
-        enabled: body.enabled,
-      }).filter(([, value]) => value !== undefined),
-    );
-    const endpoint = await store.updateEndpoint(scope, request.params.id, patch, now());
-    if (!endpoint) throw notFound("endpoint", request.params.id);
-    return endpointJson(endpoint);
-  });
+  app.patch(
+    "/v1/endpoints/:id",
+    { config: { auth: "account" }, schema: { params: IdParams, body: UpdateEndpointBody } },
+    async (request) => {
+      const scope = scopeOf(request);
+      const body = request.body;
+      if (Object.keys(body).length === 0) throw invalid("send at least one field to change");
+      if (body.url !== undefined) await checkUrl(body.url, scope.environment);
+      const patch = Object.fromEntries(
+        Object.entries({
+          url: body.url,
+          description: body.description,
+          eventTypes: body.event_types,
+          rateLimitPerS: body.rate_limit_per_s,
+          maxInFlight: body.max_in_flight,
+          retrySchedule: schedule(body.retry_schedule),
+          enabled: body.enabled,
+        }).filter(([, value]) => value !== undefined),
+      );
+      const endpoint = await store.updateEndpoint(scope, request.params.id, patch, now());
+      if (!endpoint) throw notFound("endpoint", request.params.id);
+      return endpointJson(endpoint);
+    },
+  );
 
-  app.delete("/v1/endpoints/:id", { schema: { params: IdParams } }, async (request, reply) => {
-    const scope = await auth.account(request);
-    if (!(await store.deleteEndpoint(scope, request.params.id, now()))) throw notFound("endpoint", request.params.id);
-    return reply.code(204).send();
-  });
+  app.delete(
+    "/v1/endpoints/:id",
+    { config: { auth: "account" }, schema: { params: IdParams } },
+    async (request, reply) => {
+      const scope = scopeOf(request);
+      if (!(await store.deleteEndpoint(scope, request.params.id, now()))) throw notFound("endpoint", request.params.id);
+      return reply.code(204).send();
+    },
+  );
 
-  app.post("/v1/endpoints/:id/rotate-secret", { schema: { params: IdParams } }, async (request) => {
-    const scope = await auth.account(request);
-    const t = now();
-    const endpoint = await store.rotateSecret(scope, request.params.id, newSigningSecret(), t + ROTATION_OVERLAP_MS, t);
-    if (!endpoint) throw notFound("endpoint", request.params.id);
-    return endpointJson(endpoint);
-  });
+  app.post(
+    "/v1/endpoints/:id/rotate-secret",
+    { config: { auth: "account" }, schema: { params: IdParams } },
+    async (request) => {
+      const scope = scopeOf(request);
+      const t = now();
+      const endpoint = await store.rotateSecret(
+        scope,
+        request.params.id,
+        newSigningSecret(),
+        t + ROTATION_OVERLAP_MS,
+        t,
+      );
+      if (!endpoint) throw notFound("endpoint", request.params.id);
+      return endpointJson(endpoint);
+    },
+  );
 
-  app.post("/v1/endpoints/:id/test", { schema: { params: IdParams } }, async (request, reply) => {
-    const scope = await auth.account(request);
-    const result = await ctx.ingest.submit({
-      scope,
-      onlyEndpointId: request.params.id,
-      events: [
-        {
-          type: "webhook.test",
-          dataJson: JSON.stringify({ message: "A test event sent from Hookline", endpoint_id: request.params.id }),
-          idempotencyKey: null,
-        },
-      ],
-    });
-    if (!result.ok) throw result.error;
-    return reply.code(202).type("application/json").send(result.events[0]?.event.body);
-  });
+  app.post(
+    "/v1/endpoints/:id/test",
+    { config: { auth: "account" }, schema: { params: IdParams } },
+    async (request, reply) => {
+      const scope = scopeOf(request);
+      const result = await ctx.ingest.submit({
+        scope,
+        onlyEndpointId: request.params.id,
+        events: [
+          {
+            type: "webhook.test",
+            dataJson: JSON.stringify({ message: "A test event sent from Hookline", endpoint_id: request.params.id }),
+            idempotencyKey: null,
+          },
+        ],
+      });
+      if (!result.ok) throw result.error;
+      return reply.code(202).type("application/json").send(result.events[0]?.event.body);
+    },
+  );
 
-  app.post("/v1/endpoints/:id/recover", { schema: { params: IdParams, body: RecoverBody } }, async (request, reply) => {
-    const scope = await auth.account(request);
-    const t = now();
-    const since = Date.parse(request.body.since);
-    const until = request.body.until ? Date.parse(request.body.until) : t + 1;
-    if (since >= until) throw invalid("`since` must be before `until`");
-    const recovered = await store.recoverEndpoint(scope, request.params.id, since, until, t);
-    if (recovered === null) throw notFound("endpoint", request.params.id);
-    ctx.wakeDispatcher();
-    return reply.code(202).send({ recovered });
-  });
+  app.post(
+    "/v1/endpoints/:id/recover",
+    { config: { auth: "account" }, schema: { params: IdParams, body: RecoverBody } },
+    async (request, reply) => {
+      const scope = scopeOf(request);
+      const t = now();
+      const since = Date.parse(request.body.since);
+      const until = request.body.until ? Date.parse(request.body.until) : t + 1;
+      if (since >= until) throw invalid("`since` must be before `until`");
+      const recovered = await store.recoverEndpoint(scope, request.params.id, since, until, t);
+      if (recovered === null) throw notFound("endpoint", request.params.id);
+      ctx.wakeDispatcher();
+      return reply.code(202).send({ recovered });
+    },
+  );
 }

@@ -1,17 +1,24 @@
 import { HooklineError, invalid, notFound } from "../../errors.ts";
 import type { IngestResult, NewEvent } from "../../store/store.ts";
+import { scopeOf } from "../auth.ts";
 import { type Api, type ApiContext, pageOf } from "../context.ts";
 import { BatchEventsBody, CreateEventBody, EventListQuery, IdParams } from "../schemas.ts";
 import { deliveryJson, eventPageJson } from "../serialize.ts";
 
 export function registerEventRoutes(app: Api, ctx: ApiContext): void {
-  const { store, auth } = ctx;
+  const { store } = ctx;
 
   function toNewEvent(
     input: { type: string; data: unknown; idempotency_key?: string | undefined },
     index?: number,
   ): NewEvent {
-    const dataJson = JSON.stringify(input.data);
+    let dataJson: string;
+    try {
+      dataJson = JSON.stringify(input.data);
+    } catch {
+      // Only a pathologically deep value fails here (the stack runs out).
+      throw invalid(`${index === undefined ? "data" : `events[${index}].data`} nests too deeply`);
+    }
     if (dataJson.length > ctx.config.maxBodyBytes) {
       const which = index === undefined ? "the event's data" : `events[${index}].data`;
       throw new HooklineError("payload_too_large", `${which} is larger than ${ctx.config.maxBodyBytes} bytes`, {
@@ -26,8 +33,8 @@ export function registerEventRoutes(app: Api, ctx: ApiContext): void {
     return result.events.map(({ event, replayed }) => ({ body: event.body, replayed }));
   }
 
-  app.post("/v1/events", { schema: { body: CreateEventBody } }, async (request, reply) => {
-    const scope = await auth.account(request);
+  app.post("/v1/events", { config: { auth: "account" }, schema: { body: CreateEventBody } }, async (request, reply) => {
+    const scope = scopeOf(request);
     const header = request.headers["idempotency-key"];
     const fromHeader = Array.isArray(header) ? header[0] : header;
     const body = request.body;
@@ -45,9 +52,9 @@ export function registerEventRoutes(app: Api, ctx: ApiContext): void {
 
   app.post(
     "/v1/events/batch",
-    { schema: { body: BatchEventsBody }, bodyLimit: ctx.config.maxBatchBodyBytes },
+    { config: { auth: "account" }, schema: { body: BatchEventsBody }, bodyLimit: ctx.config.maxBatchBodyBytes },
     async (request, reply) => {
-      const scope = await auth.account(request);
+      const scope = scopeOf(request);
       const events = request.body.events.map((event, index) => toNewEvent(event, index));
       const results = accepted(await ctx.ingest.submit({ scope, events }));
       return reply
@@ -57,30 +64,38 @@ export function registerEventRoutes(app: Api, ctx: ApiContext): void {
     },
   );
 
-  app.get("/v1/events", { schema: { querystring: EventListQuery } }, async (request, reply) => {
-    const scope = await auth.account(request);
-    const page = pageOf(request.query);
-    const { type, since, until } = request.query;
-    const filter = {
-      type,
-      since: since === undefined ? undefined : Date.parse(since),
-      until: until === undefined ? undefined : Date.parse(until),
-    };
-    const events = await store.listEvents(scope, filter, page.fetch);
-    return reply.type("application/json").send(eventPageJson(events, page.limit));
-  });
+  app.get(
+    "/v1/events",
+    { config: { auth: "account" }, schema: { querystring: EventListQuery } },
+    async (request, reply) => {
+      const scope = scopeOf(request);
+      const page = pageOf(request.query);
+      const { type, since, until } = request.query;
+      const filter = {
+        type,
+        since: since === undefined ? undefined : Date.parse(since),
+        until: until === undefined ? undefined : Date.parse(until),
+      };
+      const events = await store.listEvents(scope, filter, page.fetch);
+      return reply.type("application/json").send(eventPageJson(events, page.limit));
+    },
+  );
 
-  app.get("/v1/events/:id", { schema: { params: IdParams } }, async (request, reply) => {
-    const scope = await auth.account(request);
+  app.get("/v1/events/:id", { config: { auth: "account" }, schema: { params: IdParams } }, async (request, reply) => {
+    const scope = scopeOf(request);
     const event = await store.getEvent(scope, request.params.id);
     if (!event) throw notFound("event", request.params.id);
     return reply.type("application/json").send(event.body);
   });
 
-  app.get("/v1/events/:id/deliveries", { schema: { params: IdParams } }, async (request) => {
-    const scope = await auth.account(request);
-    if (!(await store.getEvent(scope, request.params.id))) throw notFound("event", request.params.id);
-    const deliveries = await store.listDeliveries(scope, request.params.id);
-    return { data: deliveries.map(deliveryJson), next_cursor: null };
-  });
+  app.get(
+    "/v1/events/:id/deliveries",
+    { config: { auth: "account" }, schema: { params: IdParams } },
+    async (request) => {
+      const scope = scopeOf(request);
+      if (!(await store.getEvent(scope, request.params.id))) throw notFound("event", request.params.id);
+      const deliveries = await store.listDeliveries(scope, request.params.id);
+      return { data: deliveries.map(deliveryJson), next_cursor: null };
+    },
+  );
 }

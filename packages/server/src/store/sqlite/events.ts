@@ -24,7 +24,7 @@ export function eventQueries(db: DatabaseSync) {
     insertEvent: `INSERT INTO events (id, account_id, environment, type, body, idempotency_key, created_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`,
     targets: "SELECT id, event_types FROM endpoints WHERE account_id = ? AND environment = ? AND enabled = 1",
-    target: "SELECT id, event_types FROM endpoints WHERE id = ? AND account_id = ? AND environment = ?",
+    target: "SELECT id, enabled FROM endpoints WHERE id = ? AND account_id = ? AND environment = ?",
     insertDelivery: `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, environment, status, attempt_count,
       scheduled_attempts, next_attempt_at, due_at, manual, created_at, updated_at)
       VALUES (?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, 0, ?, ?)`,
@@ -69,10 +69,20 @@ export function eventQueries(db: DatabaseSync) {
     );
   }
 
+  /** The test-event target: its type filter does not apply, but it must be enabled. */
   function onlyTarget(scope: Scope, endpointId: string): Target[] {
     const row = sql.target.get(endpointId, scope.accountId, scope.environment) as Row | undefined;
     if (!row) throw new HooklineError("not_found", `No endpoint with id ${endpointId}`, { status: 404 });
-    return [toTarget(row)];
+    if (row.enabled !== 1) {
+      throw new HooklineError(
+        "endpoint_disabled",
+        `endpoint ${endpointId} is disabled; enable it to send a test event`,
+        {
+          status: 409,
+        },
+      );
+    }
+    return [{ id: endpointId, eventTypes: null }];
   }
 
   function ingestOne(scope: Scope, input: NewEvent, targets: Target[], now: number) {

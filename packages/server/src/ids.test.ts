@@ -1,0 +1,17 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { newId, randomToken } from "./ids.ts";
+
+describe("ids", () => {
+  it("sort in creation order, also within one millisecond", () => {
+    const ids = Array.from({ length: 1000 }, () => newId("evt", 1_800_000_000_000));
+    assert.deepEqual([...ids].sort(), ids);
+    assert.equal(new Set(ids).size, ids.length);
+    assert.ok(newId("evt", 1_800_000_000_001) > (ids.at(-1) as string));
+    assert.match(ids[0] as string, /^evt_[0-9A-HJKMNP-TV-Z]{26}$/);
+  });
+
+  it("makes unbiased base62 tokens of the asked length", () => {
+    assert.match(randomToken(32), /^[0-9A-Za-z]{32}$/);
+  });
+});
