@@ -47,6 +47,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
 
   const running = new Map<string, { claim: Claim; settled: Promise<void> }>();
   const perEndpoint = new Map<string, number>();
+  /** The in-flight cap of each endpoint with attempts running, as its last claim said. */
+  const caps = new Map<string, number>();
   /** Rate limits: the earliest time each limited endpoint may get its next request. */
   const nextSendAt = new Map<string, number>();
   const outcomes: Outcome[] = [];
@@ -87,7 +89,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
           now: now(),
           limit: room,
           leaseMs: options.leaseMs,
-          excludeEndpoints: rateLimited(),
+          excludeEndpoints: [...rateLimited(), ...atCapacity()],
           inFlight: perEndpoint,
           defaultMaxInFlight: options.maxInFlightPerEndpoint,
         });
@@ -134,6 +136,18 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     return limited;
   }
 
+  /**
+   * Endpoints already at their in-flight cap. Leaving them out of the claim keeps a
+   * dead endpoint's backlog from filling every claim while the others wait.
+   */
+  function atCapacity(): string[] {
+    const full: string[] = [];
+    for (const [endpointId, count] of perEndpoint) {
+      if (count >= (caps.get(endpointId) ?? options.maxInFlightPerEndpoint)) full.push(endpointId);
+    }
+    return full;
+  }
+
   /** Spaces requests to a rate-limited endpoint evenly; returns how long this one waits. */
   function rateDelay(claim: Claim): number {
     if (!claim.rateLimitPerS) return 0;
@@ -144,12 +158,15 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   }
 
   function launch(claim: Claim) {
+    caps.set(claim.endpointId, claim.maxInFlight ?? options.maxInFlightPerEndpoint);
     perEndpoint.set(claim.endpointId, (perEndpoint.get(claim.endpointId) ?? 0) + 1);
     const settled = attempt(claim).finally(() => {
       running.delete(claim.deliveryId);
       const left = (perEndpoint.get(claim.endpointId) ?? 1) - 1;
-      if (left === 0) perEndpoint.delete(claim.endpointId);
-      else perEndpoint.set(claim.endpointId, left);
+      if (left === 0) {
+        perEndpoint.delete(claim.endpointId);
+        caps.delete(claim.endpointId);
+      } else perEndpoint.set(claim.endpointId, left);
       wake();
     });
     running.set(claim.deliveryId, { claim, settled });

@@ -95,19 +95,28 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
   };
 }
 
-/** Reads at most `limit` bytes of a response, then drops the connection rather than drain a huge body. */
+/**
+ * Reads at most `limit` bytes of a response, then drops the connection rather
+ * than drain a huge body. The status is already known, so a body cut short by
+ * the deadline or a reset still leaves the attempt's outcome as the status says.
+ */
 async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }, limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body) {
-    const room = limit - size;
-    chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
-    size += Math.min(chunk.length, room);
-    if (size >= limit) {
-      body.destroy();
-      break;
+  let complete = false;
+  try {
+    for await (const chunk of body) {
+      const room = limit - size;
+      chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+      size += Math.min(chunk.length, room);
+      if (size >= limit) break;
     }
+    complete = size < limit;
+  } catch {
+    // Keep what arrived.
   }
+  // A body read to its end leaves the connection for keep-alive reuse.
+  if (!complete) body.destroy();
   return Buffer.concat(chunks).toString("utf8");
 }
 
