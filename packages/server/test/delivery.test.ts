@@ -114,4 +114,25 @@ describe("delivery end to end", () => {
       await down.close();
     }
   });
+  it("spaces requests to an endpoint with rate_limit_per_s", async () => {
+    const paced = await startReceiver();
+    try {
+      const endpoint = await h.test.post("/v1/endpoints", {
+        url: paced.url,
+        rate_limit_per_s: 10,
+        event_types: ["paced"],
+      });
+      const batch = await h.test.post("/v1/events/batch", {
+        events: Array.from({ length: 6 }, (_, i) => ({ type: "paced", data: { i } })),
+      });
+      assert.equal(batch.status, 202);
+      const requests = await paced.waitFor(6);
+      const span = (requests.at(-1)?.receivedAt ?? 0) - (requests[0]?.receivedAt ?? 0);
+      // Six requests at ten a second are five gaps of 100 ms apart.
+      assert.ok(span >= 450, `6 requests at 10/s arrived within ${span} ms`);
+      await h.test.delete(`/v1/endpoints/${endpoint.body.id}`);
+    } finally {
+      await paced.close();
+    }
+  });
 });
