@@ -45,7 +45,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
       },
       { store, sender, logger: logger.child({ component: "dispatcher" }) },
     );
-    const ingest = createGroupCommit(store, { now, onCommitted: dispatcher.wake });
+    const ingest = createGroupCommit(store, { now, onDeliveries: dispatcher.wake });
     const api = buildApi({ config, store, adminKeyHash, ingest, wakeDispatcher: dispatcher.wake, now }, logger);
     try {
       await api.listen({ host: config.host, port: config.port });

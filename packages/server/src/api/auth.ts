@@ -14,18 +14,34 @@ declare module "fastify" {
   }
 }
 
+const KEY_CACHE_SIZE = 10_000;
+
 /**
  * Checks the key in `onRequest`, before the body is read or validated: an
  * anonymous caller learns nothing about the schema and costs no parsing.
  */
 export function installAuth(app: FastifyInstance, store: Store, adminKeyHash: string): void {
+  // Keys never change once made, so what the store said about one can be remembered.
+  const known = new Map<string, Scope>();
+  const findKey = async (hash: string) => {
+    let scope = known.get(hash) ?? null;
+    if (!scope) {
+      scope = await store.findKey(hash);
+      if (scope) {
+        if (known.size >= KEY_CACHE_SIZE) known.clear();
+        known.set(hash, scope);
+      }
+    }
+    return scope;
+  };
   app.decorateRequest("scope", null);
   app.addHook("onRequest", async (request) => {
     const needs = request.routeOptions.config.auth;
     if (!needs) return;
     const key = bearer(request);
-    const isAdmin = key.startsWith("hl_admin_") && sameHash(hashKey(key), adminKeyHash);
-    const scope = isAdmin ? null : await store.findKey(hashKey(key));
+    const hash = hashKey(key);
+    const isAdmin = key.startsWith("hl_admin_") && sameHash(hash, adminKeyHash);
+    const scope = isAdmin ? null : await findKey(hash);
     if (!isAdmin && !scope) throw unauthorized("the API key is not valid");
     if (needs === "admin" && !isAdmin) {
       throw new HooklineError("forbidden", "this route needs the admin key, not an account key", { status: 403 });

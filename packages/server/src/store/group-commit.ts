@@ -13,7 +13,7 @@ export interface GroupCommit {
  * Group commit for ingest: requests that arrive in the same event-loop turn are
  * written in one transaction, so many 202s share one fsync and none is weakened.
  */
-export function createGroupCommit(store: Store, deps: { now: () => number; onCommitted: () => void }): GroupCommit {
+export function createGroupCommit(store: Store, deps: { now: () => number; onDeliveries: () => void }): GroupCommit {
   let queue: { request: IngestRequest; resolve: (r: IngestResult) => void; reject: (e: unknown) => void }[] = [];
   let queuedEvents = 0;
   let scheduled = false;
@@ -30,7 +30,7 @@ export function createGroupCommit(store: Store, deps: { now: () => number; onCom
         deps.now(),
       );
       for (const [i, item] of batch.entries()) item.resolve(results[i] as IngestResult);
-      deps.onCommitted();
+      if (results.some((result) => result.ok && result.deliveries > 0)) deps.onDeliveries();
     } catch (error) {
       const failure = new HooklineError("store_unavailable", "the event store could not commit; nothing was accepted", {
         status: 503,

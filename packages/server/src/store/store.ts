@@ -112,7 +112,7 @@ export interface IngestRequest {
 }
 
 export type IngestResult =
-  | { ok: true; events: { event: EventRecord; replayed: boolean }[] }
+  | { ok: true; events: { event: EventRecord; replayed: boolean }[]; deliveries: number }
   | { ok: false; error: HooklineError };
 
 /** A delivery leased to this process, with all it needs to make the attempt. */

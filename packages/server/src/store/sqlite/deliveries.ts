@@ -28,16 +28,20 @@ export function deliveryQueries(db: DatabaseSync) {
     retryPending: "UPDATE deliveries SET manual = 1, due_at = ?, updated_at = ? WHERE id = ?",
     retryFinal: `UPDATE deliveries SET status = 'pending', manual = 1, due_at = ?, next_attempt_at = NULL, updated_at = ?
       WHERE id = ?`,
-    // The JOINs bring what the attempt needs; a disabled endpoint is never claimed.
-    due: `SELECT d.id, d.event_id, d.endpoint_id, d.scheduled_attempts, d.next_attempt_at, d.manual, e.body,
+    // Oldest due first; only the columns needed to choose, so skipped rows cost little.
+    due: `SELECT d.id, d.endpoint_id, p.max_in_flight
+      FROM deliveries d CROSS JOIN endpoints p ON p.id = d.endpoint_id
+      WHERE d.due_at IS NOT NULL AND d.due_at <= ? AND p.enabled = 1
+        AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
+      ORDER BY d.due_at`,
+    // Everything one attempt needs, read only for the deliveries actually claimed.
+    claimed: `SELECT d.id, d.event_id, d.endpoint_id, d.scheduled_attempts, d.next_attempt_at, d.manual, e.body,
         p.url, p.environment, p.secret, p.previous_secret, p.previous_secret_expires_at, p.retry_schedule,
         p.max_in_flight, p.rate_limit_per_s
       FROM deliveries d
       CROSS JOIN endpoints p ON p.id = d.endpoint_id
       CROSS JOIN events e ON e.id = d.event_id
-      WHERE d.due_at IS NOT NULL AND d.due_at <= ? AND p.enabled = 1
-        AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
-      ORDER BY d.due_at LIMIT ?`,
+      WHERE d.id = ?`,
     lease: "UPDATE deliveries SET status = 'delivering', due_at = ?, claim_token = ?, updated_at = ? WHERE id = ?",
     // Guarded by the claim token: a worker whose lease was lost writes nothing.
     complete: `UPDATE deliveries SET status = ?, attempt_count = attempt_count + 1, scheduled_attempts = ?,
@@ -55,22 +59,25 @@ export function deliveryQueries(db: DatabaseSync) {
 
   function claimDue(request: ClaimRequest): Claim[] {
     const { now, limit, leaseMs } = request;
-    const taken = new Map<string, number>();
     return transaction(db, () => {
-      const claims: Claim[] = [];
-      const rows = sql.due.all(now, JSON.stringify(request.excludeEndpoints), limit * SCAN_FACTOR) as Row[];
-      for (const row of rows) {
-        if (claims.length === limit) break;
+      const chosen: string[] = [];
+      const taken = new Map<string, number>();
+      let scanned = 0;
+      for (const row of sql.due.iterate(now, JSON.stringify(request.excludeEndpoints)) as Iterable<Row>) {
+        if (chosen.length === limit || ++scanned > limit * SCAN_FACTOR) break;
         const endpointId = String(row.endpoint_id);
         const cap = row.max_in_flight === null ? request.defaultMaxInFlight : Number(row.max_in_flight);
         const busy = (request.inFlight.get(endpointId) ?? 0) + (taken.get(endpointId) ?? 0);
         if (busy >= cap) continue;
         taken.set(endpointId, (taken.get(endpointId) ?? 0) + 1);
-        const claimToken = randomUUID();
-        sql.lease.run(now + leaseMs, claimToken, now, String(row.id));
-        claims.push(toClaim(row, claimToken, now));
+        chosen.push(String(row.id));
       }
-      return claims;
+      // Leases are written after the scan, so the scan never sees its own updates.
+      return chosen.map((id) => {
+        const claimToken = randomUUID();
+        sql.lease.run(now + leaseMs, claimToken, now, id);
+        return toClaim(sql.claimed.get(id) as Row, claimToken, now);
+      });
     });
   }
 

@@ -58,7 +58,7 @@ export function eventQueries(db: DatabaseSync) {
             : targetsOf(request.scope);
           const events = request.events.map((event) => ingestOne(request.scope, event, targets, now));
           db.exec("RELEASE request");
-          return { ok: true as const, events };
+          return { ok: true as const, events, deliveries: events.reduce((sum, e) => sum + e.deliveries, 0) };
         } catch (error) {
           db.exec("ROLLBACK TO request");
           db.exec("RELEASE request");
@@ -90,15 +90,17 @@ export function eventQueries(db: DatabaseSync) {
       const existing = sql.byIdempotencyKey.get(scope.accountId, scope.environment, input.idempotencyKey) as
         | Row
         | undefined;
-      if (existing) return { event: toEvent(existing), replayed: true };
+      if (existing) return { event: toEvent(existing), replayed: true, deliveries: 0 };
     }
     const id = newId("evt", now);
     const createdAt = new Date(now).toISOString();
     const body = `{"id":"${id}","type":${JSON.stringify(input.type)},"created_at":"${createdAt}","environment":"${scope.environment}","data":${input.dataJson}}`;
     sql.insertEvent.run(id, scope.accountId, scope.environment, input.type, body, input.idempotencyKey, now);
+    let deliveries = 0;
     for (const target of targets) {
       if (target.eventTypes && !target.eventTypes.includes(input.type)) continue;
       sql.insertDelivery.run(newId("dlv", now), id, target.id, scope.accountId, scope.environment, now, now, now, now);
+      deliveries++;
     }
     const event: EventRecord = {
       id,
@@ -109,7 +111,7 @@ export function eventQueries(db: DatabaseSync) {
       idempotencyKey: input.idempotencyKey,
       createdAt: now,
     };
-    return { event, replayed: false };
+    return { event, replayed: false, deliveries };
   }
 
   return {

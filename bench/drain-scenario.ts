@@ -1,0 +1,203 @@
+import { type CpuUse, cpuMeter } from "./cpu.ts";
+import type { Ledger } from "./receiver.ts";
+import { type Figure, ratio, type Scenario, type ScenarioContext } from "./scenario.ts";
+import { formatCount, round } from "./stats.ts";
+
+const WEBHOOK_PATH = "/webhooks";
+/** After the last expected id arrived, wait this long for late duplicates before reading the ledger. */
+const DUPLICATE_GRACE_MS = 1000;
+
+interface DrainRun {
+  ledger: Ledger;
+  elapsedMs: number | null;
+  eventsPerS: number | null;
+  cpu: CpuUse;
+  timedOut: boolean;
+  heldAtStart: number;
+}
+
+/**
+ * Drain: a backlog of due deliveries to one endpoint, measured from the moment
+ * the receiver starts answering until it has answered every published id.
+ * While the backlog loads, the receiver holds its answers, so the dispatcher
+ * fills its per-endpoint cap and the rest waits in the store as due rows.
+ * The ceiling is the same drain done by raw undici requests with as many
+ * connections as Hookline's per-endpoint cap.
+ */
+export const drain: Scenario = {
+  name: "drain",
+  title: "one endpoint → receiver, drain a backlog of due deliveries",
+  async run(ctx) {
+    const { options, receiver } = ctx;
+    const count = options.drainEvents;
+    const cap = options.deliveryConnections;
+    const problems: string[] = [];
+    const notes: string[] = [];
+
+    await receiver.call("reset", null);
+    await receiver.call("hold", null);
+    const server = await ctx.startHookline("drain", {
+      HOOKLINE_MAX_IN_FLIGHT_PER_ENDPOINT: String(cap),
+      // The first deliveries wait at the holding receiver while the backlog loads: they must not time out.
+      HOOKLINE_ATTEMPT_TIMEOUT: "120s",
+      HOOKLINE_LEASE: "180s",
+    });
+    let hooklineRun: DrainRun;
+    let preload: { ids: string[]; elapsedMs: number };
+    const sample: Record<string, unknown> = {};
+    try {
+      const endpoint = await server.api("POST", "/v1/endpoints", { url: ctx.receiverUrl + WEBHOOK_PATH });
+      if (endpoint.status !== 201)
+        throw new Error(`creating the endpoint got ${endpoint.status}: ${JSON.stringify(endpoint.body)}`);
+      ctx.progress(`drain/hookline  loading ${formatCount(count)} events`);
+      preload = await ctx.load.call("publish", {
+        origin: server.url,
+        key: server.testKey,
+        count,
+        batchSize: options.batchSize,
+        connections: 4,
+      });
+      await receiver.call("expect", { ids: preload.ids });
+      hooklineRun = await drainRun(ctx, "drain/hookline", count, Math.min(cap, count), () => server.cpuSeconds());
+      // Hookline's own record must agree with the receiver: look at a few events through the API.
+      for (const id of [preload.ids[0], preload.ids[preload.ids.length - 1]]) {
+        if (id) sample[id] = await settledStatus(server, id);
+      }
+    } finally {
+      const exit = await server.stop();
+      if (exit !== 0) notes.push(`the Hookline server exited with ${exit} when stopped`);
+    }
+    for (const [id, status] of Object.entries(sample)) {
+      if (status !== "succeeded") notes.push(`Hookline reports ${id} as ${status}, not succeeded`);
+    }
+
+    await receiver.call("reset", null);
+    await receiver.call("hold", null);
+    const ids = Array.from({ length: count }, (_, i) => `msg_ceiling_${i}`);
+    await receiver.call("expect", { ids });
+    const sending = ctx.load.call("deliver", { origin: ctx.receiverUrl, path: WEBHOOK_PATH, ids, connections: cap });
+    const ceilingRun = await drainRun(ctx, "drain/ceiling", count, Math.min(cap, count), () => ctx.load.cpuSeconds());
+    const sent = await sending;
+
+    for (const [who, run] of [
+      ["Hookline", hooklineRun],
+      ["ceiling", ceilingRun],
+    ] as const) {
+      const { published, delivered, missing, duplicates, unexpected } = run.ledger;
+      if (published !== count) problems.push(`${who}: published ${published} of ${count}`);
+      if (published !== delivered + missing) problems.push(`${who}: published ≠ delivered + missing`);
+      if (missing > 0) problems.push(`${who}: ${missing} of ${published} never arrived`);
+      if (run.timedOut) problems.push(`${who}: not drained within ${options.drainTimeoutMs / 1000} s`);
+      if (duplicates > 0) notes.push(`${who}: ${duplicates} duplicate deliveries (at-least-once allows them)`);
+      if (unexpected > 0) notes.push(`${who}: ${unexpected} requests with an unknown webhook-id`);
+    }
+    if (Object.keys(sent.errors).length) problems.push(`ceiling: failed requests ${JSON.stringify(sent.errors)}`);
+
+    const hookline: Figure = {
+      what: `hookline serve → receiver, max_in_flight ${cap}`,
+      eventsPerS: hooklineRun.eventsPerS,
+      latency: null,
+      cpuPercent: hooklineRun.cpu.percent,
+      machineCpuPercent: hooklineRun.cpu.machinePercent,
+      details: {
+        ...runDetails(hooklineRun),
+        preloadMs: preload.elapsedMs,
+        preloadEventsPerS: round((count * 1000) / preload.elapsedMs, 1),
+        apiStatusOfSampleEvents: sample,
+      },
+    };
+    const ceiling: Figure = {
+      what: `raw undici.request → receiver, ${cap} connections`,
+      eventsPerS: ceilingRun.eventsPerS,
+      latency: sent.latency,
+      cpuPercent: ceilingRun.cpu.percent,
+      machineCpuPercent: ceilingRun.cpu.machinePercent,
+      details: { ...runDetails(ceilingRun), senderErrors: sent.errors },
+    };
+    return {
+      name: "drain",
+      title: `drain ${formatCount(count)} due deliveries, 1 endpoint (cap ${cap}), receiver delay ${options.receiverDelayMs} ms`,
+      status: problems.length ? "FAILED" : "ok",
+      hookline,
+      ceiling,
+      ratio: ratio(hookline, ceiling),
+      problems,
+      notes,
+    };
+  },
+};
+
+function runDetails(run: DrainRun) {
+  return { elapsedMs: run.elapsedMs, heldAtStart: run.heldAtStart, timedOut: run.timedOut, ledger: run.ledger };
+}
+
+/**
+ * Waits until the sender has `expectHeld` requests waiting at the receiver,
+ * releases them, and measures until every expected id has been answered.
+ */
+async function drainRun(
+  ctx: ScenarioContext,
+  label: string,
+  count: number,
+  expectHeld: number,
+  readCpu: () => number | null,
+): Promise<DrainRun> {
+  const { receiver, options } = ctx;
+  const settleBy = Date.now() + 15_000;
+  let ledger = await receiver.call("ledger", null);
+  while (ledger.held < expectHeld && Date.now() < settleBy) {
+    await sleep(20);
+    ledger = await receiver.call("ledger", null);
+  }
+  const heldAtStart = ledger.held;
+
+  const meter = cpuMeter(readCpu);
+  const complete = receiver.next<{ completeAt: number }>("complete", options.drainTimeoutMs).then(
+    () => true,
+    () => false,
+  );
+  meter.start();
+  const released = await receiver.call("release", null);
+  const releasedAt = released.releasedAt as number;
+  const progress = setInterval(async () => {
+    const now = await receiver.call("ledger", null).catch(() => null);
+    if (!now) return;
+    const seconds = (Date.now() - releasedAt) / 1000;
+    ctx.progress(
+      `${label}  ${formatCount(now.answered)}/${formatCount(count)} answered  ${formatCount(now.answered / seconds)} events/s`,
+    );
+  }, 1000);
+  const drained = await complete;
+  meter.stop();
+  clearInterval(progress);
+  if (drained) await sleep(DUPLICATE_GRACE_MS);
+  ledger = await receiver.call("ledger", null);
+  const elapsedMs = drained && ledger.completeAt !== null ? round(ledger.completeAt - releasedAt, 1) : null;
+  return {
+    ledger,
+    elapsedMs,
+    eventsPerS: elapsedMs ? round((count * 1000) / elapsedMs, 1) : null,
+    cpu: meter.result,
+    timedOut: !drained,
+    heldAtStart,
+  };
+}
+
+/** The delivery status Hookline reports for an event, once it is final (or after a few seconds). */
+async function settledStatus(
+  server: { api(method: "GET", path: string): Promise<{ status: number; body: any }> },
+  eventId: string,
+): Promise<string> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const response = await server.api("GET", `/v1/events/${eventId}/deliveries`);
+    const status: string =
+      response.status === 200 ? (response.body?.data?.[0]?.status ?? "none") : `http_${response.status}`;
+    if (status === "succeeded" || status === "failed" || Date.now() > deadline) return status;
+    await sleep(100);
+  }
+}
+
+function sleep(ms: number) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,103 @@
+import type { ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { request } from "undici";
+import { spawnNode, stopChild } from "./child-process.ts";
+import { cpuSeconds } from "./cpu.ts";
+
+const MAIN = fileURLToPath(new URL("../packages/server/src/main.ts", import.meta.url));
+const GUARD = pathToFileURL(fileURLToPath(new URL("./server-guard.ts", import.meta.url))).href;
+
+export interface HooklineServer {
+  url: string;
+  /** The Default account's TEST key, printed on first start. */
+  testKey: string;
+  dataDir: string;
+  child: ChildProcess;
+  /** The HOOKLINE_* settings it was started with (recorded in the results). */
+  env: Record<string, string>;
+  cpuSeconds(): number | null;
+  /** An API call with the TEST key; resolves with the status and parsed body. */
+  api(
+    method: "GET" | "POST" | "PATCH" | "DELETE",
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: any }>;
+  /**
+   * Graceful stop (SIGTERM), SIGKILL after the grace period; then deletes the
+   * data dir. Resolves with the exit code or signal.
+   */
+  stop(): Promise<number | string>;
+}
+
+export interface StartOptions {
+  dataDir: string;
+  env?: Record<string, string>;
+  /** Extra flags for node (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+  timeoutMs?: number;
+}
+
+/** Runs `hookline serve --port 0` as its own process with a fresh data dir and waits for it to listen. */
+export async function startHooklineServer(options: StartOptions): Promise<HooklineServer> {
+  const env = { HOOKLINE_LOG_LEVEL: "warn", ...options.env };
+  const child = spawnNode(MAIN, ["serve", "--port", "0", "--data-dir", options.dataDir], {
+    env,
+    nodeArgs: ["--import", GUARD, ...(options.nodeArgs ?? [])],
+    stdout: "pipe",
+  });
+  let exitStatus: number | string | null = null;
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => {
+      exitStatus = code ?? signal ?? -1;
+      resolve(exitStatus);
+    }),
+  );
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const { url, testKey } = await new Promise<{ url: string; testKey: string }>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`Hookline did not start within ${timeoutMs} ms`)), timeoutMs);
+    child.once("exit", () => reject(new Error(`Hookline exited before listening (${exitStatus})`)));
+    child.stdout?.setEncoding("utf8");
+    child.stdout?.on("data", (chunk: string) => {
+      out += chunk;
+      const listening = /Hookline listening on (http:\/\/\S+)/.exec(out);
+      if (!listening) return;
+      clearTimeout(timer);
+      const key = /TEST key: (hl_test_\S+)/.exec(out);
+      if (!key) reject(new Error("Hookline did not print a TEST key: is the data dir fresh?"));
+      else resolve({ url: listening[1] as string, testKey: key[1] as string });
+    });
+  }).catch(async (error: unknown) => {
+    await stopChild(child, 2_000);
+    throw error;
+  });
+  // Nothing else needs its output, but a full pipe would block it.
+  child.stdout?.resume();
+
+  return {
+    url,
+    testKey,
+    dataDir: options.dataDir,
+    child,
+    env,
+    cpuSeconds: () => cpuSeconds(child.pid),
+    async api(method, path, body) {
+      const response = await request(url + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${testKey}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.body.text();
+      return { status: response.statusCode, body: text ? JSON.parse(text) : null };
+    },
+    async stop() {
+      await stopChild(child, 25_000);
+      rmSync(options.dataDir, { recursive: true, force: true });
+      return exited;
+    },
+  };
+}
