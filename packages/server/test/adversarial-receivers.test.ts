@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { type AttemptJson, attemptsOf, deliveriesOf, finalDelivery } from "./helpers/api.ts";
 import { type ApiClient, apiClient, eventually } from "./helpers/client.ts";
 import { startTestHookline, type TestHookline, tempDir } from "./helpers/hookline.ts";
 import { printedKeys, type ServerProcess, spawnServer } from "./helpers/process.ts";
@@ -11,51 +12,6 @@ import { answer, type Receiver, startReceiver } from "./helpers/receiver.ts";
 // Receivers that misbehave on purpose: they hang, drip, flood, redirect, refuse,
 // send huge headers. Every attempt must end by its deadline, be logged with a
 // fitting error, never follow a redirect, and never stall other endpoints.
-
-interface Attempt {
-  id: string;
-  started_at: string;
-  duration_ms: number;
-  status_code: number | null;
-  error: string | null;
-  response_snippet: string | null;
-}
-
-interface Delivery {
-  id: string;
-  endpoint_id: string;
-  status: string;
-  attempt_count: number;
-  next_attempt_at: string | null;
-  last_status_code: number | null;
-  last_error: string | null;
-}
-
-const FINAL = new Set(["succeeded", "failed", "cancelled"]);
-
-async function deliveriesOf(client: ApiClient, eventId: string): Promise<Delivery[]> {
-  const list = await client.get(`/v1/events/${eventId}/deliveries`);
-  assert.equal(list.status, 200);
-  return list.body.data;
-}
-
-/** Waits until the event's delivery to `endpointId` is final, and returns it. */
-async function finalDelivery(client: ApiClient, eventId: string, endpointId: string, timeoutMs = 10_000) {
-  return eventually(
-    async () => {
-      const found = (await deliveriesOf(client, eventId)).find((d) => d.endpoint_id === endpointId);
-      return found && FINAL.has(found.status) ? found : undefined;
-    },
-    timeoutMs,
-    `the delivery of ${eventId} to ${endpointId} to be final`,
-  );
-}
-
-async function attemptsOf(client: ApiClient, deliveryId: string): Promise<Attempt[]> {
-  const list = await client.get(`/v1/deliveries/${deliveryId}/attempts`);
-  assert.equal(list.status, 200);
-  return list.body.data;
-}
 
 async function createEndpoint(client: ApiClient, body: Record<string, unknown>): Promise<string> {
   const created = await client.post("/v1/endpoints", body);
@@ -213,7 +169,7 @@ describe("adversarial receivers", () => {
       );
     }
     // The retry follows the 300 ms schedule entry (±5 % jitter) counted from the end of the first attempt.
-    const [first, second] = attempts as [Attempt, Attempt];
+    const [first, second] = attempts as [AttemptJson, AttemptJson];
     const gap = ms(second.started_at) - (ms(first.started_at) + first.duration_ms);
     assert.ok(gap >= 300 * 0.95 - 5, `retry came ${gap} ms after the timeout, schedule says 300 ms`);
     assert.ok(gap < 300 + 1000, `retry came ${gap} ms after the timeout, schedule says 300 ms`);
@@ -263,7 +219,7 @@ describe("adversarial receivers", () => {
     await eventually(() => (closedAt.length === 2 ? true : undefined), 2000, "both dripping responses closed");
     assert.ok((closedAt[0] as number) - r1.receivedAt < DEADLINE + 1000, "first connection dropped at the deadline");
     // The cap of 1 held (the second attempt began only once the first had ended), and the slot came back at once.
-    const [a1, a2] = attempts.sort((a, b) => ms(a.started_at) - ms(b.started_at)) as [Attempt, Attempt];
+    const [a1, a2] = attempts.sort((a, b) => ms(a.started_at) - ms(b.started_at)) as [AttemptJson, AttemptJson];
     const firstEnded = ms(a1.started_at) + a1.duration_ms;
     assert.ok(ms(a2.started_at) >= firstEnded - 2, "the second attempt started while the first was in flight");
     assert.ok(ms(a2.started_at) - firstEnded < 1000, "the slot was not freed at the deadline");

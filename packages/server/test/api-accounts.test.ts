@@ -1,19 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { assertError, newAccount } from "./helpers/api.ts";
 import { type ApiClient, apiClient, type Response } from "./helpers/client.ts";
 import { startTestHookline, type TestHookline } from "./helpers/hookline.ts";
 import { type Receiver, startReceiver } from "./helpers/receiver.ts";
-
-/** Every error the API sends has this shape, with a machine code and a human message. */
-function assertError(response: Response, status: number, code?: string) {
-  assert.equal(response.status, status, `expected ${status}, got ${response.status}: ${JSON.stringify(response.body)}`);
-  assert.deepEqual(Object.keys(response.body), ["error"]);
-  assert.equal(typeof response.body.error.code, "string");
-  assert.ok(response.body.error.code.length > 0);
-  assert.equal(typeof response.body.error.message, "string");
-  assert.ok(response.body.error.message.length > 0, "error message is not empty");
-  if (code) assert.equal(response.body.error.code, code);
-}
 
 describe("accounts API (admin)", () => {
   let h: TestHookline;
@@ -28,16 +18,6 @@ describe("accounts API (admin)", () => {
     await h.stop();
     await receiver.close();
   });
-
-  async function createAccount(name: string) {
-    const created = await h.admin.post("/v1/accounts", { name });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    return {
-      body: created.body,
-      test: apiClient(h.url, created.body.keys.test),
-      live: apiClient(h.url, created.body.keys.live),
-    };
-  }
 
   it("POST /v1/accounts creates an account and returns its id and both keys", async () => {
     const before = Date.now();
@@ -66,7 +46,7 @@ describe("accounts API (admin)", () => {
   it("GET /v1/accounts lists accounts (keys are never shown again) with cursor pagination", async () => {
     const names = ["list-a", "list-b", "list-c"];
     const ids: string[] = [];
-    for (const name of names) ids.push((await createAccount(name)).body.id);
+    for (const name of names) ids.push((await newAccount(h, name)).id);
 
     const all = await h.admin.get("/v1/accounts?limit=250");
     assert.equal(all.status, 200);
@@ -149,7 +129,7 @@ describe("accounts API (admin)", () => {
   });
 
   it("a new account's keys work and see only their own account and environment", async () => {
-    const acme = await createAccount("Acme isolated");
+    const acme = await newAccount(h, "Acme isolated");
     const ownTest = await acme.test.post("/v1/endpoints", { url: `${receiver.url}/acme-test` });
     assert.equal(ownTest.status, 201);
     assert.equal(ownTest.body.environment, "test");

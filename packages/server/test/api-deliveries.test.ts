@@ -1,47 +1,15 @@
 import assert from "node:assert/strict";
 import type { ServerResponse } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { type ApiClient, apiClient, eventually, type Response } from "./helpers/client.ts";
+import { assertError, type DeliveryJson, deliveriesOf, deliveryWhen, newAccount } from "./helpers/api.ts";
+import type { ApiClient } from "./helpers/client.ts";
 import { startTestHookline, type TestHookline } from "./helpers/hookline.ts";
 import { answer, startReceiver } from "./helpers/receiver.ts";
 
-function assertError(response: Response, status: number, code?: string) {
-  assert.equal(response.status, status, `expected ${status}, got ${response.status}: ${JSON.stringify(response.body)}`);
-  assert.deepEqual(Object.keys(response.body), ["error"]);
-  assert.ok(typeof response.body.error.code === "string" && response.body.error.code.length > 0);
-  assert.ok(typeof response.body.error.message === "string" && response.body.error.message.length > 0);
-  if (code) assert.equal(response.body.error.code, code);
-}
-
-interface DeliveryJson {
-  id: string;
-  event_id: string;
-  endpoint_id: string;
-  status: string;
-  attempt_count: number;
-  next_attempt_at: string | null;
-  last_status_code: number | null;
-  last_error: string | null;
-}
-
-/** Polls one delivery until `done` holds. */
-function deliveryWhen(client: ApiClient, id: string, done: (d: DeliveryJson) => boolean, what: string) {
-  return eventually(
-    async () => {
-      const response = await client.get(`/v1/deliveries/${id}`);
-      assert.equal(response.status, 200);
-      return done(response.body) ? (response.body as DeliveryJson) : undefined;
-    },
-    10_000,
-    what,
-  );
-}
-
 async function onlyDelivery(client: ApiClient, eventId: string): Promise<DeliveryJson> {
-  const list = await client.get(`/v1/events/${eventId}/deliveries`);
-  assert.equal(list.status, 200);
-  assert.equal(list.body.data.length, 1);
-  return list.body.data[0];
+  const list = await deliveriesOf(client, eventId);
+  assert.equal(list.length, 1);
+  return list[0] as DeliveryJson;
 }
 
 describe("deliveries API", () => {
@@ -54,14 +22,8 @@ describe("deliveries API", () => {
     await h.stop();
   });
 
-  async function newAccount(name = "deliveries") {
-    const created = await h.admin.post("/v1/accounts", { name });
-    assert.equal(created.status, 201);
-    return { test: apiClient(h.url, created.body.keys.test), live: apiClient(h.url, created.body.keys.live) };
-  }
-
   it("GET /v1/deliveries/{id} and its attempt log; foreign ids are 404", async () => {
-    const { test, live } = await newAccount();
+    const { test, live } = await newAccount(h, "deliveries");
     const receiver = await startReceiver(answer(500, "try later"));
     try {
       const ep = (await test.post("/v1/endpoints", { url: `${receiver.url}/log`, retry_schedule: ["50ms", "50ms"] }))
@@ -109,7 +71,7 @@ describe("deliveries API", () => {
       assert.deepEqual(lastPage.body.data, [log[2]]);
       assert.equal(lastPage.body.next_cursor, null);
 
-      const stranger = await newAccount("stranger");
+      const stranger = await newAccount(h, "stranger");
       for (const client of [live, stranger.test, stranger.live]) {
         assertError(await client.get(`/v1/deliveries/${done.id}`), 404, "not_found");
         assertError(await client.get(`/v1/deliveries/${done.id}/attempts`), 404, "not_found");
@@ -125,7 +87,7 @@ describe("deliveries API", () => {
   });
 
   it("POST /v1/deliveries/{id}/retry attempts a failed delivery at once, once", async () => {
-    const { test } = await newAccount();
+    const { test } = await newAccount(h, "deliveries");
     const receiver = await startReceiver(answer(503));
     try {
       await test.post("/v1/endpoints", { url: receiver.url, retry_schedule: ["50ms"] });
@@ -170,7 +132,7 @@ describe("deliveries API", () => {
   });
 
   it("a retry while an attempt is running is refused with 409", async () => {
-    const { test } = await newAccount();
+    const { test } = await newAccount(h, "deliveries");
     const held: ServerResponse[] = [];
     const receiver = await startReceiver((_request, res) => {
       held.push(res);
@@ -194,7 +156,7 @@ describe("deliveries API", () => {
   });
 
   it("recover re-queues an endpoint's failed deliveries in the window", async () => {
-    const { test, live } = await newAccount();
+    const { test, live } = await newAccount(h, "deliveries");
     const receiver = await startReceiver(answer(500));
     try {
       const ep = (await test.post("/v1/endpoints", { url: receiver.url, retry_schedule: ["50ms"] })).body;
@@ -241,7 +203,7 @@ describe("deliveries API", () => {
   });
 
   it("disabling an endpoint fails its pending deliveries; recover after re-enabling delivers them", async () => {
-    const { test } = await newAccount();
+    const { test } = await newAccount(h, "deliveries");
     const receiver = await startReceiver(answer(500));
     try {
       const since = new Date(Date.now() - 1000).toISOString();
@@ -288,7 +250,7 @@ describe("deliveries API", () => {
   });
 
   it("deleting an endpoint cancels its pending deliveries, which stay readable", async () => {
-    const { test } = await newAccount();
+    const { test } = await newAccount(h, "deliveries");
     const receiver = await startReceiver(answer(500));
     try {
       const ep = (await test.post("/v1/endpoints", { url: receiver.url, retry_schedule: ["1h"] })).body;

@@ -1,17 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Webhook } from "standardwebhooks";
-import { type ApiClient, apiClient, eventually, type Response } from "./helpers/client.ts";
+import { assertError, newAccount } from "./helpers/api.ts";
+import { type ApiClient, eventually, type Response } from "./helpers/client.ts";
 import { startTestHookline, type TestHookline } from "./helpers/hookline.ts";
 import { type ReceivedRequest, type Receiver, startReceiver } from "./helpers/receiver.ts";
-
-function assertError(response: Response, status: number, code?: string) {
-  assert.equal(response.status, status, `expected ${status}, got ${response.status}: ${JSON.stringify(response.body)}`);
-  assert.deepEqual(Object.keys(response.body), ["error"]);
-  assert.ok(typeof response.body.error.code === "string" && response.body.error.code.length > 0);
-  assert.ok(typeof response.body.error.message === "string" && response.body.error.message.length > 0);
-  if (code) assert.equal(response.body.error.code, code);
-}
 
 function headersOf(request: ReceivedRequest) {
   return {
@@ -34,16 +27,10 @@ describe("endpoints API", () => {
     await receiver.close();
   });
 
-  /** A fresh account per test keeps fan-out from one test away from the others. */
-  async function newAccount(name = "endpoints") {
-    const created = await h.admin.post("/v1/accounts", { name });
-    assert.equal(created.status, 201);
-    return { test: apiClient(h.url, created.body.keys.test), live: apiClient(h.url, created.body.keys.live) };
-  }
   const at = (path: string) => receiver.requests.filter((r) => r.url === path);
 
   it("creates an endpoint with a whsec_ secret and defaults, and reads it back", async () => {
-    const { test } = await newAccount();
+    const { test } = await newAccount(h, "endpoints");
     const before = Date.now();
     const created = await test.post("/v1/endpoints", { url: `${receiver.url}/create` });
     assert.equal(created.status, 201);
@@ -102,7 +89,7 @@ describe("endpoints API", () => {
   });
 
   it("lists endpoints with cursor pagination (limit, after, next_cursor null on the last page)", async () => {
-    const { test } = await newAccount();
+    const { test } = await newAccount(h, "endpoints");
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       ids.push((await test.post("/v1/endpoints", { url: `${receiver.url}/page-${i}` })).body.id);
@@ -139,7 +126,7 @@ describe("endpoints API", () => {
   });
 
   it("patches every changeable field", async () => {
-    const { test } = await newAccount();
+    const { test } = await newAccount(h, "endpoints");
     const ep = (await test.post("/v1/endpoints", { url: `${receiver.url}/patch-before` })).body;
 
     const changes: [Record<string, unknown>, Record<string, unknown>][] = [
@@ -172,7 +159,7 @@ describe("endpoints API", () => {
   });
 
   it("rejects unknown fields, bad retry schedules and an empty patch with 400", async () => {
-    const { test } = await newAccount();
+    const { test } = await newAccount(h, "endpoints");
     const url = `${receiver.url}/invalid`;
     const ep = (await test.post("/v1/endpoints", { url })).body;
 
@@ -234,7 +221,7 @@ describe("endpoints API", () => {
   });
 
   it("deletes an endpoint: 204, then 404 everywhere", async () => {
-    const { test } = await newAccount();
+    const { test } = await newAccount(h, "endpoints");
     const ep = (await test.post("/v1/endpoints", { url: `${receiver.url}/delete` })).body;
     const deleted = await test.delete(`/v1/endpoints/${ep.id}`);
     assert.equal(deleted.status, 204);
@@ -248,8 +235,8 @@ describe("endpoints API", () => {
   });
 
   it("answers 404 for an endpoint of another account or of the other environment, and changes nothing", async () => {
-    const owner = await newAccount("owner");
-    const stranger = await newAccount("stranger");
+    const owner = await newAccount(h, "owner");
+    const stranger = await newAccount(h, "stranger");
     const ep = (await owner.test.post("/v1/endpoints", { url: `${receiver.url}/foreign`, description: "mine" })).body;
     const since = new Date(Date.now() - 60_000).toISOString();
 
@@ -292,7 +279,7 @@ describe("endpoints API", () => {
   });
 
   it("rotates the secret: the new one differs, and for 24 h both signatures are sent", async () => {
-    const { test } = await newAccount();
+    const { test } = await newAccount(h, "endpoints");
     const ep = (await test.post("/v1/endpoints", { url: `${receiver.url}/rotate` })).body;
     const oldSecret: string = ep.secret;
 
@@ -351,7 +338,7 @@ describe("endpoints API", () => {
   });
 
   it("a test event to a disabled endpoint is refused or sent, never left pending", async () => {
-    const { test } = await newAccount();
+    const { test } = await newAccount(h, "endpoints");
     const ep = (await test.post("/v1/endpoints", { url: `${receiver.url}/test-disabled` })).body;
     assert.equal((await test.patch(`/v1/endpoints/${ep.id}`, { enabled: false })).status, 200);
     const sent = await test.post(`/v1/endpoints/${ep.id}/test`);
@@ -379,7 +366,7 @@ describe("endpoints API", () => {
   });
 
   it("sends a webhook.test event to that endpoint only", async () => {
-    const { test } = await newAccount();
+    const { test } = await newAccount(h, "endpoints");
     const target = (await test.post("/v1/endpoints", { url: `${receiver.url}/test-target` })).body;
     const bystander = (await test.post("/v1/endpoints", { url: `${receiver.url}/test-bystander` })).body;
     const filtered = (

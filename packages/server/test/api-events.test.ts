@@ -1,35 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Webhook } from "standardwebhooks";
-import { type ApiClient, apiClient, eventually, type Response } from "./helpers/client.ts";
+import { assertError, type DeliveryJson, deliveriesOf, type EventJson, newAccount } from "./helpers/api.ts";
+import { type ApiClient, eventually, type Response } from "./helpers/client.ts";
 import { startTestHookline, type TestHookline } from "./helpers/hookline.ts";
 import { type Receiver, startReceiver } from "./helpers/receiver.ts";
-
-function assertError(response: Response, status: number, code?: string) {
-  assert.equal(response.status, status, `expected ${status}, got ${response.status}: ${JSON.stringify(response.body)}`);
-  assert.deepEqual(Object.keys(response.body), ["error"]);
-  assert.ok(typeof response.body.error.code === "string" && response.body.error.code.length > 0);
-  assert.ok(typeof response.body.error.message === "string" && response.body.error.message.length > 0);
-  if (code) assert.equal(response.body.error.code, code);
-}
-
-interface EventJson {
-  id: string;
-  type: string;
-  created_at: string;
-  environment: string;
-  data: Record<string, unknown>;
-}
-interface DeliveryJson {
-  id: string;
-  event_id: string;
-  endpoint_id: string;
-  status: string;
-  attempt_count: number;
-  next_attempt_at: string | null;
-  last_status_code: number | null;
-  last_error: string | null;
-}
 
 /** Every event of the client's account+environment, newest first, by walking all pages. */
 async function allEvents(client: ApiClient, query = ""): Promise<EventJson[]> {
@@ -48,9 +23,7 @@ async function allEvents(client: ApiClient, query = ""): Promise<EventJson[]> {
 async function settledDeliveries(client: ApiClient, eventId: string): Promise<DeliveryJson[]> {
   return eventually(
     async () => {
-      const list = await client.get(`/v1/events/${eventId}/deliveries`);
-      assert.equal(list.status, 200);
-      const data = list.body.data as DeliveryJson[];
+      const data = await deliveriesOf(client, eventId);
       return data.every((d) => d.status === "succeeded") ? data : undefined;
     },
     10_000,
@@ -71,11 +44,6 @@ describe("events API", () => {
     await receiver.close();
   });
 
-  async function newAccount(name = "events") {
-    const created = await h.admin.post("/v1/accounts", { name });
-    assert.equal(created.status, 201);
-    return { test: apiClient(h.url, created.body.keys.test), live: apiClient(h.url, created.body.keys.live) };
-  }
   const at = (path: string) => receiver.requests.filter((r) => r.url === path);
   const endpoint = async (client: ApiClient, path: string, extra: Record<string, unknown> = {}) => {
     const created = await client.post("/v1/endpoints", { url: `${receiver.url}${path}`, ...extra });
@@ -84,7 +52,7 @@ describe("events API", () => {
   };
 
   it("POST /v1/events answers 202 with the stored event, readable by id", async () => {
-    const { test, live } = await newAccount();
+    const { test, live } = await newAccount(h, "events");
     const before = Date.now();
     const data = { amount: 100, asset: "BTC", nested: { list: [1, "two", null, true], empty: {} }, unicode: "é✓" };
     const sent = await test.post("/v1/events", { type: "transfer.completed", data });
@@ -112,14 +80,14 @@ describe("events API", () => {
     assertError(await test.get("/v1/events/evt_00000000000000000000000000/deliveries"), 404, "not_found");
     assertError(await live.get(`/v1/events/${sent.body.id}`), 404, "not_found");
     assertError(await live.get(`/v1/events/${sent.body.id}/deliveries`), 404, "not_found");
-    const stranger = await newAccount("stranger");
+    const stranger = await newAccount(h, "stranger");
     assertError(await stranger.test.get(`/v1/events/${sent.body.id}`), 404, "not_found");
     assertError(await stranger.test.get(`/v1/events/${sent.body.id}/deliveries`), 404, "not_found");
   });
 
   it("fans out only to matching, enabled endpoints of the same account and environment", async () => {
-    const { test, live } = await newAccount("fan-out");
-    const other = await newAccount("fan-out other");
+    const { test, live } = await newAccount(h, "fan-out");
+    const other = await newAccount(h, "fan-out other");
     const all = await endpoint(test, "/fan-all");
     const orders = await endpoint(test, "/fan-orders", { event_types: ["order.created", "order.paid"] });
     const disabled = await endpoint(test, "/fan-disabled");
@@ -171,7 +139,7 @@ describe("events API", () => {
   });
 
   it("idempotency: a repeated key returns the first event, marked replayed, with no second delivery", async () => {
-    const { test, live } = await newAccount("idempotency");
+    const { test, live } = await newAccount(h, "idempotency");
     const ep = await endpoint(test, "/idem");
 
     const first = await test.post("/v1/events", { type: "payout.sent", data: { n: 1 } }, { "idempotency-key": "k-1" });
@@ -226,7 +194,7 @@ describe("events API", () => {
     assert.notEqual(inLive.body.id, first.body.id);
     assert.equal(inLive.body.environment, "live");
     // ... and in another account too.
-    const stranger = await newAccount("idempotency stranger");
+    const stranger = await newAccount(h, "idempotency stranger");
     const inOther = await stranger.test.post(
       "/v1/events",
       { type: "payout.sent", data: {} },
@@ -252,7 +220,7 @@ describe("events API", () => {
   });
 
   it("batch: up to 1000 events in order, all or nothing", async () => {
-    const { test } = await newAccount("batch");
+    const { test } = await newAccount(h, "batch");
     const ep = await endpoint(test, "/batch");
 
     const small = await test.post("/v1/events/batch", {
@@ -326,7 +294,7 @@ describe("events API", () => {
   });
 
   it("GET /v1/events lists newest first, with limit/after pagination and type/since/until filters", async () => {
-    const { test } = await newAccount("listing");
+    const { test } = await newAccount(h, "listing");
     const sent: EventJson[] = [];
     for (let i = 0; i < 6; i++) {
       const type = i % 2 === 0 ? "list.even" : "list.odd";
@@ -419,7 +387,7 @@ describe("events API", () => {
   });
 
   it("lists a batch's events newest first too: the reverse of the order they were sent in", async () => {
-    const { test } = await newAccount("batch order");
+    const { test } = await newAccount(h, "batch order");
     const events = Array.from({ length: 20 }, (_, i) => ({ type: "order.step", data: { i } }));
     const sent = await test.post("/v1/events/batch", { events });
     assert.equal(sent.status, 202);
@@ -436,7 +404,7 @@ describe("events API", () => {
   });
 
   it("GET /v1/events/{id}/deliveries shows each delivery with its status; deliveries verify", async () => {
-    const { test } = await newAccount("event deliveries");
+    const { test } = await newAccount(h, "event deliveries");
     const a = await endpoint(test, "/ed-a");
     const b = await endpoint(test, "/ed-b");
     const sent = await test.post("/v1/events", { type: "thing.happened", data: { ok: true } });

@@ -4,7 +4,8 @@ import { describe, it } from "node:test";
 import { hashKey, newSigningSecret } from "../src/ids.ts";
 import { createSqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import type { Claim, ClaimRequest, Outcome, Scope } from "../src/store/store.ts";
-import { type ApiClient, apiClient, eventually } from "./helpers/client.ts";
+import { deliveriesOf } from "./helpers/api.ts";
+import { apiClient, eventually } from "./helpers/client.ts";
 import { tempDir } from "./helpers/hookline.ts";
 import { printedKeys, type ServerProcess, spawnServer } from "./helpers/process.ts";
 import { answer, type ReceivedRequest, type Receiver, startReceiver } from "./helpers/receiver.ts";
@@ -92,12 +93,6 @@ async function inChunks<T, R>(items: T[], width: number, work: (item: T) => Prom
     results.push(...(await Promise.all(items.slice(i, i + width).map(work))));
   }
   return results;
-}
-
-async function deliveriesOf(client: ApiClient, eventId: string) {
-  const list = await client.get(`/v1/events/${eventId}/deliveries`);
-  assert.equal(list.status, 200, `deliveries of ${eventId}: ${JSON.stringify(list.body)}`);
-  return list.body.data as { id: string; endpoint_id: string; status: string; attempt_count: number }[];
 }
 
 describe("crash recovery", () => {
@@ -340,31 +335,37 @@ describe("crash recovery", () => {
         disableEndpoint: null,
       });
 
+      // Each worker step is one settle: claim only, or record only.
+      const claim = async (request: ReturnType<typeof claimAt>) =>
+        (await store.settle([], request, request.now)).claims;
+      const record = async (outcomes: Parameters<typeof store.settle>[0], now: number) =>
+        (await store.settle(outcomes, null, now)).recorded;
+
       // Worker A claims the delivery.
-      const [stale] = await store.claimDue(claimAt(t0 + 10));
+      const [stale] = await claim(claimAt(t0 + 10));
       assert.ok(stale);
       assert.equal(stale.eventId, eventId);
       assert.equal(stale.endpointId, endpoint.id);
       // While A's lease holds, nobody else gets it.
-      assert.deepEqual(await store.claimDue(claimAt(t0 + 10 + leaseMs - 1)), []);
+      assert.deepEqual(await claim(claimAt(t0 + 10 + leaseMs - 1)), []);
       // A's lease runs out; worker B claims the same delivery.
-      const [fresh] = await store.claimDue(claimAt(t0 + 10 + leaseMs + 1));
+      const [fresh] = await claim(claimAt(t0 + 10 + leaseMs + 1));
       assert.ok(fresh);
       assert.equal(fresh.deliveryId, stale.deliveryId);
       assert.notEqual(fresh.claimToken, stale.claimToken);
 
       // A finally finishes: its outcome is discarded, no attempt written, B's lease intact.
-      assert.equal(await store.recordOutcomes([succeeded(stale, t0 + 10)], t0 + 10 + leaseMs + 50), 0);
+      assert.equal(await record([succeeded(stale, t0 + 10)], t0 + 10 + leaseMs + 50), 0);
       assert.deepEqual(await store.listAttempts(scope, stale.deliveryId, { limit: 10 }), []);
       let delivery = await store.getDelivery(scope, stale.deliveryId);
       assert.equal(delivery?.status, "delivering");
       assert.equal(delivery?.attemptCount, 0);
       // A giving its claim back does not release B's.
       await store.releaseClaims([stale], t0 + 10 + leaseMs + 60);
-      assert.deepEqual(await store.claimDue(claimAt(t0 + 10 + leaseMs + 70)), []);
+      assert.deepEqual(await claim(claimAt(t0 + 10 + leaseMs + 70)), []);
 
       // B's outcome counts.
-      assert.equal(await store.recordOutcomes([succeeded(fresh, t0 + 10 + leaseMs + 1)], t0 + 10 + leaseMs + 100), 1);
+      assert.equal(await record([succeeded(fresh, t0 + 10 + leaseMs + 1)], t0 + 10 + leaseMs + 100), 1);
       delivery = await store.getDelivery(scope, fresh.deliveryId);
       assert.equal(delivery?.status, "succeeded");
       assert.equal(delivery?.attemptCount, 1);
@@ -373,7 +374,7 @@ describe("crash recovery", () => {
       assert.equal(attempts[0]?.startedAt, t0 + 10 + leaseMs + 1);
 
       // A late stale outcome after B's is still discarded.
-      assert.equal(await store.recordOutcomes([succeeded(stale, t0 + 10)], t0 + 10 + leaseMs + 200), 0);
+      assert.equal(await record([succeeded(stale, t0 + 10)], t0 + 10 + leaseMs + 200), 0);
       assert.equal((await store.listAttempts(scope, fresh.deliveryId, { limit: 10 })).length, 1);
       assert.equal(await store.nextDueAt(), null);
     } finally {

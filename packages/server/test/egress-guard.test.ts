@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { deliveriesOf } from "./helpers/api.ts";
 import { type ApiClient, apiClient, eventually } from "./helpers/client.ts";
 import { startTestHookline, type TestHookline, tempDir } from "./helpers/hookline.ts";
 import { printedKeys, type ServerProcess, spawnServer } from "./helpers/process.ts";
@@ -41,19 +42,6 @@ async function startTrap(host: "127.0.0.1" | "::1" = "127.0.0.1") {
   };
 }
 type Trap = Awaited<ReturnType<typeof startTrap>>;
-
-interface Delivery {
-  id: string;
-  endpoint_id: string;
-  status: string;
-  attempt_count: number;
-}
-
-async function deliveriesOf(client: ApiClient, eventId: string): Promise<Delivery[]> {
-  const list = await client.get(`/v1/events/${eventId}/deliveries`);
-  assert.equal(list.status, 200);
-  return list.body.data;
-}
 
 async function assertRejected(client: ApiClient, url: string, reason: RegExp) {
   const created = await client.post("/v1/endpoints", { url });

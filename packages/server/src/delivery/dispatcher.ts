@@ -36,16 +36,17 @@ const IDLE_RECHECK_MS = 60_000;
 const BLOCKED_RECHECK_MS = 1_000;
 
 /**
- * Moves due deliveries out: claim a batch under a lease, POST each outside any
- * transaction, write the outcomes in one transaction. Idle, it sleeps until
- * the next delivery is due; it never polls in a tight loop.
+ * Moves due deliveries out. Each cycle is one transaction: write the outcomes
+ * of finished attempts and claim due deliveries under a lease. The POSTs run
+ * outside any transaction. Idle, it sleeps until the next delivery is due; it
+ * never polls in a tight loop.
  */
 export function createDispatcher(options: DispatcherOptions, deps: DispatcherDeps): Dispatcher {
   const { store, sender, logger } = deps;
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
 
-  const running = new Map<string, { claim: Claim; settled: Promise<void> }>();
+  const running = new Map<string, Promise<void>>();
   const perEndpoint = new Map<string, number>();
   /** The in-flight cap of each endpoint with attempts running, as its last claim said. */
   const caps = new Map<string, number>();
@@ -58,53 +59,76 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   let started = false;
   let stopping = false;
   let stopped: Promise<void> | null = null;
-  let pumping = false;
+  let cycling: Promise<void> | null = null;
   let again = false;
-  let wakeQueued = false;
+  /** Whether the next cycle should claim; finished attempts alone only need their outcomes written. */
+  let wantClaim = false;
+  let queued = false;
   let timer: NodeJS.Timeout | null = null;
-  let flushing: Promise<void> | null = null;
 
   function wake() {
-    if (!started || stopping || wakeQueued) return;
-    wakeQueued = true;
+    wantClaim = true;
+    schedule();
+  }
+
+  /** Runs a cycle on the next turn, so whatever finishes in this one shares its transaction. */
+  function schedule() {
+    if (!started || queued) return;
+    queued = true;
     setImmediate(() => {
-      wakeQueued = false;
-      void pump();
+      queued = false;
+      void cycle();
     });
   }
 
-  async function pump() {
-    if (stopping) return;
-    if (pumping) {
+  function cycle(): Promise<void> {
+    if (cycling) {
       again = true;
-      return;
+      return cycling;
     }
-    pumping = true;
-    try {
-      do {
-        again = false;
-        const room = Math.min(options.concurrency - running.size, options.claimBatchSize);
-        if (room <= 0) break;
-        const claims = await store.claimDue({
-          now: now(),
-          limit: room,
-          leaseMs: options.leaseMs,
-          excludeEndpoints: [...rateLimited(), ...atCapacity()],
-          inFlight: perEndpoint,
-          defaultMaxInFlight: options.maxInFlightPerEndpoint,
-        });
-        // A stop that began while this claim ran gives the claims straight back.
-        if (stopping) released.push(...claims);
-        else for (const claim of claims) launch(claim);
-        if (claims.length === room) again = true;
-      } while (again && !stopping);
-      await armTimer();
-    } catch (error) {
-      logger.error({ err: error }, "claiming due deliveries failed; trying again shortly");
-      setTimer(BLOCKED_RECHECK_MS);
-    } finally {
-      pumping = false;
-    }
+    cycling = runCycles().finally(() => {
+      cycling = null;
+    });
+    return cycling;
+  }
+
+  async function runCycles() {
+    do {
+      again = false;
+      const batch = outcomes.splice(0);
+      const room = stopping || !wantClaim ? 0 : Math.min(options.concurrency - running.size, options.claimBatchSize);
+      if (batch.length === 0 && room <= 0) break;
+      wantClaim = false;
+      const t = now();
+      let claims: Claim[];
+      try {
+        const claim =
+          room > 0
+            ? {
+                now: t,
+                limit: room,
+                leaseMs: options.leaseMs,
+                excludeEndpoints: [...rateLimited(t), ...atCapacity()],
+                inFlight: perEndpoint,
+                defaultMaxInFlight: options.maxInFlightPerEndpoint,
+              }
+            : null;
+        ({ claims } = await store.settle(batch, claim, t));
+      } catch (error) {
+        // Unwritten outcomes are not lost: their leases expire and the attempts run again.
+        logger.error(
+          { err: error, outcomes: batch.length },
+          "the dispatcher's store write failed; trying again shortly",
+        );
+        setTimer(BLOCKED_RECHECK_MS);
+        return;
+      }
+      // A stop that began during the write gives the claims straight back.
+      if (stopping) released.push(...claims);
+      else for (const claim of claims) launch(claim);
+      if (claims.length === room) wantClaim = again = true;
+    } while (again || outcomes.length > 0);
+    if (!stopping) await armTimer();
   }
 
   async function armTimer() {
@@ -120,14 +144,13 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     if (stopping) return;
     timer = setTimeout(() => {
       timer = null;
-      void pump();
+      wake();
     }, delay);
     timer.unref();
   }
 
   /** An endpoint with more than a second of requests already spaced out gets no new claims. */
-  function rateLimited(): string[] {
-    const t = now();
+  function rateLimited(t: number): string[] {
     const limited: string[] = [];
     for (const [endpointId, at] of nextSendAt) {
       if (at <= t) nextSendAt.delete(endpointId);
@@ -158,7 +181,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   }
 
   function launch(claim: Claim) {
-    caps.set(claim.endpointId, claim.maxInFlight ?? options.maxInFlightPerEndpoint);
+    const cap = claim.maxInFlight ?? options.maxInFlightPerEndpoint;
+    caps.set(claim.endpointId, cap);
     perEndpoint.set(claim.endpointId, (perEndpoint.get(claim.endpointId) ?? 0) + 1);
     const settled = attempt(claim).finally(() => {
       running.delete(claim.deliveryId);
@@ -166,10 +190,15 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       if (left === 0) {
         perEndpoint.delete(claim.endpointId);
         caps.delete(claim.endpointId);
-      } else perEndpoint.set(claim.endpointId, left);
-      wake();
+      } else {
+        perEndpoint.set(claim.endpointId, left);
+      }
+      // Refill an endpoint once half its slots are free rather than one by one:
+      // fewer, larger claims. Other endpoints are claimed for by their own completions.
+      if (left <= cap / 2) wantClaim = true;
+      schedule();
     });
-    running.set(claim.deliveryId, { claim, settled });
+    running.set(claim.deliveryId, settled);
   }
 
   async function attempt(claim: Claim) {
@@ -184,46 +213,19 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       return;
     }
     outcomes.push(decideOutcome(claim, result, now(), options.retrySchedule, random));
-    scheduleFlush();
-  }
-
-  /** Outcomes that finish close together are written in one transaction. */
-  function scheduleFlush() {
-    if (flushing) return;
-    flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
-      const batch = outcomes.splice(0);
-      try {
-        await store.recordOutcomes(batch, now());
-      } catch (error) {
-        // The leases will expire and the attempts run again: at-least-once, nothing lost.
-        logger.error({ err: error, count: batch.length }, "recording attempt outcomes failed");
-      } finally {
-        flushing = null;
-        if (outcomes.length) scheduleFlush();
-      }
-    });
   }
 
   async function stop() {
     stopping = true;
     if (timer) clearTimeout(timer);
-    while (pumping) await new Promise((resolve) => setImmediate(resolve));
     const giveUp = new AbortController();
-    await Promise.race([
-      Promise.all([...running.values()].map((r) => r.settled)),
-      sleep(options.shutdownTimeoutMs, giveUp.signal),
-    ]);
+    await Promise.race([Promise.all(running.values()), sleep(options.shutdownTimeoutMs, giveUp.signal)]);
     giveUp.abort();
     shutdown.abort();
-    await Promise.all([...running.values()].map((r) => r.settled));
-    while (flushing) await flushing;
-    if (outcomes.length) {
-      scheduleFlush();
-      await flushing;
-    }
-    if (released.length) {
-      await store.releaseClaims(released.splice(0), now());
-    }
+    await Promise.all(running.values());
+    // Write what finished; the cycle claims nothing once stopping.
+    while (cycling || outcomes.length > 0) await cycle();
+    if (released.length) await store.releaseClaims(released.splice(0), now());
   }
 
   return {

@@ -193,8 +193,11 @@ export interface Store {
   /** Queues one manual attempt now; null when unknown, "busy" while an attempt runs. */
   requestRetry(scope: Scope, id: string, now: number): Promise<Delivery | "busy" | null>;
 
-  claimDue(request: ClaimRequest): Promise<Claim[]>;
-  recordOutcomes(outcomes: Outcome[], now: number): Promise<number>;
+  /**
+   * The dispatcher's one write: records finished attempts (only where the claim
+   * token still holds) and claims more due deliveries, in one transaction.
+   */
+  settle(outcomes: Outcome[], claim: ClaimRequest | null, now: number): Promise<{ recorded: number; claims: Claim[] }>;
   /** Gives leased deliveries back, due at once (used on shutdown). */
   releaseClaims(claims: Claim[], now: number): Promise<void>;
   /** The earliest time any queued delivery is due, or null when none is. */

@@ -57,76 +57,89 @@ export function deliveryQueries(db: DatabaseSync) {
     nextDue: "SELECT min(due_at) AS due FROM deliveries WHERE due_at IS NOT NULL",
   });
 
+  /**
+   * Chooses up to `limit` due deliveries, oldest first, never more per endpoint
+   * than its cap. When an endpoint fills up, the scan restarts with it left out,
+   * so its backlog is skipped inside SQLite instead of row by row here.
+   */
   function claimDue(request: ClaimRequest): Claim[] {
     const { now, limit, leaseMs } = request;
-    return transaction(db, () => {
-      const chosen: string[] = [];
-      const taken = new Map<string, number>();
-      let scanned = 0;
-      for (const row of sql.due.iterate(now, JSON.stringify(request.excludeEndpoints)) as Iterable<Row>) {
-        if (chosen.length === limit || ++scanned > limit * SCAN_FACTOR) break;
+    const exclude = [...request.excludeEndpoints];
+    const chosen = new Set<string>();
+    const taken = new Map<string, number>();
+    let scanned = 0;
+    let restart = true;
+    while (restart && chosen.size < limit && scanned < limit * SCAN_FACTOR) {
+      restart = false;
+      for (const row of sql.due.iterate(now, JSON.stringify(exclude)) as Iterable<Row>) {
+        if (chosen.size === limit || ++scanned > limit * SCAN_FACTOR) break;
+        const id = String(row.id);
+        if (chosen.has(id)) continue;
         const endpointId = String(row.endpoint_id);
         const cap = row.max_in_flight === null ? request.defaultMaxInFlight : Number(row.max_in_flight);
         const busy = (request.inFlight.get(endpointId) ?? 0) + (taken.get(endpointId) ?? 0);
-        if (busy >= cap) continue;
+        if (busy >= cap) {
+          exclude.push(endpointId);
+          restart = true;
+          break;
+        }
         taken.set(endpointId, (taken.get(endpointId) ?? 0) + 1);
-        chosen.push(String(row.id));
+        chosen.add(id);
       }
-      // Leases are written after the scan, so the scan never sees its own updates.
-      return chosen.map((id) => {
-        const claimToken = randomUUID();
-        sql.lease.run(now + leaseMs, claimToken, now, id);
-        return toClaim(sql.claimed.get(id) as Row, claimToken, now);
-      });
+    }
+    // Leases are written after the scan, so the scan never sees its own updates.
+    return [...chosen].map((id) => {
+      const claimToken = randomUUID();
+      sql.lease.run(now + leaseMs, claimToken, now, id);
+      return toClaim(sql.claimed.get(id) as Row, claimToken, now);
     });
   }
 
+  /** Writes attempts and delivery states; an outcome whose claim token no longer holds writes nothing. */
   function recordOutcomes(outcomes: Outcome[], now: number): number {
-    return transaction(db, () => {
-      let recorded = 0;
-      for (const outcome of outcomes) {
-        const { claim, attempt } = outcome;
-        let { status, nextAttemptAt } = outcome;
-        if (outcome.disableEndpoint) {
-          sql.disableEndpoint.run(outcome.disableEndpoint, now, claim.endpointId);
-          failPendingDeliveries(db, claim.endpointId, "endpoint_disabled", now);
-        }
-        // An endpoint disabled or deleted meanwhile gets no further attempts.
-        const endpoint = sql.endpointEnabled.get(claim.endpointId) as Row | undefined;
-        if (status === "pending" && endpoint?.enabled !== 1) {
-          status = "failed";
-          nextAttemptAt = null;
-        }
-        const lastError =
-          attempt.error ??
-          (attempt.statusCode !== null && attempt.statusCode >= 300 ? `http_${attempt.statusCode}` : null);
-        const changed = sql.complete.run(
-          status,
-          outcome.scheduledAttempts,
-          nextAttemptAt,
-          status === "pending" ? nextAttemptAt : null,
-          attempt.statusCode,
-          lastError,
-          now,
-          claim.deliveryId,
-          claim.claimToken,
-        ).changes;
-        if (!changed) continue;
-        recorded++;
-        sql.insertAttempt.run(
-          newId("att", attempt.startedAt),
-          claim.deliveryId,
-          attempt.startedAt,
-          attempt.durationMs,
-          attempt.statusCode,
-          attempt.error,
-          attempt.responseSnippet,
-          JSON.stringify(attempt.requestHeaders),
-          attempt.trigger,
-        );
+    let recorded = 0;
+    for (const outcome of outcomes) {
+      const { claim, attempt } = outcome;
+      let { status, nextAttemptAt } = outcome;
+      if (outcome.disableEndpoint) {
+        sql.disableEndpoint.run(outcome.disableEndpoint, now, claim.endpointId);
+        failPendingDeliveries(db, claim.endpointId, "endpoint_disabled", now);
       }
-      return recorded;
-    });
+      // An endpoint disabled or deleted meanwhile gets no further attempts.
+      const endpoint = sql.endpointEnabled.get(claim.endpointId) as Row | undefined;
+      if (status === "pending" && endpoint?.enabled !== 1) {
+        status = "failed";
+        nextAttemptAt = null;
+      }
+      const lastError =
+        attempt.error ??
+        (attempt.statusCode !== null && attempt.statusCode >= 300 ? `http_${attempt.statusCode}` : null);
+      const changed = sql.complete.run(
+        status,
+        outcome.scheduledAttempts,
+        nextAttemptAt,
+        status === "pending" ? nextAttemptAt : null,
+        attempt.statusCode,
+        lastError,
+        now,
+        claim.deliveryId,
+        claim.claimToken,
+      ).changes;
+      if (!changed) continue;
+      recorded++;
+      sql.insertAttempt.run(
+        newId("att", attempt.startedAt),
+        claim.deliveryId,
+        attempt.startedAt,
+        attempt.durationMs,
+        attempt.statusCode,
+        attempt.error,
+        attempt.responseSnippet,
+        JSON.stringify(attempt.requestHeaders),
+        attempt.trigger,
+      );
+    }
+    return recorded;
   }
 
   return {
@@ -153,11 +166,11 @@ export function deliveryQueries(db: DatabaseSync) {
         return toDelivery(sql.get.get(id, scope.accountId, scope.environment) as Row);
       });
     },
-    async claimDue(request: ClaimRequest) {
-      return claimDue(request);
-    },
-    async recordOutcomes(outcomes: Outcome[], now: number) {
-      return recordOutcomes(outcomes, now);
+    async settle(outcomes: Outcome[], claim: ClaimRequest | null, now: number) {
+      return transaction(db, () => ({
+        recorded: recordOutcomes(outcomes, now),
+        claims: claim ? claimDue(claim) : [],
+      }));
     },
     async releaseClaims(claims: Claim[], now: number) {
       transaction(db, () => {
