@@ -14,12 +14,9 @@ import type {
   Scope,
 } from "../store.ts";
 import { prepareAll, type Row, transaction } from "./database.ts";
-import { failPendingDeliveries } from "./endpoints.ts";
+import type { QueueSummary } from "./queue.ts";
 
-/** How many due rows one claim may look at before it gives up on capped endpoints. */
-const SCAN_FACTOR = 4;
-
-export function deliveryQueries(db: DatabaseSync) {
+export function deliveryQueries(db: DatabaseSync, queue: QueueSummary) {
   const sql = prepareAll(db, {
     get: "SELECT * FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?",
     listByEvent: "SELECT * FROM deliveries WHERE event_id = ? AND account_id = ? AND environment = ? ORDER BY id",
@@ -28,12 +25,14 @@ export function deliveryQueries(db: DatabaseSync) {
     retryPending: "UPDATE deliveries SET manual = 1, due_at = ?, updated_at = ? WHERE id = ?",
     retryFinal: `UPDATE deliveries SET status = 'pending', manual = 1, due_at = ?, next_attempt_at = NULL, updated_at = ?
       WHERE id = ?`,
-    // Oldest due first; only the columns needed to choose, so skipped rows cost little.
-    due: `SELECT d.id, d.endpoint_id, p.max_in_flight
-      FROM deliveries d CROSS JOIN endpoints p ON p.id = d.endpoint_id
-      WHERE d.due_at IS NOT NULL AND d.due_at <= ? AND p.enabled = 1
-        AND d.endpoint_id NOT IN (SELECT value FROM json_each(?))
-      ORDER BY d.due_at`,
+    // Endpoints with work due, the longest-waiting first.
+    dueEndpoints: `SELECT id, max_in_flight FROM endpoints
+      WHERE next_due_at IS NOT NULL AND next_due_at <= ? AND enabled = 1
+        AND id NOT IN (SELECT value FROM json_each(?))
+      ORDER BY next_due_at LIMIT ?`,
+    // One endpoint's oldest due deliveries, straight from the (endpoint_id, due_at) index.
+    dueOf:
+      "SELECT id FROM deliveries WHERE endpoint_id = ? AND due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?",
     // Everything one attempt needs, read only for the deliveries actually claimed.
     claimed: `SELECT d.id, d.event_id, d.endpoint_id, d.scheduled_attempts, d.next_attempt_at, d.manual, e.body,
         p.url, p.environment, p.secret, p.previous_secret, p.previous_secret_expires_at, p.retry_schedule,
@@ -54,56 +53,44 @@ export function deliveryQueries(db: DatabaseSync) {
     disableEndpoint: "UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?",
     release: `UPDATE deliveries SET status = 'pending', due_at = ?, claim_token = NULL, updated_at = ?
       WHERE id = ? AND claim_token = ?`,
-    nextDue: "SELECT min(due_at) AS due FROM deliveries WHERE due_at IS NOT NULL",
+    nextDue: "SELECT min(next_due_at) AS due FROM endpoints WHERE next_due_at IS NOT NULL AND enabled = 1",
   });
 
   /**
-   * Chooses up to `limit` due deliveries, oldest first, never more per endpoint
-   * than its cap. When an endpoint fills up, the scan restarts with it left out,
-   * so its backlog is skipped inside SQLite instead of row by row here.
+   * Claims up to `limit` due deliveries: endpoint by endpoint, the one waiting
+   * longest first, each endpoint's oldest first and never past its in-flight cap.
    */
   function claimDue(request: ClaimRequest): Claim[] {
     const { now, limit, leaseMs } = request;
-    const exclude = [...request.excludeEndpoints];
-    const chosen = new Set<string>();
-    const taken = new Map<string, number>();
-    let scanned = 0;
-    let restart = true;
-    while (restart && chosen.size < limit && scanned < limit * SCAN_FACTOR) {
-      restart = false;
-      for (const row of sql.due.iterate(now, JSON.stringify(exclude)) as Iterable<Row>) {
-        if (chosen.size === limit || ++scanned > limit * SCAN_FACTOR) break;
-        const id = String(row.id);
-        if (chosen.has(id)) continue;
-        const endpointId = String(row.endpoint_id);
-        const cap = row.max_in_flight === null ? request.defaultMaxInFlight : Number(row.max_in_flight);
-        const busy = (request.inFlight.get(endpointId) ?? 0) + (taken.get(endpointId) ?? 0);
-        if (busy >= cap) {
-          exclude.push(endpointId);
-          restart = true;
-          break;
-        }
-        taken.set(endpointId, (taken.get(endpointId) ?? 0) + 1);
-        chosen.add(id);
+    const claims: Claim[] = [];
+    const endpoints = sql.dueEndpoints.all(now, JSON.stringify(request.excludeEndpoints), limit) as Row[];
+    for (const endpoint of endpoints) {
+      const endpointId = String(endpoint.id);
+      const cap = endpoint.max_in_flight === null ? request.defaultMaxInFlight : Number(endpoint.max_in_flight);
+      const room = Math.min(cap - (request.inFlight.get(endpointId) ?? 0), limit - claims.length);
+      if (room <= 0) continue;
+      const ids = (sql.dueOf.all(endpointId, now, room) as Row[]).map((row) => String(row.id));
+      for (const id of ids) {
+        const claimToken = randomUUID();
+        sql.lease.run(now + leaseMs, claimToken, now, id);
+        claims.push(toClaim(sql.claimed.get(id) as Row, claimToken, now));
       }
+      queue.refresh([endpointId]);
+      if (claims.length === limit) break;
     }
-    // Leases are written after the scan, so the scan never sees its own updates.
-    return [...chosen].map((id) => {
-      const claimToken = randomUUID();
-      sql.lease.run(now + leaseMs, claimToken, now, id);
-      return toClaim(sql.claimed.get(id) as Row, claimToken, now);
-    });
+    return claims;
   }
 
   /** Writes attempts and delivery states; an outcome whose claim token no longer holds writes nothing. */
   function recordOutcomes(outcomes: Outcome[], now: number): number {
     let recorded = 0;
+    const touched = new Set<string>();
     for (const outcome of outcomes) {
       const { claim, attempt } = outcome;
       let { status, nextAttemptAt } = outcome;
       if (outcome.disableEndpoint) {
         sql.disableEndpoint.run(outcome.disableEndpoint, now, claim.endpointId);
-        failPendingDeliveries(db, claim.endpointId, "endpoint_disabled", now);
+        queue.failPending(claim.endpointId, "endpoint_disabled", now);
       }
       // An endpoint disabled or deleted meanwhile gets no further attempts.
       const endpoint = sql.endpointEnabled.get(claim.endpointId) as Row | undefined;
@@ -127,6 +114,7 @@ export function deliveryQueries(db: DatabaseSync) {
       ).changes;
       if (!changed) continue;
       recorded++;
+      touched.add(claim.endpointId);
       sql.insertAttempt.run(
         newId("att", attempt.startedAt),
         claim.deliveryId,
@@ -139,6 +127,7 @@ export function deliveryQueries(db: DatabaseSync) {
         attempt.trigger,
       );
     }
+    queue.refresh(touched);
     return recorded;
   }
 
@@ -163,6 +152,7 @@ export function deliveryQueries(db: DatabaseSync) {
         if (status === "delivering") return "busy" as const;
         if (status === "pending") sql.retryPending.run(now, now, id);
         else sql.retryFinal.run(now, now, id);
+        queue.dueBy(String(row.endpoint_id), now);
         return toDelivery(sql.get.get(id, scope.accountId, scope.environment) as Row);
       });
     },
@@ -175,6 +165,7 @@ export function deliveryQueries(db: DatabaseSync) {
     async releaseClaims(claims: Claim[], now: number) {
       transaction(db, () => {
         for (const claim of claims) sql.release.run(now, now, claim.deliveryId, claim.claimToken);
+        queue.refresh(new Set(claims.map((claim) => claim.endpointId)));
       });
     },
     async nextDueAt() {

@@ -2,8 +2,9 @@ import type { DatabaseSync } from "node:sqlite";
 import { newId } from "../../ids.ts";
 import type { Endpoint, EndpointPatch, Environment, NewEndpoint, Page, Scope } from "../store.ts";
 import { prepareAll, type Row, transaction } from "./database.ts";
+import type { QueueSummary } from "./queue.ts";
 
-export function endpointQueries(db: DatabaseSync) {
+export function endpointQueries(db: DatabaseSync, queue: QueueSummary) {
   const sql = prepareAll(db, {
     insert: `INSERT INTO endpoints (id, account_id, environment, url, description, event_types, enabled,
       secret, rate_limit_per_s, max_in_flight, retry_schedule, created_at, updated_at)
@@ -72,7 +73,7 @@ export function endpointQueries(db: DatabaseSync) {
           now,
           id,
         );
-        if (disabling) failPendingDeliveries(db, id, "endpoint_disabled", now);
+        if (disabling) queue.failPending(id, "endpoint_disabled", now);
         return get(scope, id);
       });
     },
@@ -90,18 +91,12 @@ export function endpointQueries(db: DatabaseSync) {
     async recoverEndpoint(scope: Scope, id: string, since: number, until: number, now: number) {
       return transaction(db, () => {
         if (!get(scope, id)) return null;
-        return Number(sql.recover.run(now, now, now, id, since, until).changes);
+        const recovered = Number(sql.recover.run(now, now, now, id, since, until).changes);
+        queue.refresh([id]);
+        return recovered;
       });
     },
   };
-}
-
-/** Disabling an endpoint fails what was waiting for it; `recover` brings those back. */
-export function failPendingDeliveries(db: DatabaseSync, endpointId: string, reason: string, now: number): void {
-  db.prepare(
-    `UPDATE deliveries SET status = 'failed', due_at = NULL, next_attempt_at = NULL, last_error = ?, updated_at = ?
-     WHERE endpoint_id = ? AND status = 'pending'`,
-  ).run(reason, now, endpointId);
 }
 
 function json(value: unknown): string | null {

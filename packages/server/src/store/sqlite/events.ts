@@ -12,13 +12,14 @@ import type {
   Scope,
 } from "../store.ts";
 import { prepareAll, type Row, transaction } from "./database.ts";
+import type { QueueSummary } from "./queue.ts";
 
 interface Target {
   id: string;
   eventTypes: string[] | null;
 }
 
-export function eventQueries(db: DatabaseSync) {
+export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
   const sql = prepareAll(db, {
     byIdempotencyKey: "SELECT * FROM events WHERE account_id = ? AND environment = ? AND idempotency_key = ?",
     insertEvent: `INSERT INTO events (id, account_id, environment, type, body, idempotency_key, created_at)
@@ -100,6 +101,7 @@ export function eventQueries(db: DatabaseSync) {
     for (const target of targets) {
       if (target.eventTypes && !target.eventTypes.includes(input.type)) continue;
       sql.insertDelivery.run(newId("dlv", now), id, target.id, scope.accountId, scope.environment, now, now, now, now);
+      queue.dueBy(target.id, now);
       deliveries++;
     }
     const event: EventRecord = {

@@ -74,4 +74,14 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX attempts_by_delivery ON attempts (delivery_id, id);
   `,
+  // Claims go endpoint by endpoint: each endpoint knows when its oldest queued
+  // delivery is due, so a backlog on one endpoint is never walked to find another's.
+  `
+  DROP INDEX deliveries_due;
+  CREATE INDEX deliveries_queue ON deliveries (endpoint_id, due_at) WHERE due_at IS NOT NULL;
+  ALTER TABLE endpoints ADD COLUMN next_due_at INTEGER;
+  UPDATE endpoints SET next_due_at =
+    (SELECT min(due_at) FROM deliveries WHERE endpoint_id = endpoints.id AND due_at IS NOT NULL);
+  CREATE INDEX endpoints_due ON endpoints (next_due_at) WHERE next_due_at IS NOT NULL AND enabled = 1;
+  `,
 ];
