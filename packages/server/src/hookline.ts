@@ -7,7 +7,7 @@ import { createDispatcher } from "./delivery/dispatcher.ts";
 import { createHttpSender } from "./delivery/http-sender.ts";
 import { HooklineError } from "./errors.ts";
 import { createGroupCommit } from "./store/group-commit.ts";
-import { createSqliteStore } from "./store/sqlite/sqlite-store.ts";
+import { startThreadedSqliteStore } from "./store/sqlite/threaded-store.ts";
 import type { Store } from "./store/store.ts";
 import { VERSION } from "./version.ts";
 
@@ -24,7 +24,7 @@ export interface Hookline {
 /** Starts one Hookline process: the API, the dispatcher and the embedded store. */
 export async function startHookline(config: Config, logger: Logger): Promise<Hookline> {
   const now = Date.now;
-  const store = createSqliteStore(config.dataDir);
+  const store = await startThreadedSqliteStore(config.dataDir);
   try {
     const { adminKeyHash, firstStart } = await bootstrap(store, config.adminKey, now());
     const sender = createHttpSender({

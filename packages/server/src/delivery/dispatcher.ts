@@ -34,6 +34,9 @@ export interface Dispatcher {
 const IDLE_RECHECK_MS = 60_000;
 /** Due work exists but every such endpoint is at its cap: completions wake us, this is a fallback. */
 const BLOCKED_RECHECK_MS = 1_000;
+/** Outcomes wait at most this long, or until this many are ready, to be written together. */
+const OUTCOME_DELAY_MS = 5;
+const OUTCOME_BATCH = 256;
 
 /**
  * Moves due deliveries out. Each cycle is one transaction: write the outcomes
@@ -65,15 +68,31 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   let wantClaim = false;
   let queued = false;
   let timer: NodeJS.Timeout | null = null;
+  let outcomeTimer: NodeJS.Timeout | null = null;
 
   function wake() {
     wantClaim = true;
-    schedule();
+    schedule(true);
   }
 
-  /** Runs a cycle on the next turn, so whatever finishes in this one shares its transaction. */
-  function schedule() {
+  /**
+   * Runs a cycle on the next turn when a claim is wanted. Outcomes alone are not
+   * urgent (their slots are already free and their leases hold the rows), so
+   * they wait a few milliseconds to share one commit with many others.
+   */
+  function schedule(urgent: boolean) {
     if (!started || queued) return;
+    if (!urgent && outcomes.length < OUTCOME_BATCH) {
+      outcomeTimer ??= setTimeout(() => {
+        outcomeTimer = null;
+        schedule(true);
+      }, OUTCOME_DELAY_MS);
+      return;
+    }
+    if (outcomeTimer) {
+      clearTimeout(outcomeTimer);
+      outcomeTimer = null;
+    }
     queued = true;
     setImmediate(() => {
       queued = false;
@@ -93,42 +112,50 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   }
 
   async function runCycles() {
-    do {
-      again = false;
-      const batch = outcomes.splice(0);
-      const room = stopping || !wantClaim ? 0 : Math.min(options.concurrency - running.size, options.claimBatchSize);
-      if (batch.length === 0 && room <= 0) break;
-      wantClaim = false;
-      const t = now();
-      let claims: Claim[];
-      try {
-        const claim =
-          room > 0
-            ? {
-                now: t,
-                limit: room,
-                leaseMs: options.leaseMs,
-                excludeEndpoints: [...rateLimited(t), ...atCapacity()],
-                inFlight: perEndpoint,
-                defaultMaxInFlight: options.maxInFlightPerEndpoint,
-              }
-            : null;
-        ({ claims } = await store.settle(batch, claim, t));
-      } catch (error) {
-        // Unwritten outcomes are not lost: their leases expire and the attempts run again.
-        logger.error(
-          { err: error, outcomes: batch.length },
-          "the dispatcher's store write failed; trying again shortly",
-        );
-        setTimer(BLOCKED_RECHECK_MS);
-        return;
-      }
-      // A stop that began during the write gives the claims straight back.
-      if (stopping) released.push(...claims);
-      else for (const claim of claims) launch(claim);
-      if (claims.length === room) wantClaim = again = true;
-    } while (again || outcomes.length > 0);
-    if (!stopping) await armTimer();
+    for (;;) {
+      do {
+        again = false;
+        if (!(await cycleOnce())) return;
+      } while (again || outcomes.length > 0);
+      if (stopping) return;
+      await armTimer();
+      // A wake that came while the timer was being set must not be lost.
+      if (!again && outcomes.length === 0) return;
+    }
+  }
+
+  /** One transaction: write finished outcomes, claim what is due. False when the store failed. */
+  async function cycleOnce(): Promise<boolean> {
+    const batch = outcomes.splice(0);
+    const room = stopping || !wantClaim ? 0 : Math.min(options.concurrency - running.size, options.claimBatchSize);
+    if (batch.length === 0 && room <= 0) return true;
+    wantClaim = false;
+    const t = now();
+    let claims: Claim[];
+    try {
+      const claim =
+        room > 0
+          ? {
+              now: t,
+              limit: room,
+              leaseMs: options.leaseMs,
+              excludeEndpoints: [...rateLimited(t), ...atCapacity()],
+              inFlight: perEndpoint,
+              defaultMaxInFlight: options.maxInFlightPerEndpoint,
+            }
+          : null;
+      ({ claims } = await store.settle(batch, claim, t));
+    } catch (error) {
+      // Unwritten outcomes are not lost: their leases expire and the attempts run again.
+      logger.error({ err: error, outcomes: batch.length }, "the dispatcher's store write failed; trying again shortly");
+      setTimer(BLOCKED_RECHECK_MS);
+      return false;
+    }
+    // A stop that began during the write gives the claims straight back.
+    if (stopping) released.push(...claims);
+    else for (const claim of claims) launch(claim);
+    if (claims.length === room) wantClaim = again = true;
+    return true;
   }
 
   async function armTimer() {
@@ -196,7 +223,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       // Refill an endpoint once half its slots are free rather than one by one:
       // fewer, larger claims. Other endpoints are claimed for by their own completions.
       if (left <= cap / 2) wantClaim = true;
-      schedule();
+      schedule(wantClaim);
     });
     running.set(claim.deliveryId, settled);
   }
@@ -218,6 +245,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   async function stop() {
     stopping = true;
     if (timer) clearTimeout(timer);
+    if (outcomeTimer) clearTimeout(outcomeTimer);
     const giveUp = new AbortController();
     await Promise.race([Promise.all(running.values()), sleep(options.shutdownTimeoutMs, giveUp.signal)]);
     giveUp.abort();

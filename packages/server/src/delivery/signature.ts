@@ -1,4 +1,4 @@
-import { createHmac } from "node:crypto";
+import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
 
 /**
  * Signs one request the Standard Webhooks way: HMAC-SHA256 over
@@ -15,6 +15,19 @@ export function signatureHeader(
 }
 
 export function sign(secret: string, messageId: string, timestamp: number, body: string): string {
-  const key = Buffer.from(secret.startsWith("whsec_") ? secret.slice(6) : secret, "base64");
-  return createHmac("sha256", key).update(`${messageId}.${timestamp}.${body}`).digest("base64");
+  return createHmac("sha256", keyOf(secret)).update(`${messageId}.${timestamp}.${body}`).digest("base64");
+}
+
+/** Decoded secrets, kept because making a key object per request showed in profiles. */
+const keys = new Map<string, KeyObject>();
+const MAX_KEYS = 10_000;
+
+function keyOf(secret: string): KeyObject {
+  let key = keys.get(secret);
+  if (!key) {
+    key = createSecretKey(Buffer.from(secret.startsWith("whsec_") ? secret.slice(6) : secret, "base64"));
+    if (keys.size >= MAX_KEYS) keys.clear();
+    keys.set(secret, key);
+  }
+  return key;
 }
