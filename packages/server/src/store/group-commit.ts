@@ -1,7 +1,7 @@
 import { HooklineError } from "../errors.ts";
 import type { IngestRequest, IngestResult, Store } from "./store.ts";
 
-/** Past this many events, a commit starts at once instead of waiting for the tick to end. */
+/** The most events one commit takes; the rest wait for the next. */
 const MAX_EVENTS_PER_COMMIT = 5000;
 
 export interface GroupCommit {
@@ -10,20 +10,30 @@ export interface GroupCommit {
 }
 
 /**
- * Group commit for ingest: requests that arrive in the same event-loop turn are
- * written in one transaction, so many 202s share one fsync and none is weakened.
+ * Group commit for ingest: requests that arrive while a commit is running are
+ * written together in the next transaction, so many 202s share one fsync and
+ * none is weakened.
  */
 export function createGroupCommit(store: Store, deps: { now: () => number; onDeliveries: () => void }): GroupCommit {
-  let queue: { request: IngestRequest; resolve: (r: IngestResult) => void; reject: (e: unknown) => void }[] = [];
-  let queuedEvents = 0;
+  const queue: { request: IngestRequest; resolve: (r: IngestResult) => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;
+  let committing = false;
+
+  /** One commit at a time: what arrives meanwhile waits and goes into the next, larger one. */
+  function kick() {
+    if (committing || scheduled || queue.length === 0) return;
+    scheduled = true;
+    setImmediate(() => void commit());
+  }
 
   async function commit() {
     scheduled = false;
-    const batch = queue;
-    queue = [];
-    queuedEvents = 0;
-    if (batch.length === 0) return;
+    committing = true;
+    let events = 0;
+    let count = 0;
+    while (count < queue.length && events < MAX_EVENTS_PER_COMMIT)
+      events += (queue[count++] as (typeof queue)[0]).request.events.length;
+    const batch = queue.splice(0, count);
     try {
       const results = await store.ingest(
         batch.map((item) => item.request),
@@ -38,6 +48,9 @@ export function createGroupCommit(store: Store, deps: { now: () => number; onDel
         headers: { "retry-after": "1" },
       });
       for (const item of batch) item.reject(failure);
+    } finally {
+      committing = false;
+      kick();
     }
   }
 
@@ -45,13 +58,7 @@ export function createGroupCommit(store: Store, deps: { now: () => number; onDel
     submit(request) {
       return new Promise((resolve, reject) => {
         queue.push({ request, resolve, reject });
-        queuedEvents += request.events.length;
-        if (queuedEvents >= MAX_EVENTS_PER_COMMIT) {
-          void commit();
-        } else if (!scheduled) {
-          scheduled = true;
-          setImmediate(() => void commit());
-        }
+        kick();
       });
     },
   };
