@@ -39,6 +39,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
         concurrency: config.concurrency,
         claimBatchSize: 256,
         leaseMs: config.leaseMs,
+        attemptTimeoutMs: config.attemptTimeoutMs,
         maxInFlightPerEndpoint: config.maxInFlightPerEndpoint,
         retrySchedule: config.retrySchedule,
         shutdownTimeoutMs: config.shutdownTimeoutMs,
@@ -46,7 +47,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
       { store, sender, logger: logger.child({ component: "dispatcher" }) },
     );
     const ingest = createGroupCommit(store, { now, onDeliveries: dispatcher.wake });
-    const api = buildApi({ config, store, adminKeyHash, ingest, wakeDispatcher: dispatcher.wake, now }, logger);
+    const api = buildApi({ config, store, adminKeyHash, ingest, dispatcher, now }, logger);
     try {
       await api.listen({ host: config.host, port: config.port });
     } catch (error) {

@@ -315,7 +315,8 @@ describe("crash recovery", () => {
         limit: 10,
         leaseMs,
         excludeEndpoints: [],
-        inFlight: new Map(),
+        held: new Map(),
+        holdFactor: 1,
         defaultMaxInFlight: 20,
       });
       const succeeded = (claim: Claim, startedAt: number): Outcome => ({

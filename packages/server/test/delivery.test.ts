@@ -136,3 +136,81 @@ describe("delivery end to end", () => {
     }
   });
 });
+
+describe("claims waiting for a slot", () => {
+  it("never run an attempt that could outlive its lease, so no delivery is sent twice at once", async () => {
+    // Timeout 1 s, lease 1.5 s, two slots. Hung and fast events alternate, so slots free
+    // up while claims that waited behind hung attempts have too little lease left: those
+    // must be left to expire and be claimed afresh, never run beside their new claim.
+    const h = await startTestHookline({ HOOKLINE_ATTEMPT_TIMEOUT: "1s", HOOKLINE_LEASE: "1500ms" });
+    const open = new Map<string, number>();
+    let overlaps = 0;
+    const receiver = await startReceiver((request, res) => {
+      const id = String(request.headers["webhook-id"]);
+      open.set(id, (open.get(id) ?? 0) + 1);
+      if ((open.get(id) ?? 0) > 1) overlaps++;
+      res.on("close", () => open.set(id, (open.get(id) ?? 1) - 1));
+      if (!JSON.parse(request.body).data.hang) {
+        res.statusCode = 204;
+        res.end();
+      }
+    });
+    try {
+      await h.test.post("/v1/endpoints", { url: receiver.url, max_in_flight: 2, retry_schedule: ["100ms", "100ms"] });
+      const events = Array.from({ length: 8 }, (_, i) => ({ type: "slow", data: { hang: i % 2 === 0 } }));
+      await h.test.post("/v1/events/batch", { events });
+      // 4 hung events × 3 attempts each, plus the 4 fast ones.
+      await receiver.waitFor(16, 20_000);
+      assert.equal(overlaps, 0, "a delivery was attempted twice at the same time");
+    } finally {
+      await h.stop();
+      await receiver.close();
+    }
+  });
+  it("go to the endpoint as it is now: a new URL or a disable reaches claims that have not started", async () => {
+    const h = await startTestHookline();
+    const held: (() => void)[] = [];
+    const oldUrl = await startReceiver((_request, res) => {
+      held.push(() => res.writeHead(204).end());
+    });
+    const newUrl = await startReceiver();
+    try {
+      const endpoint = await h.test.post("/v1/endpoints", { url: oldUrl.url, max_in_flight: 1 });
+      const first = await h.test.post("/v1/events", { type: "moved", data: { n: 1 } });
+      const second = await h.test.post("/v1/events", { type: "moved", data: { n: 2 } });
+      // The first attempt holds the only slot; the second claim waits behind it.
+      await oldUrl.waitFor(1);
+      assert.equal((await h.test.patch(`/v1/endpoints/${endpoint.body.id}`, { url: newUrl.url })).status, 200);
+      held.shift()?.();
+      const [moved] = await newUrl.waitFor(1);
+      assert.equal(moved?.headers["webhook-id"], second.body.id);
+      assert.equal(oldUrl.requests.length, 1, "the waiting claim went to the old URL");
+      assert.equal(oldUrl.requests[0]?.headers["webhook-id"], first.body.id);
+
+      // Disabled while a claim waits: nothing more goes out, and the waiting one is failed.
+      newUrl.respondWith((_request, res) => held.push(() => res.writeHead(204).end()));
+      const third = await h.test.post("/v1/events", { type: "moved", data: { n: 3 } });
+      const fourth = await h.test.post("/v1/events", { type: "moved", data: { n: 4 } });
+      await newUrl.waitFor(2);
+      await h.test.patch(`/v1/endpoints/${endpoint.body.id}`, { enabled: false });
+      held.shift()?.();
+      const waiting = await eventually(async () => {
+        const list = await h.test.get(`/v1/events/${fourth.body.id}/deliveries`);
+        return list.body.data[0]?.status === "failed" ? list.body.data[0] : undefined;
+      });
+      assert.equal(waiting.last_error, "endpoint_disabled");
+      assert.equal(waiting.attempt_count, 0);
+      const running = await eventually(async () => {
+        const list = await h.test.get(`/v1/events/${third.body.id}/deliveries`);
+        return list.body.data[0]?.status === "succeeded" ? list.body.data[0] : undefined;
+      });
+      assert.equal(running.attempt_count, 1, "the attempt that was running keeps its real outcome");
+      assert.equal(newUrl.requests.length, 2);
+    } finally {
+      for (const release of held) release();
+      await h.stop();
+      await oldUrl.close();
+      await newUrl.close();
+    }
+  });
+});

@@ -17,8 +17,12 @@ export interface ApiContext {
   /** SHA-256 of the admin key. */
   adminKeyHash: string;
   ingest: GroupCommit;
-  /** Tells the dispatcher that something became due now. */
-  wakeDispatcher: () => void;
+  dispatcher: {
+    /** Something became due now. */
+    wake(): void;
+    /** An endpoint changed: claims for it that have not started must be taken again. */
+    forget(endpointId: string): void;
+  };
   now: () => number;
 }
 

@@ -4,9 +4,11 @@ import type { HttpSender } from "./http-sender.ts";
 import { decideOutcome } from "./outcome-policy.ts";
 
 export interface DispatcherOptions {
+  /** Claims held at once in the whole process: attempts running or waiting for their endpoint's slot. */
   concurrency: number;
   claimBatchSize: number;
   leaseMs: number;
+  attemptTimeoutMs: number;
   maxInFlightPerEndpoint: number;
   retrySchedule: readonly number[];
   shutdownTimeoutMs: number;
@@ -24,6 +26,11 @@ export interface Dispatcher {
   start(): void;
   /** New work may be due: claim now instead of waiting for the timer. */
   wake(): void;
+  /**
+   * An endpoint changed (disabled, deleted, new URL or secret): claims for it that
+   * have not started are given back, so they are claimed again as it is now.
+   */
+  forget(endpointId: string): void;
   /** Stops claiming, lets in-flight attempts finish up to the deadline, gives the rest back. */
   stop(): Promise<void>;
   /** Attempts running now (for tests and metrics). */
@@ -34,6 +41,11 @@ export interface Dispatcher {
 const IDLE_RECHECK_MS = 60_000;
 /** Due work exists but every such endpoint is at its cap: completions wake us, this is a fallback. */
 const BLOCKED_RECHECK_MS = 1_000;
+/**
+ * Each endpoint may hold this many times its in-flight cap: the extra claims wait
+ * in memory, so a finished attempt is replaced at once instead of after a commit.
+ */
+const HOLD_FACTOR = 2;
 /** Outcomes wait at most this long, or until this many are ready, to be written together. */
 const OUTCOME_DELAY_MS = 5;
 const OUTCOME_BATCH = 256;
@@ -47,12 +59,16 @@ const OUTCOME_BATCH = 256;
 export function createDispatcher(options: DispatcherOptions, deps: DispatcherDeps): Dispatcher {
   const { store, sender, logger } = deps;
   const now = deps.now ?? Date.now;
+  /** A claim starts only with this much of its lease left beyond the attempt's deadline. */
+  const leaseMargin = Math.min(1_000, (options.leaseMs - options.attemptTimeoutMs) / 2);
   const random = deps.random ?? Math.random;
 
   const running = new Map<string, Promise<void>>();
-  const perEndpoint = new Map<string, number>();
-  /** The in-flight cap of each endpoint with attempts running, as its last claim said. */
-  const caps = new Map<string, number>();
+  /** Per endpoint with claims held: its cap (as its last claim said), attempts running, claims waiting. */
+  const endpoints = new Map<string, { cap: number; running: number; waiting: Claim[] }>();
+  /** Held per endpoint (running + waiting), as the store's claim needs it. */
+  const held = new Map<string, number>();
+  let heldTotal = 0;
   /** Rate limits: the earliest time each limited endpoint may get its next request. */
   const nextSendAt = new Map<string, number>();
   const outcomes: Outcome[] = [];
@@ -127,7 +143,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   /** One transaction: write finished outcomes, claim what is due. False when the store failed. */
   async function cycleOnce(): Promise<boolean> {
     const batch = outcomes.splice(0);
-    const room = stopping || !wantClaim ? 0 : Math.min(options.concurrency - running.size, options.claimBatchSize);
+    const room = stopping || !wantClaim ? 0 : Math.min(options.concurrency - heldTotal, options.claimBatchSize);
     if (batch.length === 0 && room <= 0) return true;
     wantClaim = false;
     const t = now();
@@ -140,8 +156,9 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
               limit: room,
               leaseMs: options.leaseMs,
               excludeEndpoints: [...rateLimited(t), ...atCapacity()],
-              inFlight: perEndpoint,
+              held,
               defaultMaxInFlight: options.maxInFlightPerEndpoint,
+              holdFactor: HOLD_FACTOR,
             }
           : null;
       ({ claims } = await store.settle(batch, claim, t));
@@ -153,7 +170,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     }
     // A stop that began during the write gives the claims straight back.
     if (stopping) released.push(...claims);
-    else for (const claim of claims) launch(claim);
+    else for (const claim of claims) accept(claim);
     if (claims.length === room) wantClaim = again = true;
     return true;
   }
@@ -186,14 +203,11 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     return limited;
   }
 
-  /**
-   * Endpoints already at their in-flight cap. Leaving them out of the claim keeps a
-   * dead endpoint's backlog from filling every claim while the others wait.
-   */
+  /** Endpoints holding all the claims they may; leaving them out keeps claims for the others. */
   function atCapacity(): string[] {
     const full: string[] = [];
-    for (const [endpointId, count] of perEndpoint) {
-      if (count >= (caps.get(endpointId) ?? options.maxInFlightPerEndpoint)) full.push(endpointId);
+    for (const [endpointId, state] of endpoints) {
+      if (state.running + state.waiting.length >= state.cap * HOLD_FACTOR) full.push(endpointId);
     }
     return full;
   }
@@ -207,28 +221,42 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     return at - t;
   }
 
-  function launch(claim: Claim) {
+  /** Takes a fresh claim: start it if its endpoint has a free slot, else let it wait for one. */
+  function accept(claim: Claim) {
     const cap = claim.maxInFlight ?? options.maxInFlightPerEndpoint;
-    caps.set(claim.endpointId, cap);
-    perEndpoint.set(claim.endpointId, (perEndpoint.get(claim.endpointId) ?? 0) + 1);
+    let state = endpoints.get(claim.endpointId);
+    if (!state) {
+      state = { cap, running: 0, waiting: [] };
+      endpoints.set(claim.endpointId, state);
+    }
+    state.cap = cap;
+    heldTotal++;
+    held.set(claim.endpointId, (held.get(claim.endpointId) ?? 0) + 1);
+    if (state.running < state.cap) start(claim, state);
+    else state.waiting.push(claim);
+  }
+
+  function start(claim: Claim, state: { cap: number; running: number; waiting: Claim[] }) {
+    state.running++;
     const settled = attempt(claim).finally(() => {
       running.delete(claim.deliveryId);
-      const left = (perEndpoint.get(claim.endpointId) ?? 1) - 1;
-      if (left === 0) {
-        perEndpoint.delete(claim.endpointId);
-        caps.delete(claim.endpointId);
-      } else {
-        perEndpoint.set(claim.endpointId, left);
-      }
-      // Refill an endpoint once half its slots are free rather than one by one:
-      // fewer, larger claims. Other endpoints are claimed for by their own completions.
-      if (left <= cap / 2) wantClaim = true;
+      state.running--;
+      unhold(claim);
+      const left = held.get(claim.endpointId) ?? 0;
+      const next = stopping ? undefined : state.waiting.shift();
+      if (next) start(next, state);
+      else if (state.running === 0 && state.waiting.length === 0) endpoints.delete(claim.endpointId);
+      // Refill once the endpoint is down to its cap: one claim then brings a cap's worth.
+      if (left <= state.cap) wantClaim = true;
       schedule(wantClaim);
     });
     running.set(claim.deliveryId, settled);
   }
 
   async function attempt(claim: Claim) {
+    // A claim that waited too long could outlive its lease mid-attempt; let the lease
+    // run out instead, and the delivery is claimed afresh.
+    if (claim.leaseUntil - now() < options.attemptTimeoutMs + leaseMargin) return;
     const wait = rateDelay(claim);
     if (wait > 0 && !(await sleep(wait, shutdown.signal))) {
       released.push(claim);
@@ -239,13 +267,38 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       released.push(claim);
       return;
     }
-    outcomes.push(decideOutcome(claim, result, now(), options.retrySchedule, random));
+    const outcome = decideOutcome(claim, result, now(), options.retrySchedule, random);
+    outcomes.push(outcome);
+    // The receiver asked for no more: nothing waiting may go out to it.
+    if (outcome.disableEndpoint) forget(claim.endpointId);
+  }
+
+  function forget(endpointId: string) {
+    const state = endpoints.get(endpointId);
+    if (!state?.waiting.length) return;
+    const waiting = state.waiting.splice(0);
+    for (const claim of waiting) unhold(claim);
+    if (state.running === 0) endpoints.delete(endpointId);
+    // Sent before the next cycle's write, so a disabling outcome then fails them.
+    store.releaseClaims(waiting, now()).catch((error) => {
+      logger.error({ err: error, endpointId }, "giving back claims failed; their leases will expire");
+    });
+    wake();
+  }
+
+  /** Forgets one held claim in the counts the store's claim uses. */
+  function unhold(claim: Claim) {
+    heldTotal--;
+    const left = (held.get(claim.endpointId) ?? 1) - 1;
+    if (left === 0) held.delete(claim.endpointId);
+    else held.set(claim.endpointId, left);
   }
 
   async function stop() {
     stopping = true;
     if (timer) clearTimeout(timer);
     if (outcomeTimer) clearTimeout(outcomeTimer);
+    for (const state of endpoints.values()) released.push(...state.waiting.splice(0));
     const giveUp = new AbortController();
     await Promise.race([Promise.all(running.values()), sleep(options.shutdownTimeoutMs, giveUp.signal)]);
     giveUp.abort();
@@ -263,6 +316,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       wake();
     },
     wake,
+    forget,
     stop() {
       stopped ??= stop();
       return stopped;

@@ -17,6 +17,7 @@ const claim = (overrides: Partial<Claim> = {}): Claim => ({
   maxInFlight: null,
   rateLimitPerS: null,
   scheduledAttempts: 0,
+  leaseUntil: NOW + 60_000,
   nextAttemptAt: NOW,
   manual: false,
   ...overrides,

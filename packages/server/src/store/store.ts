@@ -130,6 +130,8 @@ export interface Claim {
   rateLimitPerS: number | null;
   /** Scheduled attempts made before this one. */
   scheduledAttempts: number;
+  /** When the lease ends; an attempt that could outlast it is not started. */
+  leaseUntil: number;
   /** The next scheduled attempt when this one is a manual retry. */
   nextAttemptAt: number | null;
   manual: boolean;
@@ -141,9 +143,11 @@ export interface ClaimRequest {
   leaseMs: number;
   /** Endpoints that must not get more work now (rate-limited). */
   excludeEndpoints: readonly string[];
-  /** In-flight attempts per endpoint, so a claim never exceeds an endpoint's cap. */
-  inFlight: ReadonlyMap<string, number>;
+  /** Claims this process holds per endpoint (attempts running or waiting for a slot). */
+  held: ReadonlyMap<string, number>;
   defaultMaxInFlight: number;
+  /** An endpoint may hold this many times its in-flight cap; the extra claims wait in memory for a slot. */
+  holdFactor: number;
 }
 
 /** What one attempt did to its delivery, written only while the claim token still holds. */
@@ -198,7 +202,7 @@ export interface Store {
    * token still holds) and claims more due deliveries, in one transaction.
    */
   settle(outcomes: Outcome[], claim: ClaimRequest | null, now: number): Promise<{ recorded: number; claims: Claim[] }>;
-  /** Gives leased deliveries back, due at once (used on shutdown). */
+  /** Gives claims that were not attempted back, due at once (on shutdown, or when their endpoint changed). */
   releaseClaims(claims: Claim[], now: number): Promise<void>;
   /** The earliest time any queued delivery is due, or null when none is. */
   nextDueAt(): Promise<number | null>;

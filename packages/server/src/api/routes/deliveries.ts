@@ -37,7 +37,7 @@ export function registerDeliveryRoutes(app: Api, ctx: ApiContext): void {
           status: 409,
         });
       }
-      ctx.wakeDispatcher();
+      ctx.dispatcher.wake();
       return reply.code(202).send(deliveryJson(delivery));
     },
   );

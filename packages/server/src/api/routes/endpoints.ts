@@ -84,6 +84,7 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
       );
       const endpoint = await store.updateEndpoint(scope, request.params.id, patch, now());
       if (!endpoint) throw notFound("endpoint", request.params.id);
+      ctx.dispatcher.forget(endpoint.id);
       return endpointJson(endpoint);
     },
   );
@@ -94,6 +95,7 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
     async (request, reply) => {
       const scope = scopeOf(request);
       if (!(await store.deleteEndpoint(scope, request.params.id, now()))) throw notFound("endpoint", request.params.id);
+      ctx.dispatcher.forget(request.params.id);
       return reply.code(204).send();
     },
   );
@@ -112,6 +114,7 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
         t,
       );
       if (!endpoint) throw notFound("endpoint", request.params.id);
+      ctx.dispatcher.forget(endpoint.id);
       return endpointJson(endpoint);
     },
   );
@@ -148,7 +151,7 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
       if (since >= until) throw invalid("`since` must be before `until`");
       const recovered = await store.recoverEndpoint(scope, request.params.id, since, until, t);
       if (recovered === null) throw notFound("endpoint", request.params.id);
-      ctx.wakeDispatcher();
+      ctx.dispatcher.wake();
       return reply.code(202).send({ recovered });
     },
   );

@@ -52,13 +52,13 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary) {
       request_headers, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     disableEndpoint: "UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?",
     release: `UPDATE deliveries SET status = 'pending', due_at = ?, claim_token = NULL, updated_at = ?
-      WHERE id = ? AND claim_token = ?`,
+      WHERE id = ? AND claim_token = ? AND status = 'delivering'`,
     nextDue: "SELECT min(next_due_at) AS due FROM endpoints WHERE next_due_at IS NOT NULL AND enabled = 1",
   });
 
   /**
    * Claims up to `limit` due deliveries: endpoint by endpoint, the one waiting
-   * longest first, each endpoint's oldest first and never past its in-flight cap.
+   * longest first, each endpoint's oldest first and never more than its share.
    */
   function claimDue(request: ClaimRequest): Claim[] {
     const { now, limit, leaseMs } = request;
@@ -67,13 +67,13 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary) {
     for (const endpoint of endpoints) {
       const endpointId = String(endpoint.id);
       const cap = endpoint.max_in_flight === null ? request.defaultMaxInFlight : Number(endpoint.max_in_flight);
-      const room = Math.min(cap - (request.inFlight.get(endpointId) ?? 0), limit - claims.length);
+      const room = Math.min(cap * request.holdFactor - (request.held.get(endpointId) ?? 0), limit - claims.length);
       if (room <= 0) continue;
       const ids = (sql.dueOf.all(endpointId, now, room) as Row[]).map((row) => String(row.id));
       for (const id of ids) {
         const claimToken = randomUUID();
         sql.lease.run(now + leaseMs, claimToken, now, id);
-        claims.push(toClaim(sql.claimed.get(id) as Row, claimToken, now));
+        claims.push(toClaim(sql.claimed.get(id) as Row, claimToken, now, now + leaseMs));
       }
       queue.refresh([endpointId]);
       if (claims.length === limit) break;
@@ -175,7 +175,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary) {
   };
 }
 
-function toClaim(row: Row, claimToken: string, now: number): Claim {
+function toClaim(row: Row, claimToken: string, now: number, leaseUntil: number): Claim {
   const secrets = [String(row.secret)];
   if (row.previous_secret !== null && Number(row.previous_secret_expires_at) > now) {
     secrets.push(String(row.previous_secret));
@@ -193,6 +193,7 @@ function toClaim(row: Row, claimToken: string, now: number): Claim {
     maxInFlight: row.max_in_flight === null ? null : Number(row.max_in_flight),
     rateLimitPerS: row.rate_limit_per_s === null ? null : Number(row.rate_limit_per_s),
     scheduledAttempts: Number(row.scheduled_attempts),
+    leaseUntil,
     nextAttemptAt: row.next_attempt_at === null ? null : Number(row.next_attempt_at),
     manual: row.manual === 1,
   };

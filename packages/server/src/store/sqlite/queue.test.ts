@@ -48,14 +48,15 @@ describe("the delivery queue", () => {
     const [result] = await store.ingest([{ scope, events }], now);
     assert.ok(result?.ok);
   };
-  const claim = async (now: number, limit: number, inFlight = new Map<string, number>()) => {
+  const claim = async (now: number, limit: number, held = new Map<string, number>()) => {
     const request: ClaimRequest = {
       now,
       limit,
       leaseMs: 60_000,
       excludeEndpoints: [],
-      inFlight,
+      held,
       defaultMaxInFlight: 10,
+      holdFactor: 1,
     };
     return (await store.settle([], request, now)).claims;
   };
@@ -103,8 +104,7 @@ describe("the delivery queue", () => {
 
     // With a at its cap, only b's new work is claimed.
     await send("b", 3, T0 + 30);
-    const inFlight = new Map([[a.id, 10]]);
-    const more = await claim(T0 + 40, 50, inFlight);
+    const more = await claim(T0 + 40, 50, new Map([[a.id, 10]]));
     assert.deepEqual(new Set(more.map((c) => c.endpointId)), new Set([b.id]));
 
     // Outcomes for all of b's claims: successes, one rescheduled, one failed for good.

@@ -13,7 +13,7 @@ export function queueSummary(db: DatabaseSync) {
       (SELECT min(due_at) FROM deliveries WHERE endpoint_id = ?1 AND due_at IS NOT NULL) WHERE id = ?1`,
     dueBy: "UPDATE endpoints SET next_due_at = ?2 WHERE id = ?1 AND (next_due_at IS NULL OR next_due_at > ?2)",
     failPending: `UPDATE deliveries SET status = 'failed', due_at = NULL, next_attempt_at = NULL, last_error = ?,
-      updated_at = ? WHERE endpoint_id = ? AND status = 'pending'`,
+      updated_at = ? WHERE endpoint_id = ? AND status IN ('pending', 'delivering')`,
   });
 
   return {
@@ -25,7 +25,11 @@ export function queueSummary(db: DatabaseSync) {
     dueBy(endpointId: string, at: number) {
       sql.dueBy.run(endpointId, at);
     },
-    /** Disabling an endpoint fails what was waiting for it; `recover` brings those back. */
+    /**
+     * Disabling an endpoint fails what was waiting for it, claimed or not; `recover`
+     * brings those back. An attempt already running keeps its claim token, so its
+     * real outcome is still recorded.
+     */
     failPending(endpointId: string, reason: string, now: number) {
       sql.failPending.run(reason, now, endpointId);
       sql.refresh.run(endpointId);
