@@ -27,7 +27,8 @@ export function decideOutcome(
 ): Outcome {
   const attempt = { ...result, trigger: claim.manual ? ("manual" as const) : ("scheduled" as const) };
   const scheduledAttempts = claim.scheduledAttempts + (claim.manual ? 0 : 1);
-  const base = { claim, attempt, scheduledAttempts, disableEndpoint: null };
+  const { deliveryId, claimToken, endpointId } = claim;
+  const base = { claim: { deliveryId, claimToken, endpointId }, attempt, scheduledAttempts, disableEndpoint: null };
   const code = result.statusCode;
   if (code !== null && code >= 200 && code < 300) {
     return { ...base, status: "succeeded", nextAttemptAt: null };

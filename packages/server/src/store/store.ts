@@ -152,7 +152,8 @@ export interface ClaimRequest {
 
 /** What one attempt did to its delivery, written only while the claim token still holds. */
 export interface Outcome {
-  claim: Claim;
+  /** Which claim this is the outcome of (only what the write needs crosses to the store). */
+  claim: Pick<Claim, "deliveryId" | "claimToken" | "endpointId">;
   attempt: Omit<Attempt, "id" | "deliveryId">;
   status: "pending" | "succeeded" | "failed";
   scheduledAttempts: number;
