@@ -67,3 +67,17 @@ export function cpuMeter(read: () => number | null) {
     result,
   };
 }
+
+/** Resident memory of a process now (VmRSS) and at its peak (VmHWM), in bytes, from /proc; null where unavailable. */
+export function memoryOf(pid: number | undefined): { rssBytes: number; peakRssBytes: number } | null {
+  if (pid === undefined) return null;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
+    const rss = kib("VmRSS");
+    const peak = kib("VmHWM");
+    return Number.isFinite(rss) ? { rssBytes: rss * 1024, peakRssBytes: peak * 1024 } : null;
+  } catch {
+    return null;
+  }
+}

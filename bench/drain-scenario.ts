@@ -1,6 +1,7 @@
 import { type CpuUse, cpuMeter } from "./cpu.ts";
+import { deliveryKey } from "./payloads.ts";
 import type { Ledger } from "./receiver.ts";
-import { type Figure, ratio, type Scenario, type ScenarioContext } from "./scenario.ts";
+import { check, type Figure, ratio, type Scenario, type ScenarioContext, sleep, target } from "./scenario.ts";
 import { formatCount, round } from "./stats.ts";
 
 const WEBHOOK_PATH = "/webhooks";
@@ -16,17 +17,20 @@ interface DrainRun {
   heldAtStart: number;
 }
 
+const TARGET = "≥ 0.5 × raw undici ceiling";
+
 /**
- * Drain: a backlog of due deliveries to one endpoint, measured from the moment
+ * S3, drain: a backlog of due deliveries to one fast endpoint, measured from the moment
  * the receiver starts answering until it has answered every published id.
  * While the backlog loads, the receiver holds its answers, so the dispatcher
  * fills its per-endpoint cap and the rest waits in the store as due rows.
  * The ceiling is the same drain done by raw undici requests with as many
  * connections as Hookline's per-endpoint cap.
  */
-export const drain: Scenario = {
-  name: "drain",
-  title: "one endpoint → receiver, drain a backlog of due deliveries",
+export const s3: Scenario = {
+  name: "S3",
+  title: "drain: due deliveries to one fast endpoint",
+  target: TARGET,
   async run(ctx) {
     const { options, receiver } = ctx;
     const count = options.drainEvents;
@@ -36,7 +40,7 @@ export const drain: Scenario = {
 
     await receiver.call("reset", null);
     await receiver.call("hold", null);
-    const server = await ctx.startHookline("drain", {
+    const server = await ctx.startHookline("S3", {
       HOOKLINE_MAX_IN_FLIGHT_PER_ENDPOINT: String(cap),
       // The first deliveries wait at the holding receiver while the backlog loads: they must not time out.
       HOOKLINE_ATTEMPT_TIMEOUT: "120s",
@@ -49,7 +53,7 @@ export const drain: Scenario = {
       const endpoint = await server.api("POST", "/v1/endpoints", { url: ctx.receiverUrl + WEBHOOK_PATH });
       if (endpoint.status !== 201)
         throw new Error(`creating the endpoint got ${endpoint.status}: ${JSON.stringify(endpoint.body)}`);
-      ctx.progress(`drain/hookline  loading ${formatCount(count)} events`);
+      ctx.progress(`S3/hookline  loading ${formatCount(count)} events`);
       preload = await ctx.load.call("publish", {
         origin: server.url,
         key: server.testKey,
@@ -57,8 +61,8 @@ export const drain: Scenario = {
         batchSize: options.batchSize,
         connections: 4,
       });
-      await receiver.call("expect", { ids: preload.ids });
-      hooklineRun = await drainRun(ctx, "drain/hookline", count, Math.min(cap, count), () => server.cpuSeconds());
+      await receiver.call("expect", { keys: preload.ids.map((id) => deliveryKey(WEBHOOK_PATH, id)) });
+      hooklineRun = await drainRun(ctx, "S3/hookline", count, Math.min(cap, count), () => server.cpuSeconds());
       // Hookline's own record must agree with the receiver: look at a few events through the API.
       for (const id of [preload.ids[0], preload.ids[preload.ids.length - 1]]) {
         if (id) sample[id] = await settledStatus(server, id);
@@ -74,9 +78,9 @@ export const drain: Scenario = {
     await receiver.call("reset", null);
     await receiver.call("hold", null);
     const ids = Array.from({ length: count }, (_, i) => `msg_ceiling_${i}`);
-    await receiver.call("expect", { ids });
+    await receiver.call("expect", { keys: ids.map((id) => deliveryKey(WEBHOOK_PATH, id)) });
     const sending = ctx.load.call("deliver", { origin: ctx.receiverUrl, path: WEBHOOK_PATH, ids, connections: cap });
-    const ceilingRun = await drainRun(ctx, "drain/ceiling", count, Math.min(cap, count), () => ctx.load.cpuSeconds());
+    const ceilingRun = await drainRun(ctx, "S3/ceiling", count, Math.min(cap, count), () => ctx.load.cpuSeconds());
     const sent = await sending;
 
     for (const [who, run] of [
@@ -114,13 +118,21 @@ export const drain: Scenario = {
       machineCpuPercent: ceilingRun.cpu.machinePercent,
       details: { ...runDetails(ceilingRun), senderErrors: sent.errors },
     };
+    const r = ratio(hookline, ceiling);
     return {
-      name: "drain",
-      title: `drain ${formatCount(count)} due deliveries, 1 endpoint (cap ${cap}), receiver delay ${options.receiverDelayMs} ms`,
+      name: "S3",
+      title: `drain ${formatCount(count)} due deliveries (1 KiB events), 1 endpoint (cap ${cap}), receiver answers 204 after ${options.receiverDelayMs} ms`,
       status: problems.length ? "FAILED" : "ok",
       hookline,
       ceiling,
-      ratio: ratio(hookline, ceiling),
+      ratio: r,
+      display: {
+        hookline: `${formatCount(hookline.eventsPerS)} deliveries/s`,
+        ceiling: `${formatCount(ceiling.eventsPerS)} requests/s`,
+      },
+      latency: null,
+      target: target(TARGET, [check("Hookline / ceiling", r, "≥", 0.5, "×")]),
+      ledger: hooklineRun.ledger,
       problems,
       notes,
     };
@@ -196,8 +208,4 @@ async function settledStatus(
     if (status === "succeeded" || status === "failed" || Date.now() > deadline) return status;
     await sleep(100);
   }
-}
-
-function sleep(ms: number) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -3,7 +3,7 @@ import { rmSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { request } from "undici";
 import { spawnNode, stopChild } from "./child-process.ts";
-import { cpuSeconds } from "./cpu.ts";
+import { cpuSeconds, memoryOf } from "./cpu.ts";
 
 const MAIN = fileURLToPath(new URL("../packages/server/src/main.ts", import.meta.url));
 const GUARD = pathToFileURL(fileURLToPath(new URL("./server-guard.ts", import.meta.url))).href;
@@ -17,17 +17,21 @@ export interface HooklineServer {
   /** The HOOKLINE_* settings it was started with (recorded in the results). */
   env: Record<string, string>;
   cpuSeconds(): number | null;
-  /** An API call with the TEST key; resolves with the status and parsed body. */
+  memory(): ReturnType<typeof memoryOf>;
+  /** Milliseconds from spawning the process to its "listening" line. */
+  startMs: number;
+  /** An API call with the TEST key (or `key`); resolves with the status and parsed body. */
   api(
     method: "GET" | "POST" | "PATCH" | "DELETE",
     path: string,
     body?: unknown,
+    key?: string,
   ): Promise<{ status: number; body: any }>;
   /**
    * Graceful stop (SIGTERM), SIGKILL after the grace period; then deletes the
-   * data dir. Resolves with the exit code or signal.
+   * data dir unless `keepData`. Resolves with the exit code or signal.
    */
-  stop(): Promise<number | string>;
+  stop(options?: { keepData?: boolean }): Promise<number | string>;
 }
 
 export interface StartOptions {
@@ -35,12 +39,18 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Extra flags for node (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /**
+   * The data dir is not fresh: the server prints no keys, so use this TEST key
+   * (printed when the dir was first used).
+   */
+  testKey?: string;
   timeoutMs?: number;
 }
 
 /** Runs `hookline serve --port 0` as its own process with a fresh data dir and waits for it to listen. */
 export async function startHooklineServer(options: StartOptions): Promise<HooklineServer> {
   const env = { HOOKLINE_LOG_LEVEL: "warn", ...options.env };
+  const spawnedAt = performance.now();
   const child = spawnNode(MAIN, ["serve", "--port", "0", "--data-dir", options.dataDir], {
     env,
     nodeArgs: ["--import", GUARD, ...(options.nodeArgs ?? [])],
@@ -64,14 +74,15 @@ export async function startHooklineServer(options: StartOptions): Promise<Hookli
       const listening = /Hookline listening on (http:\/\/\S+)/.exec(out);
       if (!listening) return;
       clearTimeout(timer);
-      const key = /TEST key: (hl_test_\S+)/.exec(out);
+      const key = /TEST key: (hl_test_\S+)/.exec(out)?.[1] ?? options.testKey;
       if (!key) reject(new Error("Hookline did not print a TEST key: is the data dir fresh?"));
-      else resolve({ url: listening[1] as string, testKey: key[1] as string });
+      else resolve({ url: listening[1] as string, testKey: key });
     });
   }).catch(async (error: unknown) => {
     await stopChild(child, 2_000);
     throw error;
   });
+  const startMs = performance.now() - spawnedAt;
   // Nothing else needs its output, but a full pipe would block it.
   child.stdout?.resume();
 
@@ -82,11 +93,13 @@ export async function startHooklineServer(options: StartOptions): Promise<Hookli
     child,
     env,
     cpuSeconds: () => cpuSeconds(child.pid),
-    async api(method, path, body) {
+    memory: () => memoryOf(child.pid),
+    startMs,
+    async api(method, path, body, key) {
       const response = await request(url + path, {
         method,
         headers: {
-          authorization: `Bearer ${testKey}`,
+          authorization: `Bearer ${key ?? testKey}`,
           ...(body === undefined ? {} : { "content-type": "application/json" }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -94,9 +107,9 @@ export async function startHooklineServer(options: StartOptions): Promise<Hookli
       const text = await response.body.text();
       return { status: response.statusCode, body: text ? JSON.parse(text) : null };
     },
-    async stop() {
+    async stop(stopOptions) {
       await stopChild(child, 25_000);
-      rmSync(options.dataDir, { recursive: true, force: true });
+      if (!stopOptions?.keepData) rmSync(options.dataDir, { recursive: true, force: true });
       return exited;
     },
   };

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { parseArgs } from "node:util";
+import { Agent, request } from "undici";
 import { notify, serveRpc } from "./ipc.ts";
 
 /**
@@ -7,7 +9,19 @@ import { notify, serveRpc } from "./ipc.ts";
  * API must do — read and parse the JSON body, build the event it would store
  * and answer 202 with it — and nothing else (no validation, auth, storage or
  * fsync). Hookline's ingest figure is read against this one.
+ *
+ * With `--relay <receiver origin>` it is also the end-to-end ceiling (S4): after
+ * the 202, each event of POST /v1/events is POSTed at once to
+ * `<receiver>/ok/<type>` with its id as webhook-id, by undici over a keep-alive
+ * agent like Hookline's: the same two hops as Hookline, with no store, no
+ * queue and no signature in between.
  */
+
+const { values } = parseArgs({ options: { relay: { type: "string" } } });
+const relay = values.relay ?? null;
+const relayAgent = relay ? new Agent({ keepAliveTimeout: 30_000 }) : null;
+const relayErrors: Record<string, number> = {};
+let relayed = 0;
 
 let seq = 0;
 
@@ -19,6 +33,34 @@ function toEvent(input: { type?: unknown; data?: unknown }, now: string): string
     environment: "test",
     data: input.data,
   });
+}
+
+function forward(type: unknown, event: string) {
+  if (!relay || !relayAgent) return;
+  const id = event.slice(7, event.indexOf('"', 7));
+  request(`${relay}/ok/${String(type)}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "user-agent": "Hookline-bench-relay/0",
+      "webhook-id": id,
+      "webhook-timestamp": String(Math.floor(Date.now() / 1000)),
+      "webhook-signature": `v1,${"A".repeat(43)}=`,
+    },
+    body: event,
+    dispatcher: relayAgent,
+  }).then(
+    async (response) => {
+      await response.body.text();
+      if (response.statusCode >= 300)
+        relayErrors[`http_${response.statusCode}`] = (relayErrors[`http_${response.statusCode}`] ?? 0) + 1;
+      else relayed++;
+    },
+    (error: unknown) => {
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).name;
+      relayErrors[code] = (relayErrors[code] ?? 0) + 1;
+    },
+  );
 }
 
 function reply(res: ServerResponse, status: number, body: string) {
@@ -34,7 +76,11 @@ function handle(req: IncomingMessage, res: ServerResponse, raw: string) {
     return reply(res, 400, '{"error":"invalid json"}');
   }
   const now = new Date().toISOString();
-  if (req.url === "/v1/events") return reply(res, 202, toEvent(parsed, now));
+  if (req.url === "/v1/events") {
+    const event = toEvent(parsed, now);
+    reply(res, 202, event);
+    return forward(parsed?.type, event);
+  }
   if (req.url === "/v1/events/batch" && Array.isArray(parsed?.events) && parsed.events.length <= 1000) {
     const events = (parsed.events as { type?: unknown; data?: unknown }[]).map((event) => toEvent(event, now));
     return reply(res, 202, `{"data":[${events.join(",")}]}`);
@@ -48,7 +94,14 @@ const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
   req.on("end", () => handle(req, res, Buffer.concat(chunks).toString("utf8")));
 });
 
-serveRpc({}, () => server.closeAllConnections());
+export interface CeilingServerApi {
+  /** What the relay sent on: answered 2xx, and failures by kind. */
+  relayStats(params: null): { relayed: number; errors: Record<string, number> };
+}
+
+serveRpc<CeilingServerApi>({ relayStats: () => ({ relayed, errors: relayErrors }) }, () =>
+  server.closeAllConnections(),
+);
 
 server.listen(0, "127.0.0.1", () => {
   const { port } = server.address() as AddressInfo;

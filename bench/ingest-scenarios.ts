@@ -1,29 +1,82 @@
 import type { CpuUse } from "./cpu.ts";
-import type { RunResult } from "./load.ts";
+import type { HooklineServer } from "./hookline-server.ts";
+import type { RunParams, RunResult } from "./load.ts";
 import { EVENT_BYTES } from "./payloads.ts";
-import { type Figure, ratio, runLoad, type Scenario, type ScenarioContext, type ScenarioResult } from "./scenario.ts";
+import {
+  check,
+  type Figure,
+  ratio,
+  runLoad,
+  type Scenario,
+  type ScenarioContext,
+  type ScenarioResult,
+  target,
+} from "./scenario.ts";
+import { formatCount } from "./stats.ts";
 
 /**
  * Ingest: a closed loop of producers posting events for a fixed time, no
  * endpoints (so no deliveries), against Hookline and against the bare
  * node:http ceiling with the same load generator and connection count.
  */
-function ingestScenario(name: string, title: string, eventsPerRequest: (ctx: ScenarioContext) => number): Scenario {
+
+export const HOOKLINE_INGEST = "hookline serve (SQLite, synchronous=FULL)";
+
+function baseParams(ctx: ScenarioContext, eventsPerRequest: number): Omit<RunParams, "label" | "origin" | "headers"> {
+  const { options } = ctx;
+  return {
+    path: eventsPerRequest === 1 ? "/v1/events" : "/v1/events/batch",
+    eventsPerRequest,
+    connections: options.ingestConnections,
+    warmupMs: options.warmupMs,
+    durationMs: options.durationMs,
+    expectStatus: 202,
+  };
+}
+
+/** The S1 load (one event per request) against a running Hookline. */
+export async function measureIngest(
+  ctx: ScenarioContext,
+  server: HooklineServer,
+  label: string,
+  eventsPerRequest = 1,
+): Promise<{ result: RunResult; cpu: CpuUse }> {
+  return runLoad(
+    ctx,
+    {
+      ...baseParams(ctx, eventsPerRequest),
+      label,
+      origin: server.url,
+      headers: { authorization: `Bearer ${server.testKey}` },
+    },
+    () => server.cpuSeconds(),
+  );
+}
+
+/** Problems of an ingest run: nothing accepted, or anything not accepted. */
+export function ingestProblems(who: string, run: RunResult): string[] {
+  const problems: string[] = [];
+  const failed = Object.entries(run.errors);
+  if (run.requests === 0) problems.push(`${who}: no request was accepted`);
+  if (failed.length) problems.push(`${who}: not accepted: ${failed.map(([k, n]) => `${k} ×${n}`).join(", ")}`);
+  return problems;
+}
+
+function ingestScenario(
+  name: string,
+  title: string,
+  targetText: string,
+  eventsPerRequest: (ctx: ScenarioContext) => number,
+  checks: (hookline: Figure, ceiling: Figure) => ReturnType<typeof check>[],
+): Scenario {
   return {
     name,
     title,
+    target: targetText,
     async run(ctx) {
       const { options } = ctx;
       const perRequest = eventsPerRequest(ctx);
-      const path = perRequest === 1 ? "/v1/events" : "/v1/events/batch";
-      const base = {
-        path,
-        eventsPerRequest: perRequest,
-        connections: options.ingestConnections,
-        warmupMs: options.warmupMs,
-        durationMs: options.durationMs,
-        expectStatus: 202,
-      };
+      const base = baseParams(ctx, perRequest);
 
       const ceilingServer = await ctx.ingestCeiling();
       const ceilingRun = await runLoad(
@@ -36,38 +89,32 @@ function ingestScenario(name: string, title: string, eventsPerRequest: (ctx: Sce
       let hooklineRun: Awaited<ReturnType<typeof runLoad>>;
       let exit: number | string;
       try {
-        hooklineRun = await runLoad(
-          ctx,
-          {
-            ...base,
-            label: `${name}/hookline`,
-            origin: server.url,
-            headers: { authorization: `Bearer ${server.testKey}` },
-          },
-          () => server.cpuSeconds(),
-        );
+        hooklineRun = await measureIngest(ctx, server, `${name}/hookline`, perRequest);
       } finally {
         exit = await server.stop();
       }
 
-      const hookline = figure("hookline serve (SQLite, synchronous=FULL)", hooklineRun.result, hooklineRun.cpu);
-      const ceiling = figure("bare node:http: parse JSON, answer 202", ceilingRun.result, ceilingRun.cpu);
-      const problems: string[] = [];
-      for (const [who, run] of [
-        ["Hookline", hooklineRun.result],
-        ["ceiling", ceilingRun.result],
-      ] as const) {
-        const failed = Object.entries(run.errors);
-        if (run.requests === 0) problems.push(`${who}: no request was accepted`);
-        if (failed.length) problems.push(`${who}: not accepted: ${failed.map(([k, n]) => `${k} ×${n}`).join(", ")}`);
-      }
-      const result: ScenarioResult = {
+      const hookline = ingestFigure(HOOKLINE_INGEST, hooklineRun.result, hooklineRun.cpu);
+      const ceiling = ingestFigure("bare node:http: parse JSON, answer 202", ceilingRun.result, ceilingRun.cpu);
+      const problems = [
+        ...ingestProblems("Hookline", hooklineRun.result),
+        ...ingestProblems("ceiling", ceilingRun.result),
+      ];
+      const r = ratio(hookline, ceiling);
+      const result: Omit<ScenarioResult, "elapsedS"> = {
         name,
-        title: `${path}, ${perRequest} × ${EVENT_BYTES / 1024} KiB event${perRequest === 1 ? "" : "s"} per request, ${options.ingestConnections} connections`,
+        title: `${base.path}, ${perRequest} × ${EVENT_BYTES / 1024} KiB event${perRequest === 1 ? "" : "s"} per request, ${options.ingestConnections} connections, no endpoints, closed loop ${options.durationMs / 1000} s`,
         status: problems.length ? "FAILED" : "ok",
         hookline,
         ceiling,
-        ratio: ratio(hookline, ceiling),
+        ratio: r,
+        display: {
+          hookline: `${formatCount(hookline.eventsPerS)} events/s`,
+          ceiling: `${formatCount(ceiling.eventsPerS)} events/s`,
+        },
+        latency: hookline.latency,
+        target: target(targetText, checks(hookline, ceiling)),
+        ledger: null,
         problems,
         notes: exit === 0 ? [] : [`the Hookline server exited with ${exit} when stopped`],
       };
@@ -76,7 +123,7 @@ function ingestScenario(name: string, title: string, eventsPerRequest: (ctx: Sce
   };
 }
 
-function figure(what: string, run: RunResult, cpu: CpuUse): Figure {
+export function ingestFigure(what: string, run: RunResult, cpu: CpuUse): Figure {
   return {
     what,
     eventsPerS: run.eventsPerS,
@@ -94,10 +141,18 @@ function figure(what: string, run: RunResult, cpu: CpuUse): Figure {
   };
 }
 
-export const ingestSingle = ingestScenario("ingest", "POST /v1/events, one 1 KiB event per request", () => 1);
+export const s1 = ingestScenario(
+  "S1",
+  "ingest: POST /v1/events, one 1 KiB event per request, 50 connections, no endpoints",
+  "≥ 0.5 × bare node:http ceiling",
+  () => 1,
+  (hookline, ceiling) => [check("Hookline / ceiling", ratio(hookline, ceiling), "≥", 0.5, "×")],
+);
 
-export const ingestBatch = ingestScenario(
-  "ingest-batch",
-  "POST /v1/events/batch, --batch-size × 1 KiB events per request",
+export const s2 = ingestScenario(
+  "S2",
+  "ingest via POST /v1/events/batch, 100 × 1 KiB events per call",
+  "≥ 100,000 events/s",
   (ctx) => ctx.options.batchSize,
+  (hookline) => [check("events/s", hookline.eventsPerS, "≥", 100_000, "events/s")],
 );

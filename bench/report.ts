@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import type { BenchOptions, ScenarioResult } from "./scenario.ts";
+import type { BenchOptions, ScenarioResult, Target } from "./scenario.ts";
 import { formatCount, formatMs, formatRatio } from "./stats.ts";
 
 export interface MachineInfo {
@@ -66,43 +66,93 @@ export function writeReport(dir: string, report: BenchReport): string {
   return path;
 }
 
-/** The final table: one row per scenario, Hookline's figure beside its ceiling. */
+/** "pass", "MISS" or "–" (could not be measured), with the measured values. */
+export function targetSummary(target: Target): string {
+  return `${verdict(target.pass)} (${measured(target)})`;
+}
+
+function verdict(pass: boolean | null): string {
+  return pass === true ? "pass" : pass === false ? "MISS" : "–";
+}
+
+/** The checked values, e.g. "p50 3.1 ms ✓, p99 71 ms ✗". */
+function measured(target: Target): string {
+  if (target.checks.length === 0) return "not measured";
+  return target.checks
+    .map((c) => {
+      const value =
+        c.value === null
+          ? "–"
+          : c.unit === "×"
+            ? formatRatio(c.value)
+            : `${formatValue(c.value)}${c.unit && c.unit !== "×" ? ` ${c.unit}` : ""}`;
+      const mark = c.pass === true ? "✓" : c.pass === false ? "✗" : "?";
+      return `${c.name} ${value} ${mark}`;
+    })
+    .join(", ");
+}
+
+function formatValue(value: number): string {
+  return Math.abs(value) >= 1000 || Number.isInteger(value) ? formatCount(value) : formatMs(value);
+}
+
+/** The final table: one row per scenario, Hookline's figure beside its ceiling, and its target. */
 export function formatTable(report: BenchReport): string {
   const header = [
     "scenario",
-    "Hookline events/s",
-    "ceiling events/s",
+    "Hookline",
+    "ceiling (same run)",
     "ratio",
-    "Hookline p50/p99 ms",
-    "ceiling p50/p99 ms",
-    "CPU Hookline/ceiling",
-    "machine busy",
-    "status",
+    "p50 / p99 / max ms",
+    "CPU server",
+    "target",
+    "measured",
+    "meets target?",
+    "run",
   ];
   const rows = report.results.map((r) => [
     r.name,
-    formatCount(r.hookline?.eventsPerS),
-    formatCount(r.ceiling?.eventsPerS),
+    r.display.hookline,
+    r.display.ceiling,
     formatRatio(r.ratio),
-    latency(r.hookline?.latency),
-    latency(r.ceiling?.latency),
-    `${percent(r.hookline?.cpuPercent)} / ${percent(r.ceiling?.cpuPercent)}`,
-    `${percent(r.hookline?.machineCpuPercent)} / ${percent(r.ceiling?.machineCpuPercent)}`,
+    latency(r.latency),
+    percent(r.hookline?.cpuPercent),
+    r.target.text,
+    measured(r.target),
+    verdict(r.target.pass),
     r.status,
   ]);
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] as string).length)));
-  const numeric = new Set([1, 2, 3, 4, 5, 6, 7]);
+  const numeric = new Set([3, 4, 5]);
   const line = (cells: string[]) =>
     cells
       .map((cell, i) => (numeric.has(i) ? cell.padStart(widths[i] as number) : cell.padEnd(widths[i] as number)))
-      .join("  ");
+      .join("  ")
+      .trimEnd();
   const out = [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)];
 
-  out.push("");
+  const met = report.results.filter((r) => r.target.pass === true).length;
+  const failed = report.results.filter((r) => r.status !== "ok").length;
+  out.push(
+    "",
+    `targets met: ${met} of ${report.results.length}; runs FAILED (ledger or errors): ${failed}; ${report.durationS} s in all`,
+    "",
+  );
   for (const r of report.results) {
-    out.push(`${r.name}: ${r.title}`);
+    out.push(`${r.name}: ${r.title}  [${r.elapsedS} s]`);
     if (r.hookline) out.push(`  Hookline: ${r.hookline.what}`);
-    if (r.ceiling) out.push(`  ceiling:  ${r.ceiling.what}`);
+    if (r.ceiling)
+      out.push(
+        `  ceiling:  ${r.ceiling.what}${r.ceiling.latency ? `; p50 / p99 / max ${latency(r.ceiling.latency)} ms` : ""}`,
+      );
+    if (r.hookline?.machineCpuPercent !== null && r.hookline?.machineCpuPercent !== undefined) {
+      out.push(
+        `  CPU: server ${percent(r.hookline.cpuPercent)} of a core, machine ${percent(r.hookline.machineCpuPercent)} busy` +
+          (r.ceiling
+            ? `; ceiling's process ${percent(r.ceiling.cpuPercent)}, machine ${percent(r.ceiling.machineCpuPercent)}`
+            : ""),
+      );
+    }
     for (const problem of r.problems) out.push(`  FAILED: ${problem}`);
     for (const note of r.notes) out.push(`  note: ${note}`);
   }
@@ -110,8 +160,10 @@ export function formatTable(report: BenchReport): string {
   out.push(
     "",
     `${m.cpus} × ${m.cpuModel}, ${(m.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${m.node}, ${m.platform} ${m.release}; ${report.date}; git ${report.git ?? "?"}`,
-    "CPU: % of one core used by the process doing the work (the server, or the ceiling's sender) over the measured window;",
-    "machine busy: % of all cores busy over the same window (everything on the host, the benchmark's own processes included).",
+    "ratio: Hookline's figure ÷ the ceiling's (S5: its delivered share of the offered rate ÷ S4's; S6: with ÷ without backlog; S7: ceiling p99 ÷ Hookline p99).",
+    "p50 / p99 / max: Hookline, per request for S1/S2/S6, scheduled send → arrival at the receiver for S4/S5/S7.",
+    "CPU server: % of one core used by the Hookline server over the measured window (S6: during S1's load).",
+    `load average at start ${m.loadAverageAtStart.join(" ")}, at end ${m.loadAverageAtEnd?.join(" ") ?? "?"}.`,
   );
   const [startLoad] = m.loadAverageAtStart;
   if (startLoad !== undefined && startLoad > m.cpus / 2) {
@@ -122,8 +174,8 @@ export function formatTable(report: BenchReport): string {
   return out.join("\n");
 }
 
-function latency(summary: { p50: number; p99: number } | null | undefined): string {
-  return summary ? `${formatMs(summary.p50)} / ${formatMs(summary.p99)}` : "–";
+function latency(summary: { p50: number; p99: number; max: number } | null | undefined): string {
+  return summary ? `${formatMs(summary.p50)} / ${formatMs(summary.p99)} / ${formatMs(summary.max)}` : "–";
 }
 
 function percent(value: number | null | undefined): string {

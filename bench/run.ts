@@ -3,15 +3,26 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { s6 } from "./backlog-scenario.ts";
 import { killAllChildrenNow, stopAllChildren, Worker } from "./child-process.ts";
-import { drain } from "./drain-scenario.ts";
+import { s3 } from "./drain-scenario.ts";
+import { s7 } from "./fanout-scenario.ts";
 import { startHooklineServer } from "./hookline-server.ts";
-import { ingestBatch, ingestSingle } from "./ingest-scenarios.ts";
+import type { CeilingServerApi } from "./ingest-ceiling-server.ts";
+import { s1, s2 } from "./ingest-scenarios.ts";
 import type { LoadApi } from "./load.ts";
 import type { ReceiverApi } from "./receiver.ts";
-import { type BenchReport, formatTable, gitRevision, loadAverage, machineInfo, writeReport } from "./report.ts";
-import type { BenchOptions, Scenario, ScenarioContext, ScenarioResult } from "./scenario.ts";
-import { formatCount, formatRatio } from "./stats.ts";
+import {
+  type BenchReport,
+  formatTable,
+  gitRevision,
+  loadAverage,
+  machineInfo,
+  targetSummary,
+  writeReport,
+} from "./report.ts";
+import { type BenchOptions, type Scenario, type ScenarioContext, type ScenarioResult, target } from "./scenario.ts";
+import { s4, s5 } from "./steady-scenarios.ts";
 
 /**
  * `npm run bench [-- --quick]`: starts Hookline, a receiver, a load generator
@@ -19,25 +30,36 @@ import { formatCount, formatRatio } from "./stats.ts";
  * scenarios, prints a table and writes bench/results/<timestamp>.json.
  */
 
-/** Every scenario, in the order they run. Add new ones here. */
-const SCENARIOS: readonly Scenario[] = [ingestSingle, ingestBatch, drain];
+/** Every scenario, in the order they run (S5 compares with S4, S6 may reuse S1). Add new ones here. */
+const SCENARIOS: readonly Scenario[] = [s1, s2, s3, s4, s5, s6, s7];
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const ROOT = here("..");
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --quick                  smoke run, about 30 s (3 s per measurement, 2,000-event drain)
-  --only <a,b>             run only these scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}
-  --duration <s>           measured seconds per fixed-duration scenario (default 10; quick 3)
-  --warmup <s>             unmeasured seconds before each of them (default 1; quick 0.5)
+  --quick                  smoke run, under a minute: shorter measurements, smaller drain, backlog and fan-out
+  --only <a,b>             run only these scenarios: ${SCENARIOS.map((s) => s.name).join(", ")} (case-insensitive)
+  --duration <s>           S1/S2 (and S6's S1) measured seconds (default 10; quick 2)
+  --warmup <s>             unmeasured seconds before each S1/S2 measurement (default 1; quick 0.5)
   --connections <n>        ingest connections (default 50)
-  --batch-size <n>         events per batch call (default 100)
-  --drain-events <n>       deliveries queued before the drain (default 20000; quick 2000)
-  --delivery-connections <n>  Hookline's per-endpoint cap and the delivery ceiling's connections (default 20)
+  --batch-size <n>         S2: events per batch call (default 100)
+  --drain-events <n>       S3: deliveries queued before the drain (default 100000; quick 5000)
+  --delivery-connections <n>  S3: Hookline's per-endpoint cap and the delivery ceiling's connections (default 20)
   --receiver-delay-ms <n>  the receiver answers after this delay (default 0)
-  --drain-timeout <s>      give up on a drain after this long (default 120; quick 60)
-  --profile                write a CPU profile of each Hookline server (node --cpu-prof) to bench/results/profiles/
+  --drain-timeout <s>      S3: give up on a drain after this long (default 120; quick 60)
+  --rate <n>               S4/S5: open-loop events per second (default 5000)
+  --steady-duration <s>    S4/S5: seconds of open loop after the warm-up (default 60; quick 3)
+  --steady-warmup <s>      S4/S5: before that, the rate ramps up from a tenth over this long, unmeasured (default 5; quick 1)
+  --steady-connections <n> S4/S5: connections of the open-loop sender (default 100)
+  --settle-timeout <s>     S4/S5: deliveries not arrived this long after the last send are missing (default 60; quick 10)
+  --relay-duration <s>     S4: seconds of open loop through the relay ceiling (default 10; quick 2)
+  --hang-timeout <d>       S5: HOOKLINE_ATTEMPT_TIMEOUT, how long a hanging endpoint holds an attempt (default 15s; quick 2s)
+  --backlog <n>            S6: deliveries scheduled for later (default 1000000; quick 50000)
+  --idle <s>               S6: seconds of idle CPU measurement (default 10; quick 1)
+  --fanout-endpoints <n>   S7: endpoints one event goes to (default 1000)
+  --fanout-events <n>      S7: events sent one after another (default 5; quick 2)
+  --profile                write CPU profiles of each Hookline server's threads (node --cpu-prof) to bench/results/profiles/<server>/
   --results-dir <dir>      where the results JSON goes (default bench/results)
   -h, --help
 `;
@@ -56,6 +78,17 @@ function parseOptions(argv: string[]): { options: BenchOptions; only: string[] |
       "delivery-connections": { type: "string" },
       "receiver-delay-ms": { type: "string" },
       "drain-timeout": { type: "string" },
+      rate: { type: "string" },
+      "steady-duration": { type: "string" },
+      "steady-warmup": { type: "string" },
+      "steady-connections": { type: "string" },
+      "settle-timeout": { type: "string" },
+      "relay-duration": { type: "string" },
+      "hang-timeout": { type: "string" },
+      backlog: { type: "string" },
+      idle: { type: "string" },
+      "fanout-endpoints": { type: "string" },
+      "fanout-events": { type: "string" },
       profile: { type: "boolean", default: false },
       "results-dir": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -70,20 +103,34 @@ function parseOptions(argv: string[]): { options: BenchOptions; only: string[] |
     return value;
   };
   const resultsDir = values["results-dir"] ?? join(ROOT, "bench", "results");
-  const only = values.only ? values.only.split(",").map((name) => name.trim()) : null;
+  const only = values.only ? values.only.split(",").map((name) => name.trim().toUpperCase()) : null;
   for (const name of only ?? []) {
     if (!SCENARIOS.some((s) => s.name === name)) throw new Error(`--only: no scenario "${name}"`);
   }
+  const hangTimeout = values["hang-timeout"] ?? (quick ? "2s" : "15s");
+  if (!/^\d+(\.\d+)?(ms|s|m)$/.test(hangTimeout))
+    throw new Error(`--hang-timeout must be a duration like 15s, got "${hangTimeout}"`);
   const options: BenchOptions = {
     quick,
-    durationMs: number("duration", values.duration, quick ? 3 : 10, 0.1) * 1000,
+    durationMs: number("duration", values.duration, quick ? 2 : 10, 0.1) * 1000,
     warmupMs: number("warmup", values.warmup, quick ? 0.5 : 1, 0) * 1000,
     ingestConnections: Math.round(number("connections", values.connections, 50, 1)),
     batchSize: Math.round(number("batch-size", values["batch-size"], 100, 1)),
-    drainEvents: Math.round(number("drain-events", values["drain-events"], quick ? 2000 : 20_000, 1)),
+    drainEvents: Math.round(number("drain-events", values["drain-events"], quick ? 5000 : 100_000, 1)),
     deliveryConnections: Math.round(number("delivery-connections", values["delivery-connections"], 20, 1)),
     receiverDelayMs: number("receiver-delay-ms", values["receiver-delay-ms"], 0, 0),
     drainTimeoutMs: number("drain-timeout", values["drain-timeout"], quick ? 60 : 120, 1) * 1000,
+    rate: number("rate", values.rate, 5000, 1),
+    steadyDurationMs: number("steady-duration", values["steady-duration"], quick ? 3 : 60, 0.1) * 1000,
+    steadyWarmupMs: number("steady-warmup", values["steady-warmup"], quick ? 1 : 5, 0) * 1000,
+    steadyConnections: Math.round(number("steady-connections", values["steady-connections"], 100, 1)),
+    settleTimeoutMs: number("settle-timeout", values["settle-timeout"], quick ? 10 : 60, 0.1) * 1000,
+    relayDurationMs: number("relay-duration", values["relay-duration"], quick ? 2 : 10, 0.1) * 1000,
+    hangTimeout,
+    backlog: Math.round(number("backlog", values.backlog, quick ? 50_000 : 1_000_000, 100)),
+    idleMs: number("idle", values.idle, quick ? 1 : 10, 1) * 1000,
+    fanoutEndpoints: Math.round(number("fanout-endpoints", values["fanout-endpoints"], 1000, 1)),
+    fanoutEvents: Math.round(number("fanout-events", values["fanout-events"], quick ? 2 : 5, 1)),
     profileDir: values.profile ? join(resultsDir, "profiles") : null,
   };
   if (options.batchSize > 1000) throw new Error("--batch-size must be at most 1000 (the API's limit)");
@@ -150,6 +197,7 @@ async function main(): Promise<number> {
 
   let ingestCeiling: ReturnType<ScenarioContext["ingestCeiling"]> | null = null;
   let servers = 0;
+  const previous = new Map<string, ScenarioResult>();
   const ctx: ScenarioContext = {
     options,
     receiver,
@@ -157,18 +205,31 @@ async function main(): Promise<number> {
     load,
     ingestCeiling() {
       ingestCeiling ??= (async () => {
-        const worker = new Worker<Record<string, never>>("ingest ceiling server", here("./ingest-ceiling-server.ts"));
+        const worker = new Worker<CeilingServerApi>("ingest ceiling server", here("./ingest-ceiling-server.ts"));
         const { url } = await worker.next<{ url: string }>("ready");
         return { url, worker };
       })();
       return ingestCeiling;
     },
-    startHookline(label, env = {}) {
+    async startRelay() {
+      const worker = new Worker<CeilingServerApi>("relay ceiling server", here("./ingest-ceiling-server.ts"), [
+        "--relay",
+        receiverUrl,
+      ]);
+      const { url } = await worker.next<{ url: string }>("ready");
+      return { url, worker };
+    },
+    previous,
+    startHookline(label, env = {}, reuse) {
       const name = `hookline-${++servers}-${label.replaceAll(/[^\w-]/g, "_")}`;
-      const profile = options.profileDir
-        ? ["--cpu-prof", "--cpu-prof-dir", options.profileDir, "--cpu-prof-name", `${name}.cpuprofile`]
-        : [];
-      return startHooklineServer({ dataDir: join(tempRoot, name), env, nodeArgs: profile });
+      // One directory per server: each of its threads (the store has its own) writes a profile there.
+      const profile = options.profileDir ? ["--cpu-prof", "--cpu-prof-dir", join(options.profileDir, name)] : [];
+      return startHooklineServer({
+        dataDir: reuse?.dataDir ?? join(tempRoot, name),
+        env,
+        nodeArgs: profile,
+        ...(reuse ? { testKey: reuse.testKey } : {}),
+      });
     },
     progress,
     log,
@@ -176,11 +237,14 @@ async function main(): Promise<number> {
 
   const results: ScenarioResult[] = [];
   for (const scenario of selected) {
-    log(`${scenario.name}: ${scenario.title}`);
+    log(`${scenario.name}: ${scenario.title} (target ${scenario.target})`);
+    const scenarioStarted = performance.now();
     let result: ScenarioResult;
     try {
-      result = await scenario.run(ctx);
+      result = { ...(await scenario.run(ctx)), elapsedS: 0 };
     } catch (error) {
+      // A scenario that threw may leave work behind at the receiver; start the next one clean.
+      await receiver.call("reset", null).catch(() => {});
       result = {
         name: scenario.name,
         title: scenario.title,
@@ -188,14 +252,20 @@ async function main(): Promise<number> {
         hookline: null,
         ceiling: null,
         ratio: null,
+        display: { hookline: "–", ceiling: "–" },
+        latency: null,
+        target: target(scenario.target, []),
+        ledger: null,
         problems: [(error as Error).stack ?? String(error)],
         notes: [],
+        elapsedS: 0,
       };
     }
+    result.elapsedS = Math.round((performance.now() - scenarioStarted) / 100) / 10;
     results.push(result);
+    previous.set(result.name, result);
     log(
-      `${scenario.name}: ${result.status}  Hookline ${formatCount(result.hookline?.eventsPerS)} events/s, ` +
-        `ceiling ${formatCount(result.ceiling?.eventsPerS)} events/s (${formatRatio(result.ratio)})`,
+      `${scenario.name}: ${result.status} in ${result.elapsedS} s  Hookline ${result.display.hookline}, ceiling ${result.display.ceiling}; target ${scenario.target}: ${targetSummary(result.target)}`,
     );
   }
   await stopAllChildren();
@@ -214,7 +284,10 @@ async function main(): Promise<number> {
   };
   process.stdout.write(`\n${formatTable(report)}\n\n`);
   const path = writeReport(resultsDir, report);
-  log(`${status === "ok" ? "done" : "FAILED"} in ${report.durationS} s; results in ${path}`);
+  const met = results.filter((r) => r.target.pass === true).length;
+  log(
+    `${status === "ok" ? "done" : "FAILED"} in ${report.durationS} s; targets met ${met}/${results.length}; results in ${path}`,
+  );
   if (options.profileDir) log(`CPU profiles in ${options.profileDir}`);
   return status === "ok" ? 0 : 1;
 }

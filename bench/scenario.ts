@@ -1,25 +1,47 @@
 import type { Worker } from "./child-process.ts";
 import { type CpuUse, cpuMeter } from "./cpu.ts";
 import type { HooklineServer } from "./hookline-server.ts";
+import type { CeilingServerApi } from "./ingest-ceiling-server.ts";
 import type { LoadApi, RunParams, RunResult } from "./load.ts";
-import type { ReceiverApi } from "./receiver.ts";
+import type { Ledger, ReceiverApi } from "./receiver.ts";
 import { formatCount, type LatencySummary, round } from "./stats.ts";
 
 /** Settings of one benchmark run, from the command line (see run.ts --help). */
 export interface BenchOptions {
   quick: boolean;
-  /** Measured time of each fixed-duration scenario, after the warm-up. */
+  /** Measured time of S1 and S2 (and S6's S1), after the warm-up. */
   durationMs: number;
   warmupMs: number;
   /** Connections of the ingest load generator. */
   ingestConnections: number;
   batchSize: number;
-  /** Deliveries queued before a drain starts. */
+  /** S3: deliveries queued before the drain starts. */
   drainEvents: number;
-  /** Connections of the raw delivery ceiling: Hookline's default per-endpoint in-flight cap. */
+  /** S3: connections of the raw delivery ceiling: Hookline's default per-endpoint in-flight cap. */
   deliveryConnections: number;
   receiverDelayMs: number;
   drainTimeoutMs: number;
+  /** S4/S5: open-loop events per second, all endpoints together. */
+  rate: number;
+  /** S4/S5: how long the open loop sends at the full rate (measured). */
+  steadyDurationMs: number;
+  /** S4/S5: before that, the rate ramps up from a tenth to full over this long (not measured). */
+  steadyWarmupMs: number;
+  /** S4/S5: connections of the open-loop sender. */
+  steadyConnections: number;
+  /** S4/S5: after the last send, how long deliveries may take to arrive before they count as missing. */
+  settleTimeoutMs: number;
+  /** S4: how long the relay ceiling gets the same open loop. */
+  relayDurationMs: number;
+  /** S5: HOOKLINE_ATTEMPT_TIMEOUT, the time a hanging endpoint holds an attempt. */
+  hangTimeout: string;
+  /** S6: deliveries scheduled for later before the measurements. */
+  backlog: number;
+  /** S6: how long idle CPU is measured. */
+  idleMs: number;
+  /** S7: endpoints one event fans out to, and events sent one after another. */
+  fanoutEndpoints: number;
+  fanoutEvents: number;
   /** Write a CPU profile of every Hookline server here (node --cpu-prof); null for none. */
   profileDir: string | null;
 }
@@ -38,18 +60,47 @@ export interface Figure {
   details: Record<string, unknown>;
 }
 
+/** One condition of a scenario's target, e.g. p99 ≤ 50 ms. */
+export interface TargetCheck {
+  name: string;
+  value: number | null;
+  op: "≥" | "≤" | "<";
+  limit: number;
+  unit: string;
+  /** null when the value could not be measured (or the reference is missing). */
+  pass: boolean | null;
+}
+
+/** The issue's target for a scenario: met only when every check passes. */
+export interface Target {
+  /** The target as the issue states it. */
+  text: string;
+  checks: TargetCheck[];
+  pass: boolean | null;
+}
+
 export interface ScenarioResult {
   name: string;
   title: string;
+  /** "FAILED" means the run itself is not valid (missing events, errors); a missed target is not a failure. */
   status: "ok" | "FAILED";
   hookline: Figure | null;
   ceiling: Figure | null;
   /** Hookline's figure divided by the ceiling's. */
   ratio: number | null;
+  /** The table's cells for the two figures, with units. */
+  display: { hookline: string; ceiling: string };
+  /** Hookline's headline latency (ms): per request for ingest, scheduled send → arrival at the receiver for S4/S5/S7. */
+  latency: LatencySummary | null;
+  target: Target;
+  /** The delivery ledger, where the scenario delivers. */
+  ledger: Ledger | null;
   /** Why the scenario FAILED. */
   problems: string[];
   /** Worth knowing, not a failure (e.g. duplicates, which at-least-once allows). */
   notes: string[];
+  /** Seconds the scenario took, setup included. */
+  elapsedS: number;
 }
 
 export interface ScenarioContext {
@@ -58,12 +109,21 @@ export interface ScenarioContext {
   receiverUrl: string;
   load: Worker<LoadApi>;
   /** The bare ingest ceiling server (started on first use, shared). */
-  ingestCeiling(): Promise<{ url: string; worker: Worker<Record<string, never>> }>;
+  ingestCeiling(): Promise<{ url: string; worker: Worker<CeilingServerApi> }>;
+  /** A fresh ingest ceiling that relays every event to the receiver (S4's ceiling); stop it after use. */
+  startRelay(): Promise<{ url: string; worker: Worker<CeilingServerApi> }>;
+  /** Results of the scenarios that already ran, by name (S5 compares with S4, S6 with S1). */
+  previous: ReadonlyMap<string, ScenarioResult>;
   /**
    * A Hookline server with a fresh data dir of its own, which `stop()` deletes.
    * `label` names its CPU profile (--profile); `env` adds HOOKLINE_* settings.
+   * With `reuse`, it starts on an existing data dir instead (whose TEST key is known).
    */
-  startHookline(label: string, env?: Record<string, string>): Promise<HooklineServer>;
+  startHookline(
+    label: string,
+    env?: Record<string, string>,
+    reuse?: { dataDir: string; testKey: string },
+  ): Promise<HooklineServer>;
   /** A transient status line (stderr). */
   progress(text: string): void;
   /** A lasting line (stderr). */
@@ -73,7 +133,9 @@ export interface ScenarioContext {
 export interface Scenario {
   name: string;
   title: string;
-  run(ctx: ScenarioContext): Promise<ScenarioResult>;
+  /** The target as the issue states it (shown even when the scenario fails). */
+  target: string;
+  run(ctx: ScenarioContext): Promise<Omit<ScenarioResult, "elapsedS">>;
 }
 
 /**
@@ -112,4 +174,45 @@ export async function runLoad(
 export function ratio(hookline: Figure | null, ceiling: Figure | null): number | null {
   if (!hookline?.eventsPerS || !ceiling?.eventsPerS) return null;
   return round(hookline.eventsPerS / ceiling.eventsPerS, 3);
+}
+
+export function check(
+  name: string,
+  value: number | null | undefined,
+  op: TargetCheck["op"],
+  limit: number,
+  unit = "",
+): TargetCheck {
+  const v = value ?? null;
+  const pass = v === null ? null : op === "≥" ? v >= limit : op === "≤" ? v <= limit : v < limit;
+  return { name, value: v, op, limit, unit, pass };
+}
+
+/** A target is met when every check passes; unknown when one could not be measured. */
+export function target(text: string, checks: TargetCheck[]): Target {
+  const pass = checks.some((c) => c.pass === false)
+    ? false
+    : checks.length === 0 || checks.some((c) => c.pass === null)
+      ? null
+      : true;
+  return { text, checks, pass };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Runs `work` over `items` with at most `limit` at a time. */
+export async function inParallel<T, R>(items: readonly T[], limit: number, work: (item: T, i: number) => Promise<R>) {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await work(items[i] as T, i);
+      }
+    }),
+  );
+  return out;
 }

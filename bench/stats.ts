@@ -49,3 +49,14 @@ export function formatRatio(value: number | null | undefined): string {
 export function wallClock(): number {
   return performance.timeOrigin + performance.now();
 }
+
+/**
+ * Milliseconds on CLOCK_MONOTONIC (process.hrtime), with sub-microsecond
+ * resolution. Unlike performance.now(), whose origin is each process's start,
+ * this clock is the same in every process on the machine: the load generator
+ * stamps an event's scheduled send time with it and the receiver subtracts it
+ * from the arrival time. It does not follow wall-clock (NTP) adjustments.
+ */
+export function monoMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
