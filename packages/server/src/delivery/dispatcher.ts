@@ -66,8 +66,6 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   const running = new Map<string, Promise<void>>();
   /** Per endpoint with claims held: its cap (as its last claim said), attempts running, claims waiting. */
   const endpoints = new Map<string, { cap: number; running: number; waiting: Claim[] }>();
-  /** Held per endpoint (running + waiting), as the store's claim needs it. */
-  const held = new Map<string, number>();
   let heldTotal = 0;
   /** Rate limits: the earliest time each limited endpoint may get its next request. */
   const nextSendAt = new Map<string, number>();
@@ -156,7 +154,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
               limit: room,
               leaseMs: options.leaseMs,
               excludeEndpoints: [...rateLimited(t), ...atCapacity()],
-              held,
+              held: new Map([...endpoints].map(([id, state]) => [id, state.running + state.waiting.length])),
               defaultMaxInFlight: options.maxInFlightPerEndpoint,
               holdFactor: HOLD_FACTOR,
             }
@@ -231,7 +229,6 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     }
     state.cap = cap;
     heldTotal++;
-    held.set(claim.endpointId, (held.get(claim.endpointId) ?? 0) + 1);
     if (state.running < state.cap) start(claim, state);
     else state.waiting.push(claim);
   }
@@ -241,8 +238,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     const settled = attempt(claim).finally(() => {
       running.delete(claim.deliveryId);
       state.running--;
-      unhold(claim);
-      const left = held.get(claim.endpointId) ?? 0;
+      heldTotal--;
+      const left = state.running + state.waiting.length;
       const next = stopping ? undefined : state.waiting.shift();
       if (next) start(next, state);
       else if (state.running === 0 && state.waiting.length === 0) endpoints.delete(claim.endpointId);
@@ -277,21 +274,13 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     const state = endpoints.get(endpointId);
     if (!state?.waiting.length) return;
     const waiting = state.waiting.splice(0);
-    for (const claim of waiting) unhold(claim);
+    heldTotal -= waiting.length;
     if (state.running === 0) endpoints.delete(endpointId);
     // Sent before the next cycle's write, so a disabling outcome then fails them.
     store.releaseClaims(waiting, now()).catch((error) => {
       logger.error({ err: error, endpointId }, "giving back claims failed; their leases will expire");
     });
     wake();
-  }
-
-  /** Forgets one held claim in the counts the store's claim uses. */
-  function unhold(claim: Claim) {
-    heldTotal--;
-    const left = (held.get(claim.endpointId) ?? 1) - 1;
-    if (left === 0) held.delete(claim.endpointId);
-    else held.set(claim.endpointId, left);
   }
 
   async function stop() {
