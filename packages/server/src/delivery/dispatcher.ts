@@ -67,6 +67,11 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   /** Per endpoint with claims held: its cap (as its last claim said), attempts running, claims waiting. */
   const endpoints = new Map<string, { cap: number; running: number; waiting: Claim[] }>();
   let heldTotal = 0;
+  /**
+   * Endpoints that answered 410 Gone. Their disabling is written with the outcome, a
+   * moment later; a claim for them already on its way must not be sent meanwhile.
+   */
+  const gone = new Set<string>();
   /** Rate limits: the earliest time each limited endpoint may get its next request. */
   const nextSendAt = new Map<string, number>();
   const outcomes: Outcome[] = [];
@@ -221,6 +226,10 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
 
   /** Takes a fresh claim: start it if its endpoint has a free slot, else let it wait for one. */
   function accept(claim: Claim) {
+    if (gone.has(claim.endpointId)) {
+      giveBack([claim]);
+      return;
+    }
     const cap = claim.maxInFlight ?? options.maxInFlightPerEndpoint;
     let state = endpoints.get(claim.endpointId);
     if (!state) {
@@ -267,20 +276,32 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     const outcome = decideOutcome(claim, result, now(), options.retrySchedule, random);
     outcomes.push(outcome);
     // The receiver asked for no more: nothing waiting may go out to it.
-    if (outcome.disableEndpoint) forget(claim.endpointId);
+    if (outcome.disableEndpoint) {
+      gone.add(claim.endpointId);
+      releaseWaiting(claim.endpointId);
+    }
   }
 
   function forget(endpointId: string) {
+    gone.delete(endpointId);
+    releaseWaiting(endpointId);
+    wake();
+  }
+
+  function releaseWaiting(endpointId: string) {
     const state = endpoints.get(endpointId);
     if (!state?.waiting.length) return;
     const waiting = state.waiting.splice(0);
     heldTotal -= waiting.length;
     if (state.running === 0) endpoints.delete(endpointId);
-    // Sent before the next cycle's write, so a disabling outcome then fails them.
-    store.releaseClaims(waiting, now()).catch((error) => {
-      logger.error({ err: error, endpointId }, "giving back claims failed; their leases will expire");
+    giveBack(waiting);
+  }
+
+  /** Claims not attempted go back to the store: due again, or failed if their endpoint is disabled. */
+  function giveBack(claims: Claim[]) {
+    store.releaseClaims(claims, now()).catch((error) => {
+      logger.error({ err: error, count: claims.length }, "giving back claims failed; their leases will expire");
     });
-    wake();
   }
 
   async function stop() {

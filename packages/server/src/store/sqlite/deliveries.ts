@@ -51,8 +51,14 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary) {
     insertAttempt: `INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_snippet,
       request_headers, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     disableEndpoint: "UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?",
-    release: `UPDATE deliveries SET status = 'pending', due_at = ?, claim_token = NULL, updated_at = ?
-      WHERE id = ? AND claim_token = ? AND status = 'delivering'`,
+    // Due again at once, unless its endpoint was disabled meanwhile: then failed, like the rest of its work.
+    release: `UPDATE deliveries SET claim_token = NULL, updated_at = ?1,
+        status = iif(e.enabled = 1, 'pending', 'failed'),
+        due_at = iif(e.enabled = 1, ?1, NULL),
+        next_attempt_at = iif(e.enabled = 1, next_attempt_at, NULL),
+        last_error = iif(e.enabled = 1, last_error, 'endpoint_disabled')
+      FROM (SELECT enabled FROM endpoints WHERE id = ?4) AS e
+      WHERE deliveries.id = ?2 AND claim_token = ?3 AND status = 'delivering'`,
     nextDue: "SELECT min(next_due_at) AS due FROM endpoints WHERE next_due_at IS NOT NULL AND enabled = 1",
   });
 
@@ -164,7 +170,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary) {
     },
     async releaseClaims(claims: Claim[], now: number) {
       transaction(db, () => {
-        for (const claim of claims) sql.release.run(now, now, claim.deliveryId, claim.claimToken);
+        for (const claim of claims) sql.release.run(now, claim.deliveryId, claim.claimToken, claim.endpointId);
         queue.refresh(new Set(claims.map((claim) => claim.endpointId)));
       });
     },
