@@ -57,7 +57,10 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
           const targets = request.onlyEndpointId
             ? onlyTarget(request.scope, request.onlyEndpointId)
             : targetsOf(request.scope);
-          const events = request.events.map((event) => ingestOne(request.scope, event, targets, now));
+          const reached = new Set<string>();
+          const events = request.events.map((event) => ingestOne(request.scope, event, targets, reached, now));
+          // Once per endpoint, not per delivery: a batch of 1000 to one endpoint is one update.
+          for (const endpointId of reached) queue.dueBy(endpointId, now);
           db.exec("RELEASE request");
           return { ok: true as const, events, deliveries: events.reduce((sum, e) => sum + e.deliveries, 0) };
         } catch (error) {
@@ -86,7 +89,7 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
     return [{ id: endpointId, eventTypes: null }];
   }
 
-  function ingestOne(scope: Scope, input: NewEvent, targets: Target[], now: number) {
+  function ingestOne(scope: Scope, input: NewEvent, targets: Target[], reached: Set<string>, now: number) {
     if (input.idempotencyKey !== null) {
       const existing = sql.byIdempotencyKey.get(scope.accountId, scope.environment, input.idempotencyKey) as
         | Row
@@ -101,7 +104,7 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
     for (const target of targets) {
       if (target.eventTypes && !target.eventTypes.includes(input.type)) continue;
       sql.insertDelivery.run(newId("dlv", now), id, target.id, scope.accountId, scope.environment, now, now, now, now);
-      queue.dueBy(target.id, now);
+      reached.add(target.id);
       deliveries++;
     }
     const event: EventRecord = {
