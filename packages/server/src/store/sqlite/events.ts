@@ -1,5 +1,5 @@
 import type { DatabaseSync } from "node:sqlite";
-import { HooklineError } from "../../errors.ts";
+import { HooklineError, notFound } from "../../errors.ts";
 import { newId } from "../../ids.ts";
 import type {
   Environment,
@@ -76,7 +76,7 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
   /** The test-event target: its type filter does not apply, but it must be enabled. */
   function onlyTarget(scope: Scope, endpointId: string): Target[] {
     const row = sql.target.get(endpointId, scope.accountId, scope.environment) as Row | undefined;
-    if (!row) throw new HooklineError("not_found", `No endpoint with id ${endpointId}`, { status: 404 });
+    if (!row) throw notFound("endpoint", endpointId);
     if (row.enabled !== 1) {
       throw new HooklineError(
         "endpoint_disabled",
