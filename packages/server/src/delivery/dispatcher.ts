@@ -44,8 +44,10 @@ const BLOCKED_RECHECK_MS = 1_000;
 /**
  * Each endpoint may hold this many times its in-flight cap: the extra claims wait
  * in memory, so a finished attempt is replaced at once instead of after a commit.
+ * A busy endpoint finishes about a cap's worth of attempts during one commit, so
+ * the buffer must cover more than that.
  */
-const HOLD_FACTOR = 2;
+const HOLD_FACTOR = 4;
 /** Outcomes wait at most this long, or until this many are ready, to be written together. */
 const OUTCOME_DELAY_MS = 5;
 const OUTCOME_BATCH = 256;
@@ -252,8 +254,9 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       const next = stopping ? undefined : state.waiting.shift();
       if (next) start(next, state);
       else if (state.running === 0 && state.waiting.length === 0) endpoints.delete(claim.endpointId);
-      // Refill once the endpoint is down to its cap: one claim then brings a cap's worth.
-      if (left <= state.cap) wantClaim = true;
+      // A busy endpoint, or a process holding all it may, likely has more due: claim at
+      // once, so cycles run back to back. A quiet endpoint's outcome waits to share a commit.
+      if (left + 1 >= state.cap || heldTotal + 1 >= options.concurrency) wantClaim = true;
       schedule(wantClaim);
     });
     running.set(claim.deliveryId, settled);
@@ -268,7 +271,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       released.push(claim);
       return;
     }
-    const result = await sender.send(claim, shutdown.signal, now);
+    const result = await sender.send(claim, now);
     if (result === "aborted") {
       released.push(claim);
       return;
@@ -313,6 +316,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     await Promise.race([Promise.all(running.values()), sleep(options.shutdownTimeoutMs, giveUp.signal)]);
     giveUp.abort();
     shutdown.abort();
+    sender.abortAll();
     await Promise.all(running.values());
     // Write what finished; the cycle claims nothing once stopping.
     while (cycling || outcomes.length > 0) await cycle();

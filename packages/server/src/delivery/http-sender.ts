@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { Agent, request } from "undici";
+import { Agent, type Dispatcher } from "undici";
 import type { AttemptError, Claim, Environment } from "../store/store.ts";
 import { addressRejection, createGuardedLookup, type EgressPolicy } from "./egress-guard.ts";
 import type { AttemptResult } from "./outcome-policy.ts";
@@ -15,10 +15,15 @@ export interface HttpSenderOptions {
 }
 
 export interface HttpSender {
-  /** Makes one attempt; resolves "aborted" only when `signal` (shutdown) cut it short. */
-  send(claim: Claim, signal: AbortSignal, now: () => number): Promise<AttemptResult | "aborted">;
+  /** Makes one attempt; resolves "aborted" only when `abortAll` (shutdown) cut it short. */
+  send(claim: Claim, now: () => number): Promise<AttemptResult | "aborted">;
+  /** Ends every attempt in flight at once, each resolving "aborted". */
+  abortAll(): void;
   close(): Promise<void>;
 }
+
+/** What came back over the wire, before it becomes an attempt result. */
+type Reply = { statusCode: number; body: string; retryAfter: string | undefined } | { error: AttemptError } | "aborted";
 
 /**
  * Sends webhook requests. One keep-alive agent per environment, each with a
@@ -36,8 +41,11 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
       keepAliveTimeout: 30_000,
     });
   const agents: Record<Environment, Agent> = { test: agentFor("test"), live: agentFor("live") };
+  /** Attempts in flight, each with the function that ends it as aborted. */
+  const inFlight = new Set<() => void>();
+  const targets = new Map<string, Target>();
 
-  async function send(claim: Claim, shutdown: AbortSignal, now: () => number): Promise<AttemptResult | "aborted"> {
+  async function send(claim: Claim, now: () => number): Promise<AttemptResult | "aborted"> {
     const startedAt = now();
     const timestamp = Math.floor(startedAt / 1000);
     const headers = {
@@ -58,71 +66,116 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
       ...fields,
     });
 
+    const target = targetOf(claim.url, claim.environment);
     // Node never calls `lookup` for an IP literal, so those are checked here.
-    const host = new URL(claim.url).hostname.replace(/^\[|\]$/g, "");
-    if (isIP(host) && addressRejection(host, policies[claim.environment]) !== null) {
-      return result({ error: "blocked" });
-    }
+    if (target.blockedLiteral) return result({ error: "blocked" });
 
-    const deadline = AbortSignal.timeout(options.attemptTimeoutMs);
-    const signal = AbortSignal.any([shutdown, deadline]);
-    try {
-      const response = await request(claim.url, {
-        method: "POST",
-        headers,
-        body: claim.body,
-        dispatcher: agents[claim.environment],
-        signal,
-      });
-      const snippet = await readCapped(response.body, options.maxResponseBytes);
-      const retryAfter = response.statusCode === 429 || response.statusCode === 503;
-      return result({
-        statusCode: response.statusCode,
-        responseSnippet: snippet,
-        retryAfterMs: retryAfter ? parseRetryAfter(headerValue(response.headers["retry-after"]), startedAt) : null,
-      });
-    } catch (error) {
-      if (shutdown.aborted) return "aborted";
-      return result({ error: deadline.aborted ? "timeout" : classifyError(error) });
+    const reply = await post(agents[claim.environment], target, headers, claim.body);
+    if (reply === "aborted") return reply;
+    if ("error" in reply) return result({ error: reply.error });
+    const retryAfter = reply.statusCode === 429 || reply.statusCode === 503;
+    return result({
+      statusCode: reply.statusCode,
+      responseSnippet: reply.body,
+      retryAfterMs: retryAfter ? parseRetryAfter(reply.retryAfter, startedAt) : null,
+    });
+  }
+
+  /**
+   * One POST through undici's handler interface. Settles once: with the status and
+   * at most `maxResponseBytes` of body, with an error, at the deadline, or when
+   * aborted. A response cut short (size cap, deadline, reset) after its status
+   * arrived still counts as that status. Anything after settling is ignored.
+   */
+  function post(agent: Agent, target: Target, headers: Record<string, string>, body: string): Promise<Reply> {
+    return new Promise((resolve) => {
+      let controller: Dispatcher.DispatchController | null = null;
+      let settled = false;
+      let statusCode = 0;
+      let retryAfter: string | undefined;
+      const chunks: Buffer[] = [];
+      let size = 0;
+
+      const settle = (reply: Reply, reason?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        inFlight.delete(abort);
+        // Anything still open is dropped rather than drained.
+        if (reason && controller && !controller.aborted) controller.abort(reason);
+        resolve(reply);
+      };
+      const withStatus = (): Reply => ({ statusCode, body: Buffer.concat(chunks).toString("utf8"), retryAfter });
+      const end = (error: AttemptError, reason: Error) => settle(statusCode ? withStatus() : { error }, reason);
+      const abort = () => settle("aborted", new Error("shutting down"));
+      const deadline = setTimeout(() => end("timeout", new Error("attempt deadline")), options.attemptTimeoutMs);
+      inFlight.add(abort);
+
+      agent.dispatch(
+        { origin: target.origin, path: target.path, method: "POST", headers, body },
+        {
+          onRequestStart(started) {
+            controller = started;
+            if (settled) started.abort(new Error("attempt already ended"));
+          },
+          onResponseStart(_controller, status, responseHeaders) {
+            statusCode = status;
+            const value = responseHeaders["retry-after"];
+            retryAfter = Array.isArray(value) ? value[0] : value;
+          },
+          onResponseData(_controller, chunk) {
+            const room = options.maxResponseBytes - size;
+            chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+            size += Math.min(chunk.length, room);
+            if (size >= options.maxResponseBytes) settle(withStatus(), new Error("response cut at the size cap"));
+          },
+          // A body read to its end leaves the connection for keep-alive reuse.
+          onResponseEnd() {
+            settle(withStatus());
+          },
+          onResponseError(_controller, error) {
+            end(classifyError(error), error);
+          },
+        },
+      );
+    });
+  }
+
+  function targetOf(url: string, environment: Environment): Target {
+    const key = `${environment} ${url}`;
+    let target = targets.get(key);
+    if (!target) {
+      const parsed = new URL(url);
+      const host = parsed.hostname.replace(/^\[|\]$/g, "");
+      target = {
+        origin: parsed.origin,
+        path: parsed.pathname + parsed.search,
+        blockedLiteral: isIP(host) !== 0 && addressRejection(host, policies[environment]) !== null,
+      };
+      if (targets.size >= MAX_TARGETS) targets.clear();
+      targets.set(key, target);
     }
+    return target;
   }
 
   return {
     send,
+    abortAll() {
+      for (const abort of [...inFlight]) abort();
+    },
     async close() {
       await Promise.all([agents.test.close(), agents.live.close()]);
     },
   };
 }
 
-/**
- * Reads at most `limit` bytes of a response, then drops the connection rather
- * than drain a huge body. The status is already known, so a body cut short by
- * the deadline or a reset still leaves the attempt's outcome as the status says.
- */
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let complete = false;
-  try {
-    for await (const chunk of body) {
-      const room = limit - size;
-      chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
-      size += Math.min(chunk.length, room);
-      if (size >= limit) break;
-    }
-    complete = size < limit;
-  } catch {
-    // Keep what arrived.
-  }
-  // A body read to its end leaves the connection for keep-alive reuse.
-  if (!complete) body.destroy();
-  return Buffer.concat(chunks).toString("utf8");
+/** A URL taken apart once: parsing it per request showed in profiles. */
+interface Target {
+  origin: string;
+  path: string;
+  blockedLiteral: boolean;
 }
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
+const MAX_TARGETS = 10_000;
 
 const ERROR_KINDS: [RegExp, AttemptError][] = [
   [/^EGRESS_BLOCKED$/, "blocked"],
