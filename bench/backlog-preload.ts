@@ -93,7 +93,7 @@ async function preload(params: PreloadParams): Promise<PreloadResult> {
           })),
         });
       }
-      const results = await store.ingest(requests, Date.now());
+      const { results } = await store.ingest(requests, Date.now());
       for (const result of results) {
         if (!result.ok) throw new Error(`ingest refused a batch: ${result.error.message}`);
         deliveries += result.deliveries;

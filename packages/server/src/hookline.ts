@@ -46,7 +46,14 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
       },
       { store, sender, logger: logger.child({ component: "dispatcher" }) },
     );
-    const ingest = createGroupCommit(store, { now, onDeliveries: dispatcher.wake });
+    const ingest = createGroupCommit(store, {
+      now,
+      lease: dispatcher.leaseRequest,
+      onIngested: (claims, leftDue) => {
+        dispatcher.adopt(claims);
+        if (leftDue) dispatcher.wake();
+      },
+    });
     const api = buildApi({ config, store, adminKeyHash, ingest, dispatcher, now }, logger);
     try {
       await api.listen({ host: config.host, port: config.port });

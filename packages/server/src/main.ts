@@ -31,18 +31,7 @@ async function serve(options: ServeOptions) {
     fileRequired: options.config !== undefined,
   });
   const hookline = await startHookline(config, logger);
-  const keys = hookline.firstStart;
-  if (keys) {
-    const lines = ["First start: a Default account is ready."];
-    if (keys.adminKey) lines.push(`  admin key (shown once, keep it safe): ${keys.adminKey}`);
-    lines.push(`  TEST key: ${keys.testKey}`, `  LIVE key: ${keys.liveKey}`, "Send a test event:");
-    lines.push(
-      `  curl -X POST ${hookline.url}/v1/events -H 'authorization: Bearer ${keys.testKey}' -H 'content-type: application/json' -d '{"type":"transfer.completed","data":{"amount":100}}'`,
-    );
-    process.stdout.write(`${lines.join("\n")}\n`);
-  }
-  process.stdout.write(`Hookline listening on ${hookline.url}\n`);
-
+  // Before the listening line: whoever waits for that line may signal at once.
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -61,6 +50,17 @@ async function serve(options: ServeOptions) {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  const keys = hookline.firstStart;
+  if (keys) {
+    const lines = ["First start: a Default account is ready."];
+    if (keys.adminKey) lines.push(`  admin key (shown once, keep it safe): ${keys.adminKey}`);
+    lines.push(`  TEST key: ${keys.testKey}`, `  LIVE key: ${keys.liveKey}`, "Send a test event:");
+    lines.push(
+      `  curl -X POST ${hookline.url}/v1/events -H 'authorization: Bearer ${keys.testKey}' -H 'content-type: application/json' -d '{"type":"transfer.completed","data":{"amount":100}}'`,
+    );
+    process.stdout.write(`${lines.join("\n")}\n`);
+  }
+  process.stdout.write(`Hookline listening on ${hookline.url}\n`);
 }
 
 const program = buildProgram({

@@ -302,7 +302,9 @@ describe("crash recovery", () => {
         },
         t0,
       );
-      const [ingested] = await store.ingest(
+      const {
+        results: [ingested],
+      } = await store.ingest(
         [{ scope, events: [{ type: "transfer.completed", dataJson: '{"amount":5}', idempotencyKey: null }] }],
         t0,
       );

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Claim, Outcome, Store } from "../store/store.ts";
+import type { Claim, ClaimRequest, Outcome, Store } from "../store/store.ts";
 import type { HttpSender } from "./http-sender.ts";
 import { decideOutcome } from "./outcome-policy.ts";
 
@@ -24,6 +24,10 @@ export interface DispatcherDeps {
 
 export interface Dispatcher {
   start(): void;
+  /** What new deliveries ingest may lease to this dispatcher right now (null while stopped). */
+  leaseRequest(): ClaimRequest | null;
+  /** Takes deliveries leased to it at ingest, as if it had claimed them. */
+  adopt(claims: Claim[]): void;
   /** New work may be due: claim now instead of waiting for the timer. */
   wake(): void;
   /**
@@ -154,18 +158,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     const t = now();
     let claims: Claim[];
     try {
-      const claim =
-        room > 0
-          ? {
-              now: t,
-              limit: room,
-              leaseMs: options.leaseMs,
-              excludeEndpoints: [...rateLimited(t), ...atCapacity()],
-              held: new Map([...endpoints].map(([id, state]) => [id, state.running + state.waiting.length])),
-              defaultMaxInFlight: options.maxInFlightPerEndpoint,
-              holdFactor: HOLD_FACTOR,
-            }
-          : null;
+      const claim = room > 0 ? claimRequest(t, room) : null;
       ({ claims } = await store.settle(batch, claim, t));
     } catch (error) {
       // Unwritten outcomes are not lost: their leases expire and the attempts run again.
@@ -178,6 +171,19 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     else for (const claim of claims) accept(claim);
     if (claims.length === room) wantClaim = again = true;
     return true;
+  }
+
+  /** A claim for up to `limit` deliveries, within every endpoint's share and rate. */
+  function claimRequest(t: number, limit: number): ClaimRequest {
+    return {
+      now: t,
+      limit,
+      leaseMs: options.leaseMs,
+      excludeEndpoints: [...rateLimited(t), ...atCapacity()],
+      held: new Map([...endpoints].map(([id, state]) => [id, state.running + state.waiting.length])),
+      defaultMaxInFlight: options.maxInFlightPerEndpoint,
+      holdFactor: HOLD_FACTOR,
+    };
   }
 
   async function armTimer() {
@@ -328,6 +334,16 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       if (started) return;
       started = true;
       wake();
+    },
+    // Several ingest commits may be in flight with the same room: the process can
+    // then hold a little more than `concurrency`, never run more than each endpoint's cap.
+    leaseRequest() {
+      const room = options.concurrency - heldTotal;
+      return started && !stopping && room > 0 ? claimRequest(now(), room) : null;
+    },
+    adopt(claims) {
+      if (stopping) giveBack(claims);
+      else for (const claim of claims) accept(claim);
     },
     wake,
     forget,

@@ -1,46 +1,56 @@
 import { HooklineError } from "../errors.ts";
-import type { IngestRequest, IngestResult, Store } from "./store.ts";
+import type { Claim, ClaimRequest, IngestRequest, IngestResult, Store } from "./store.ts";
 
-/** The most events one commit takes; the rest wait for the next. */
-const MAX_EVENTS_PER_COMMIT = 5000;
+/** The most events one store call takes; the rest go in the next. */
+const MAX_EVENTS_PER_CALL = 5000;
 
 export interface GroupCommit {
   /** Resolves once the request's events and deliveries are durable. */
   submit(request: IngestRequest): Promise<IngestResult>;
 }
 
+export interface GroupCommitDeps {
+  now: () => number;
+  /** What new deliveries this process may lease at once (null: none, leave them due). */
+  lease: () => ClaimRequest | null;
+  /** After a commit: the deliveries leased to this process, and whether others were left due. */
+  onIngested: (claims: Claim[], leftDue: boolean) => void;
+}
+
 /**
- * Group commit for ingest: requests that arrive while a commit is running are
- * written together in the next transaction, so many 202s share one fsync and
- * none is weakened.
+ * Group commit for ingest: the requests that arrive during one turn of the event
+ * loop go to the store as one call, and the store thread commits every write
+ * that reaches it during a commit together in the next, so many 202s share one
+ * fsync and none is weakened.
  */
-export function createGroupCommit(store: Store, deps: { now: () => number; onDeliveries: () => void }): GroupCommit {
+export function createGroupCommit(store: Store, deps: GroupCommitDeps): GroupCommit {
   const queue: { request: IngestRequest; resolve: (r: IngestResult) => void; reject: (e: unknown) => void }[] = [];
   let scheduled = false;
-  let committing = false;
 
-  /** One commit at a time: what arrives meanwhile waits and goes into the next, larger one. */
   function kick() {
-    if (committing || scheduled || queue.length === 0) return;
+    if (scheduled || queue.length === 0) return;
     scheduled = true;
-    setImmediate(() => void commit());
+    setImmediate(() => {
+      scheduled = false;
+      while (queue.length > 0) void commit();
+    });
   }
 
   async function commit() {
-    scheduled = false;
-    committing = true;
     let events = 0;
     let count = 0;
-    while (count < queue.length && events < MAX_EVENTS_PER_COMMIT)
+    while (count < queue.length && events < MAX_EVENTS_PER_CALL)
       events += (queue[count++] as (typeof queue)[0]).request.events.length;
     const batch = queue.splice(0, count);
     try {
-      const results = await store.ingest(
+      const { results, claims } = await store.ingest(
         batch.map((item) => item.request),
         deps.now(),
+        deps.lease(),
       );
       for (const [i, item] of batch.entries()) item.resolve(results[i] as IngestResult);
-      if (results.some((result) => result.ok && result.deliveries > 0)) deps.onDeliveries();
+      const deliveries = results.reduce((sum, result) => sum + (result.ok ? result.deliveries : 0), 0);
+      if (deliveries > 0) deps.onIngested(claims, deliveries > claims.length);
     } catch (error) {
       const failure = new HooklineError("store_unavailable", "the event store could not commit; nothing was accepted", {
         status: 503,
@@ -48,9 +58,6 @@ export function createGroupCommit(store: Store, deps: { now: () => number; onDel
         headers: { "retry-after": "1" },
       });
       for (const item of batch) item.reject(failure);
-    } finally {
-      committing = false;
-      kick();
     }
   }
 

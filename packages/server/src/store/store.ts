@@ -115,6 +115,12 @@ export type IngestResult =
   | { ok: true; events: { event: EventRecord; replayed: boolean }[]; deliveries: number }
   | { ok: false; error: HooklineError };
 
+/** One ingest commit: each request's result, and the new deliveries leased straight to the caller. */
+export interface Ingested {
+  results: IngestResult[];
+  claims: Claim[];
+}
+
 /** A delivery leased to this process, with all it needs to make the attempt. */
 export interface Claim {
   deliveryId: string;
@@ -188,7 +194,12 @@ export interface Store {
   /** Re-queues failed deliveries created in [since, until); returns how many. */
   recoverEndpoint(scope: Scope, id: string, since: number, until: number, now: number): Promise<number | null>;
 
-  ingest(requests: IngestRequest[], now: number): Promise<IngestResult[]>;
+  /**
+   * Commits the requests' events and their deliveries. With `lease`, new deliveries
+   * are leased to the caller in the same commit, within the claim's limits, for
+   * endpoints with nothing older due: they go out without waiting for a claim.
+   */
+  ingest(requests: IngestRequest[], now: number, lease?: ClaimRequest | null): Promise<Ingested>;
   getEvent(scope: Scope, id: string): Promise<EventRecord | null>;
   listEvents(scope: Scope, filter: EventFilter, page: Page): Promise<EventRecord[]>;
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { openDatabase } from "./database.ts";
+import { commitTogether, openDatabase, transaction } from "./database.ts";
 import { MIGRATIONS } from "./migrations.ts";
 
 describe("openDatabase", () => {
@@ -20,6 +20,39 @@ describe("openDatabase", () => {
       db.close();
       // Opening again runs nothing twice.
       openDatabase(join(dir, "data")).close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("commits independent calls together: one that throws leaves no trace, the others land", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hookline-db-"));
+    try {
+      const db = openDatabase(dir);
+      db.exec("CREATE TABLE t (v TEXT NOT NULL)");
+      const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
+      const results = await commitTogether(db, [
+        async () => insert.run("a").changes,
+        async () => {
+          insert.run("half");
+          throw new Error("bad call");
+        },
+        // A call with its own transaction nests as a savepoint.
+        async () => transaction(db, () => insert.run("c").changes),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.ok),
+        [true, false, true],
+      );
+      assert.equal(db.isTransaction, false);
+      assert.deepEqual(
+        db
+          .prepare("SELECT v FROM t ORDER BY v")
+          .all()
+          .map((r) => r.v),
+        ["a", "c"],
+      );
+      db.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

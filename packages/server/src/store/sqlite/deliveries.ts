@@ -181,7 +181,8 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary) {
   };
 }
 
-function toClaim(row: Row, claimToken: string, now: number, leaseUntil: number): Claim {
+/** A claim from a delivery row joined with its endpoint's row (and the event's body). */
+export function toClaim(row: Row, claimToken: string, now: number, leaseUntil: number): Claim {
   const secrets = [String(row.secret)];
   if (row.previous_secret !== null && Number(row.previous_secret_expires_at) > now) {
     secrets.push(String(row.previous_secret));

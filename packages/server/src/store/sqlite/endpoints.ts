@@ -16,7 +16,7 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary) {
     delete: "DELETE FROM endpoints WHERE id = ? AND account_id = ? AND environment = ?",
     cancelDeliveries: `UPDATE deliveries SET status = 'cancelled', due_at = NULL, next_attempt_at = NULL,
       claim_token = NULL, last_error = 'endpoint_deleted', updated_at = ?
-      WHERE endpoint_id = ? AND status IN ('pending', 'delivering')`,
+      WHERE endpoint_id = ? AND due_at IS NOT NULL AND status IN ('pending', 'delivering')`,
     rotate: `UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = ?, secret = ?, updated_at = ?
       WHERE id = ? AND account_id = ? AND environment = ?`,
     recover: `UPDATE deliveries SET status = 'pending', due_at = ?, next_attempt_at = ?, scheduled_attempts = 0,

@@ -1,10 +1,14 @@
+import { randomUUID } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { HooklineError, notFound } from "../../errors.ts";
 import { newId } from "../../ids.ts";
 import type {
+  Claim,
+  ClaimRequest,
   Environment,
   EventFilter,
   EventRecord,
+  Ingested,
   IngestRequest,
   IngestResult,
   NewEvent,
@@ -12,11 +16,27 @@ import type {
   Scope,
 } from "../store.ts";
 import { prepareAll, type Row, transaction } from "./database.ts";
+import { toClaim } from "./deliveries.ts";
 import type { QueueSummary } from "./queue.ts";
 
+/** An endpoint an event may go to: its row, with the type filter parsed. */
 interface Target {
   id: string;
   eventTypes: string[] | null;
+  endpoint: Row;
+}
+
+/**
+ * Leasing new deliveries at ingest: what is left of the claim's limit, the room
+ * each endpoint has left, and the lease written on every row leased.
+ */
+interface Leasing {
+  request: ClaimRequest;
+  token: string;
+  until: number;
+  left: number;
+  room: Map<string, number>;
+  claims: Claim[];
 }
 
 export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
@@ -24,11 +44,12 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
     byIdempotencyKey: "SELECT * FROM events WHERE account_id = ? AND environment = ? AND idempotency_key = ?",
     insertEvent: `INSERT INTO events (id, account_id, environment, type, body, idempotency_key, created_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    targets: "SELECT id, event_types FROM endpoints WHERE account_id = ? AND environment = ? AND enabled = 1",
-    target: "SELECT id, enabled FROM endpoints WHERE id = ? AND account_id = ? AND environment = ?",
+    targets: "SELECT * FROM endpoints WHERE account_id = ? AND environment = ? AND enabled = 1",
+    target: "SELECT * FROM endpoints WHERE id = ? AND account_id = ? AND environment = ?",
+    // A new delivery is due now (pending), or leased to the ingesting process already (delivering).
     insertDelivery: `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, environment, status, attempt_count,
-      scheduled_attempts, next_attempt_at, due_at, manual, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, 0, ?, ?)`,
+      scheduled_attempts, next_attempt_at, due_at, manual, claim_token, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, 0, ?, ?, ?)`,
     get: "SELECT * FROM events WHERE id = ? AND account_id = ? AND environment = ?",
     list: `SELECT * FROM events WHERE account_id = $account AND environment = $environment AND id < $before
       AND ($type IS NULL OR type = $type) AND created_at >= $since AND created_at < $until
@@ -39,7 +60,7 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
    * Commits many API requests in one transaction (group commit): one fsync for
    * all of them. Each request gets a savepoint, so one bad request fails alone.
    */
-  function ingest(requests: IngestRequest[], now: number): IngestResult[] {
+  function ingest(requests: IngestRequest[], now: number, lease: ClaimRequest | null): Ingested {
     const targetsByScope = new Map<string, Target[]>();
     const targetsOf = (scope: Scope) => {
       const key = `${scope.accountId}/${scope.environment}`;
@@ -50,27 +71,40 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
       }
       return targets;
     };
-    return transaction(db, () =>
-      requests.map((request) => {
+    const leasing: Leasing | null = lease && {
+      request: lease,
+      token: randomUUID(),
+      until: now + lease.leaseMs,
+      left: lease.limit,
+      room: new Map(),
+      claims: [],
+    };
+    return transaction(db, () => {
+      const results = requests.map((request): IngestResult => {
         db.exec("SAVEPOINT request");
+        const leasedBefore = leasing?.claims.length ?? 0;
         try {
           const targets = request.onlyEndpointId
             ? onlyTarget(request.scope, request.onlyEndpointId)
             : targetsOf(request.scope);
-          const reached = new Set<string>();
-          const events = request.events.map((event) => ingestOne(request.scope, event, targets, reached, now));
+          const reached = new Map<string, number>();
+          const events = request.events.map((event) =>
+            ingestOne(request.scope, event, targets, { reached, leasing, now }),
+          );
           // Once per endpoint, not per delivery: a batch of 1000 to one endpoint is one update.
-          for (const endpointId of reached) queue.dueBy(endpointId, now);
+          for (const [endpointId, due] of reached) queue.dueBy(endpointId, due);
           db.exec("RELEASE request");
           return { ok: true as const, events, deliveries: events.reduce((sum, e) => sum + e.deliveries, 0) };
         } catch (error) {
           db.exec("ROLLBACK TO request");
           db.exec("RELEASE request");
+          if (leasing) forgetLeases(leasing, leasedBefore);
           if (error instanceof HooklineError) return { ok: false as const, error };
           throw error;
         }
-      }),
-    );
+      });
+      return { results, claims: leasing?.claims ?? [] };
+    });
   }
 
   /** The test-event target: its type filter does not apply, but it must be enabled. */
@@ -86,10 +120,15 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
         },
       );
     }
-    return [{ id: endpointId, eventTypes: null }];
+    return [{ ...toTarget(row), eventTypes: null }];
   }
 
-  function ingestOne(scope: Scope, input: NewEvent, targets: Target[], reached: Set<string>, now: number) {
+  function ingestOne(
+    scope: Scope,
+    input: NewEvent,
+    targets: Target[],
+    { reached, leasing, now }: { reached: Map<string, number>; leasing: Leasing | null; now: number },
+  ) {
     if (input.idempotencyKey !== null) {
       const existing = sql.byIdempotencyKey.get(scope.accountId, scope.environment, input.idempotencyKey) as
         | Row
@@ -103,8 +142,31 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
     let deliveries = 0;
     for (const target of targets) {
       if (target.eventTypes && !target.eventTypes.includes(input.type)) continue;
-      sql.insertDelivery.run(newId("dlv", now), id, target.id, scope.accountId, scope.environment, now, now, now, now);
-      reached.add(target.id);
+      const deliveryId = newId("dlv", now);
+      const leased = leasing !== null && takeRoom(leasing, target, now);
+      const due = leased ? leasing.until : now;
+      const status = leased ? "delivering" : "pending";
+      const token = leased ? leasing.token : null;
+      sql.insertDelivery.run(
+        deliveryId,
+        id,
+        target.id,
+        scope.accountId,
+        scope.environment,
+        status,
+        now,
+        due,
+        token,
+        now,
+        now,
+      );
+      if (leased) {
+        const row = { ...target.endpoint, id: deliveryId, event_id: id, endpoint_id: target.id, body };
+        leasing.claims.push(
+          toClaim({ ...row, scheduled_attempts: 0, next_attempt_at: now, manual: 0 }, leasing.token, now, due),
+        );
+      }
+      reached.set(target.id, Math.min(due, reached.get(target.id) ?? due));
       deliveries++;
     }
     const event: EventRecord = {
@@ -120,8 +182,8 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
   }
 
   return {
-    async ingest(requests: IngestRequest[], now: number) {
-      return ingest(requests, now);
+    async ingest(requests: IngestRequest[], now: number, lease?: ClaimRequest | null) {
+      return ingest(requests, now, lease ?? null);
     },
     async getEvent(scope: Scope, id: string) {
       const row = sql.get.get(id, scope.accountId, scope.environment) as Row | undefined;
@@ -143,7 +205,38 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
 }
 
 function toTarget(row: Row): Target {
-  return { id: String(row.id), eventTypes: row.event_types === null ? null : JSON.parse(String(row.event_types)) };
+  const eventTypes = row.event_types === null ? null : JSON.parse(String(row.event_types));
+  return { id: String(row.id), eventTypes, endpoint: row };
+}
+
+/**
+ * Whether the next delivery to `target` may be leased at once: the endpoint is not
+ * excluded, has room under its share, and has nothing older due (that goes first,
+ * through the claim). Once one of its deliveries is left due, the rest are too.
+ */
+function takeRoom(leasing: Leasing, target: Target, now: number): boolean {
+  let room = leasing.room.get(target.id);
+  if (room === undefined) {
+    const { request } = leasing;
+    const nextDue = target.endpoint.next_due_at;
+    const cap =
+      target.endpoint.max_in_flight === null ? request.defaultMaxInFlight : Number(target.endpoint.max_in_flight);
+    const olderDue = nextDue !== null && Number(nextDue) <= now;
+    room =
+      olderDue || request.excludeEndpoints.includes(target.id)
+        ? 0
+        : cap * request.holdFactor - (request.held.get(target.id) ?? 0);
+  }
+  const take = room > 0 && leasing.left > 0;
+  leasing.room.set(target.id, take ? room - 1 : 0);
+  if (take) leasing.left--;
+  return take;
+}
+
+/** A request rolled back: the leases it wrote are gone, so are their claims (its rooms stay used, which is safe). */
+function forgetLeases(leasing: Leasing, keep: number) {
+  leasing.left += leasing.claims.length - keep;
+  leasing.claims.length = keep;
 }
 
 function toEvent(row: Row): EventRecord {

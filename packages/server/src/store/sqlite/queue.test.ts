@@ -45,7 +45,9 @@ describe("the delivery queue", () => {
     );
   const send = async (type: string, count: number, now: number) => {
     const events = Array.from({ length: count }, () => ({ type, dataJson: "{}", idempotencyKey: null }));
-    const [result] = await store.ingest([{ scope, events }], now);
+    const {
+      results: [result],
+    } = await store.ingest([{ scope, events }], now);
     assert.ok(result?.ok);
   };
   const claim = async (now: number, limit: number, held = new Map<string, number>()) => {
@@ -137,5 +139,79 @@ describe("the delivery queue", () => {
     await store.deleteEndpoint(scope, a.id, T0 + 93_000);
     assertSummaryTrue("delete");
     assert.equal(await store.nextDueAt(), T0 + 92_000, "the timer sees b's recovered deliveries");
+  });
+
+  it("ingest leases new deliveries to the caller within the claim's limits, never ahead of older due work", async () => {
+    const fresh = await endpoint(2, ["fresh"]);
+    const backlogged = await endpoint(5, ["backlogged"]);
+    const excluded = await endpoint(5, ["excluded"]);
+    await send("backlogged", 1, T0); // due now, not claimed: this endpoint's new work must queue behind it
+    const lease: ClaimRequest = {
+      now: T0 + 1,
+      limit: 100,
+      leaseMs: 60_000,
+      excludeEndpoints: [excluded.id],
+      held: new Map([[fresh.id, 1]]),
+      defaultMaxInFlight: 10,
+      holdFactor: 2,
+    };
+    const events = (type: string, count: number) =>
+      Array.from({ length: count }, () => ({ type, dataJson: '{"n":1}', idempotencyKey: null }));
+    const { results, claims } = await store.ingest(
+      [
+        { scope, events: events("fresh", 5) },
+        { scope, events: events("backlogged", 2) },
+        { scope, events: events("excluded", 2) },
+      ],
+      T0 + 1,
+      lease,
+    );
+    assert.ok(results.every((r) => r.ok));
+    assertSummaryTrue("an ingest that leased");
+    // fresh: cap 2 × hold factor 2, minus 1 held = 3 leased; the other 2 stay due.
+    assert.equal(claims.length, 3);
+    assert.ok(claims.every((c) => c.endpointId === fresh.id && c.leaseUntil === T0 + 1 + 60_000));
+    const [first] = claims;
+    assert.ok(first);
+    assert.match(first.body, /"type":"fresh"/);
+    assert.equal(first.url, "http://127.0.0.1:9/");
+    assert.equal(first.scheduledAttempts, 0);
+    const rows = reader
+      .prepare("SELECT status, count(*) AS n FROM deliveries WHERE endpoint_id = ? GROUP BY status ORDER BY status")
+      .all(fresh.id);
+    assert.deepEqual(
+      rows.map((r) => ({ ...r })),
+      [
+        { status: "delivering", n: 3 },
+        { status: "pending", n: 2 },
+      ],
+    );
+
+    const queued = reader.prepare("SELECT DISTINCT status FROM deliveries WHERE endpoint_id = ?");
+    assert.deepEqual(
+      queued.all(backlogged.id).map((r) => r.status),
+      ["pending"],
+      "queued behind its older work",
+    );
+    assert.deepEqual(
+      queued.all(excluded.id).map((r) => r.status),
+      ["pending"],
+      "excluded by the caller",
+    );
+
+    // The leases are real: a claim does not take those deliveries again, only what was left due.
+    const claimed = await claim(T0 + 2, 100, new Map([[fresh.id, 4]]));
+    assert.ok(claimed.every((c) => !claims.some((l) => l.deliveryId === c.deliveryId)));
+    // An outcome written under an ingest lease counts like any other.
+    await store.settle([outcome(first, 204, null)], null, T0 + 3);
+    assert.equal((await store.getDelivery(scope, first.deliveryId))?.status, "succeeded");
+
+    // The limit is for the whole call.
+    const limited = await store.ingest([{ scope, events: events("fresh", 3) }], T0 + 4, {
+      ...lease,
+      limit: 1,
+      held: new Map(),
+    });
+    assert.equal(limited.claims.length, 0, "fresh now has older due work, so nothing is leased ahead of it");
   });
 });

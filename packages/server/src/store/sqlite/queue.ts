@@ -13,7 +13,7 @@ export function queueSummary(db: DatabaseSync) {
       (SELECT min(due_at) FROM deliveries WHERE endpoint_id = ?1 AND due_at IS NOT NULL) WHERE id = ?1`,
     dueBy: "UPDATE endpoints SET next_due_at = ?2 WHERE id = ?1 AND (next_due_at IS NULL OR next_due_at > ?2)",
     failPending: `UPDATE deliveries SET status = 'failed', due_at = NULL, next_attempt_at = NULL, last_error = ?,
-      updated_at = ? WHERE endpoint_id = ? AND status IN ('pending', 'delivering')`,
+      updated_at = ? WHERE endpoint_id = ? AND due_at IS NOT NULL AND status IN ('pending', 'delivering')`,
   });
 
   return {

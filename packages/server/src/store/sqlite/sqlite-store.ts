@@ -1,16 +1,21 @@
 import type { Store } from "../store.ts";
 import { accountQueries } from "./accounts.ts";
-import { openDatabase } from "./database.ts";
+import { commitTogether, openDatabase, type Settled } from "./database.ts";
 import { deliveryQueries } from "./deliveries.ts";
 import { endpointQueries } from "./endpoints.ts";
 import { eventQueries } from "./events.ts";
 import { queueSummary } from "./queue.ts";
 
+export interface SqliteStore extends Store {
+  /** Runs independent store calls under one commit (see database.commitTogether). */
+  commitTogether<T>(calls: (() => Promise<T>)[]): Promise<Settled<T>[]>;
+}
+
 /**
  * The embedded store: one SQLite file in the data directory. `node:sqlite` is
  * synchronous, so every method finishes its work before its promise settles.
  */
-export function createSqliteStore(dataDir: string): Store {
+export function createSqliteStore(dataDir: string): SqliteStore {
   const db = openDatabase(dataDir);
   const queue = queueSummary(db);
   return {
@@ -18,6 +23,7 @@ export function createSqliteStore(dataDir: string): Store {
     ...endpointQueries(db, queue),
     ...eventQueries(db, queue),
     ...deliveryQueries(db, queue),
+    commitTogether: (calls) => commitTogether(db, calls),
     async close() {
       if (db.isOpen) db.close();
     },

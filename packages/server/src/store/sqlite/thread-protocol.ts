@@ -1,6 +1,37 @@
 import { HooklineError } from "../../errors.ts";
 import type { Store } from "../store.ts";
 
+/**
+ * Every Store method the thread serves, and whether it writes. Writes that arrive
+ * together share one commit; reads are answered at once. The type makes a new
+ * Store method fail to compile until it is listed here.
+ */
+export const STORE_METHODS: Record<Exclude<keyof Store, "close">, "read" | "write"> = {
+  getSetting: "read",
+  setSetting: "write",
+  createAccount: "write",
+  listAccounts: "read",
+  getAccount: "read",
+  findKey: "read",
+  createEndpoint: "write",
+  getEndpoint: "read",
+  listEndpoints: "read",
+  updateEndpoint: "write",
+  deleteEndpoint: "write",
+  rotateSecret: "write",
+  recoverEndpoint: "write",
+  ingest: "write",
+  getEvent: "read",
+  listEvents: "read",
+  getDelivery: "read",
+  listDeliveries: "read",
+  listAttempts: "read",
+  requestRetry: "write",
+  settle: "write",
+  releaseClaims: "write",
+  nextDueAt: "read",
+};
+
 /** The messages between the main thread and the store's thread. */
 export interface Request {
   id: number;

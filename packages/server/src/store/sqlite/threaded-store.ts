@@ -1,38 +1,12 @@
 import { Worker } from "node:worker_threads";
 import { HooklineError } from "../../errors.ts";
-import type { IngestResult, Store } from "../store.ts";
-import { fromWire, type Reply, type WireError } from "./thread-protocol.ts";
-
-/** Every Store method forwarded as is; the type makes a new Store method fail to compile until listed. */
-const FORWARDED: Record<Exclude<keyof Store, "close" | "ingest">, true> = {
-  getSetting: true,
-  setSetting: true,
-  createAccount: true,
-  listAccounts: true,
-  getAccount: true,
-  findKey: true,
-  createEndpoint: true,
-  getEndpoint: true,
-  listEndpoints: true,
-  updateEndpoint: true,
-  deleteEndpoint: true,
-  rotateSecret: true,
-  recoverEndpoint: true,
-  getEvent: true,
-  listEvents: true,
-  getDelivery: true,
-  listDeliveries: true,
-  listAttempts: true,
-  requestRetry: true,
-  settle: true,
-  releaseClaims: true,
-  nextDueAt: true,
-};
+import type { Ingested, Store } from "../store.ts";
+import { fromWire, type Reply, STORE_METHODS, type WireError } from "./thread-protocol.ts";
 
 /**
  * The embedded store on its own thread. Same interface as the in-thread store;
- * every call is a message, answered in order, so the HTTP event loop never
- * waits for a commit's fsync.
+ * every call is a message, so the HTTP event loop never waits for a commit's
+ * fsync, and writes sent close together share one commit.
  */
 export async function startThreadedSqliteStore(dataDir: string): Promise<Store> {
   const worker = new Worker(new URL("./store-worker.ts", import.meta.url), { workerData: { dataDir } });
@@ -70,16 +44,19 @@ export async function startThreadedSqliteStore(dataDir: string): Promise<Store> 
   }
 
   const store = Object.fromEntries(
-    (Object.keys(FORWARDED) as (keyof typeof FORWARDED)[]).map((method) => [
+    (Object.keys(STORE_METHODS) as (keyof typeof STORE_METHODS)[]).map((method) => [
       method,
       (...args: unknown[]) => call(method, args),
     ]),
   ) as Omit<Store, "close" | "ingest">;
   return {
     ...store,
-    async ingest(requests, now) {
-      const results = (await call("ingest", [requests, now])) as (IngestResult | { ok: false; error: WireError })[];
-      return results.map((result) => (result.ok ? result : { ok: false, error: fromWire(result.error as WireError) }));
+    async ingest(requests, now, lease) {
+      const { results, claims } = (await call("ingest", [requests, now, lease])) as Ingested;
+      const errorsRevived = results.map((result) =>
+        result.ok ? result : { ok: false as const, error: fromWire(result.error as unknown as WireError) },
+      );
+      return { results: errorsRevived, claims };
     },
     async close() {
       if (failure) return;
