@@ -125,9 +125,8 @@ async function preload(params: PreloadParams): Promise<PreloadResult> {
           leaseMs: 60_000,
           excludeEndpoints: [],
           // Nothing stays held: every claim is settled in the next transaction.
-          held: new Map(),
+          room: new Map(),
           defaultMaxInFlight: params.perEndpoint,
-          holdFactor: 1,
         },
         now,
       );

@@ -460,6 +460,40 @@ describe("one slow endpoint never stalls the others", () => {
   });
 });
 
+describe("hanging endpoints cannot hoard the process's claims", () => {
+  it("two hanging endpoints with backlogs, caps adding up to most of the concurrency: a fast one still gets through", async () => {
+    const h = await startTestHookline({
+      HOOKLINE_CONCURRENCY: "40",
+      HOOKLINE_ATTEMPT_TIMEOUT: "5s",
+      HOOKLINE_LEASE: "20s",
+      HOOKLINE_SHUTDOWN_TIMEOUT: "1s",
+    });
+    const hanging = [await startHangingReceiver(), await startHangingReceiver()];
+    const fast = await startReceiver(answer(204));
+    try {
+      for (const [i, receiver] of hanging.entries()) {
+        await createEndpoint(h.test, { url: receiver.url, event_types: [`hoard.${i}`], max_in_flight: 15 });
+        await sendBatch(h.test, `hoard.${i}`, 300);
+      }
+      await eventually(
+        () => (hanging.every((r) => r.stats().requests === 15) ? true : undefined),
+        3000,
+        "both hanging endpoints at their cap",
+      );
+      // Claims waiting in memory for a hanging endpoint's slot would be wasted: it finishes
+      // nothing. Holding any beyond its cap would leave no room for the fast endpoint (40 in all).
+      await createEndpoint(h.test, { url: fast.url, event_types: ["hoard.fast"] });
+      await sendBatch(h.test, "hoard.fast", 100);
+      await fast.waitFor(100, 3000);
+      assert.ok(hanging.every((r) => r.stats().maxOpenRequests === 15));
+    } finally {
+      for (const receiver of hanging) await receiver.close();
+      await fast.close();
+      await h.stop();
+    }
+  });
+});
+
 describe("a receiver that answers 100 MB (real server process)", () => {
   const RESPONSE_BYTES = 100 * 1024 * 1024;
   const MAX_RESPONSE_BYTES = 65_536;

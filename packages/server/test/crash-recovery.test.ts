@@ -317,8 +317,7 @@ describe("crash recovery", () => {
         limit: 10,
         leaseMs,
         excludeEndpoints: [],
-        held: new Map(),
-        holdFactor: 1,
+        room: new Map(),
         defaultMaxInFlight: 20,
       });
       const succeeded = (claim: Claim, startedAt: number): Outcome => ({

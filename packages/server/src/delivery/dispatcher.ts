@@ -46,12 +46,16 @@ const IDLE_RECHECK_MS = 60_000;
 /** Due work exists but every such endpoint is at its cap: completions wake us, this is a fallback. */
 const BLOCKED_RECHECK_MS = 1_000;
 /**
- * Each endpoint may hold this many times its in-flight cap: the extra claims wait
- * in memory, so a finished attempt is replaced at once instead of after a commit.
- * A busy endpoint finishes about a cap's worth of attempts during one commit, so
- * the buffer must cover more than that.
+ * Beyond its in-flight cap, an endpoint may hold claims waiting in memory, so a
+ * finished attempt is replaced at once instead of one commit later. The buffer is
+ * what the endpoint finishes in BUFFER_MS at its recent pace, at most
+ * (HOLD_FACTOR − 1) × cap: a fast endpoint gets a deep one, a slow or hanging one
+ * none, so it can never sit on claims that other endpoints could use.
  */
 const HOLD_FACTOR = 4;
+const BUFFER_MS = 50;
+/** An endpoint's pace is measured over windows this long. */
+const PACE_WINDOW_MS = 250;
 /** Outcomes wait at most this long, or until this many are ready, to be written together. */
 const OUTCOME_DELAY_MS = 5;
 const OUTCOME_BATCH = 256;
@@ -70,8 +74,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   const random = deps.random ?? Math.random;
 
   const running = new Map<string, Promise<void>>();
-  /** Per endpoint with claims held: its cap (as its last claim said), attempts running, claims waiting. */
-  const endpoints = new Map<string, { cap: number; running: number; waiting: Claim[] }>();
+  /** Per endpoint with claims held: its cap (as its last claim said), attempts running, claims waiting, pace. */
+  const endpoints = new Map<string, EndpointState>();
   let heldTotal = 0;
   /**
    * Endpoints that answered 410 Gone. Their disabling is written with the outcome, a
@@ -180,9 +184,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       limit,
       leaseMs: options.leaseMs,
       excludeEndpoints: [...rateLimited(t), ...atCapacity()],
-      held: new Map([...endpoints].map(([id, state]) => [id, state.running + state.waiting.length])),
+      room: new Map([...endpoints].map(([id, state]) => [id, roomOf(state)])),
       defaultMaxInFlight: options.maxInFlightPerEndpoint,
-      holdFactor: HOLD_FACTOR,
     };
   }
 
@@ -218,7 +221,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   function atCapacity(): string[] {
     const full: string[] = [];
     for (const [endpointId, state] of endpoints) {
-      if (state.running + state.waiting.length >= state.cap * HOLD_FACTOR) full.push(endpointId);
+      if (roomOf(state) <= 0) full.push(endpointId);
     }
     return full;
   }
@@ -241,7 +244,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     const cap = claim.maxInFlight ?? options.maxInFlightPerEndpoint;
     let state = endpoints.get(claim.endpointId);
     if (!state) {
-      state = { cap, running: 0, waiting: [] };
+      state = { cap, running: 0, waiting: [], finished: 0, windowStart: now(), pacePerS: 0 };
       endpoints.set(claim.endpointId, state);
     }
     state.cap = cap;
@@ -250,12 +253,13 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     else state.waiting.push(claim);
   }
 
-  function start(claim: Claim, state: { cap: number; running: number; waiting: Claim[] }) {
+  function start(claim: Claim, state: EndpointState) {
     state.running++;
     const settled = attempt(claim).finally(() => {
       running.delete(claim.deliveryId);
       state.running--;
       heldTotal--;
+      countFinished(state, now());
       const left = state.running + state.waiting.length;
       const next = stopping ? undefined : state.waiting.shift();
       if (next) start(next, state);
@@ -353,6 +357,32 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     },
     inFlight: () => running.size,
   };
+}
+
+interface EndpointState {
+  cap: number;
+  running: number;
+  waiting: Claim[];
+  /** Attempts finished since `windowStart`, and the pace measured over the last full window. */
+  finished: number;
+  windowStart: number;
+  pacePerS: number;
+}
+
+function countFinished(state: EndpointState, t: number) {
+  const elapsed = t - state.windowStart;
+  if (elapsed >= PACE_WINDOW_MS) {
+    state.pacePerS = (state.finished * 1000) / elapsed;
+    state.finished = 0;
+    state.windowStart = t;
+  }
+  state.finished++;
+}
+
+/** How many more claims an endpoint may take: its cap plus its buffer, less what it holds. */
+function roomOf(state: EndpointState): number {
+  const buffer = Math.min(state.cap * (HOLD_FACTOR - 1), Math.ceil((state.pacePerS * BUFFER_MS) / 1000));
+  return state.cap + buffer - state.running - state.waiting.length;
 }
 
 /** Resolves true after `ms`, or false as soon as `signal` aborts. */

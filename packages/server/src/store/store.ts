@@ -149,11 +149,12 @@ export interface ClaimRequest {
   leaseMs: number;
   /** Endpoints that must not get more work now (rate-limited). */
   excludeEndpoints: readonly string[];
-  /** Claims this process holds per endpoint (attempts running or waiting for a slot). */
-  held: ReadonlyMap<string, number>;
+  /**
+   * How many more claims each endpoint this process already holds claims for may
+   * take (the dispatcher's policy). Any other endpoint may take up to its in-flight cap.
+   */
+  room: ReadonlyMap<string, number>;
   defaultMaxInFlight: number;
-  /** An endpoint may hold this many times its in-flight cap; the extra claims wait in memory for a slot. */
-  holdFactor: number;
 }
 
 /** What one attempt did to its delivery, written only while the claim token still holds. */

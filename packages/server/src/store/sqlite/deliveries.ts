@@ -73,7 +73,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary) {
     for (const endpoint of endpoints) {
       const endpointId = String(endpoint.id);
       const cap = endpoint.max_in_flight === null ? request.defaultMaxInFlight : Number(endpoint.max_in_flight);
-      const room = Math.min(cap * request.holdFactor - (request.held.get(endpointId) ?? 0), limit - claims.length);
+      const room = Math.min(request.room.get(endpointId) ?? cap, limit - claims.length);
       if (room <= 0) continue;
       const ids = (sql.dueOf.all(endpointId, now, room) as Row[]).map((row) => String(row.id));
       for (const id of ids) {

@@ -222,10 +222,7 @@ function takeRoom(leasing: Leasing, target: Target, now: number): boolean {
     const cap =
       target.endpoint.max_in_flight === null ? request.defaultMaxInFlight : Number(target.endpoint.max_in_flight);
     const olderDue = nextDue !== null && Number(nextDue) <= now;
-    room =
-      olderDue || request.excludeEndpoints.includes(target.id)
-        ? 0
-        : cap * request.holdFactor - (request.held.get(target.id) ?? 0);
+    room = olderDue || request.excludeEndpoints.includes(target.id) ? 0 : (request.room.get(target.id) ?? cap);
   }
   const take = room > 0 && leasing.left > 0;
   leasing.room.set(target.id, take ? room - 1 : 0);

@@ -50,15 +50,14 @@ describe("the delivery queue", () => {
     } = await store.ingest([{ scope, events }], now);
     assert.ok(result?.ok);
   };
-  const claim = async (now: number, limit: number, held = new Map<string, number>()) => {
+  const claim = async (now: number, limit: number, room = new Map<string, number>()) => {
     const request: ClaimRequest = {
       now,
       limit,
       leaseMs: 60_000,
       excludeEndpoints: [],
-      held,
+      room,
       defaultMaxInFlight: 10,
-      holdFactor: 1,
     };
     return (await store.settle([], request, now)).claims;
   };
@@ -106,7 +105,7 @@ describe("the delivery queue", () => {
 
     // With a at its cap, only b's new work is claimed.
     await send("b", 3, T0 + 30);
-    const more = await claim(T0 + 40, 50, new Map([[a.id, 10]]));
+    const more = await claim(T0 + 40, 50, new Map([[a.id, 0]]));
     assert.deepEqual(new Set(more.map((c) => c.endpointId)), new Set([b.id]));
 
     // Outcomes for all of b's claims: successes, one rescheduled, one failed for good.
@@ -151,9 +150,8 @@ describe("the delivery queue", () => {
       limit: 100,
       leaseMs: 60_000,
       excludeEndpoints: [excluded.id],
-      held: new Map([[fresh.id, 1]]),
+      room: new Map([[fresh.id, 3]]),
       defaultMaxInFlight: 10,
-      holdFactor: 2,
     };
     const events = (type: string, count: number) =>
       Array.from({ length: count }, () => ({ type, dataJson: '{"n":1}', idempotencyKey: null }));
@@ -168,7 +166,7 @@ describe("the delivery queue", () => {
     );
     assert.ok(results.every((r) => r.ok));
     assertSummaryTrue("an ingest that leased");
-    // fresh: cap 2 × hold factor 2, minus 1 held = 3 leased; the other 2 stay due.
+    // fresh: the caller gives it room for 3; the other 2 stay due.
     assert.equal(claims.length, 3);
     assert.ok(claims.every((c) => c.endpointId === fresh.id && c.leaseUntil === T0 + 1 + 60_000));
     const [first] = claims;
@@ -200,18 +198,22 @@ describe("the delivery queue", () => {
     );
 
     // The leases are real: a claim does not take those deliveries again, only what was left due.
-    const claimed = await claim(T0 + 2, 100, new Map([[fresh.id, 4]]));
+    const claimed = await claim(T0 + 2, 100, new Map([[fresh.id, 0]]));
     assert.ok(claimed.every((c) => !claims.some((l) => l.deliveryId === c.deliveryId)));
     // An outcome written under an ingest lease counts like any other.
     await store.settle([outcome(first, 204, null)], null, T0 + 3);
     assert.equal((await store.getDelivery(scope, first.deliveryId))?.status, "succeeded");
 
-    // The limit is for the whole call.
-    const limited = await store.ingest([{ scope, events: events("fresh", 3) }], T0 + 4, {
+    // The limit is for the whole call; fresh still has due work, so nothing of it is leased ahead.
+    const other = await endpoint(5, ["other"]);
+    const limited = await store.ingest([{ scope, events: [...events("fresh", 1), ...events("other", 3)] }], T0 + 4, {
       ...lease,
       limit: 1,
-      held: new Map(),
+      room: new Map(),
     });
-    assert.equal(limited.claims.length, 0, "fresh now has older due work, so nothing is leased ahead of it");
+    assert.deepEqual(
+      limited.claims.map((c) => c.endpointId),
+      [other.id],
+    );
   });
 });
