@@ -5,6 +5,7 @@ import { bootstrap, type FirstStartKeys } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
 import { createDispatcher } from "./delivery/dispatcher.ts";
 import { createHttpSender } from "./delivery/http-sender.ts";
+import { createListenHub } from "./delivery/listen-hub.ts";
 import { HooklineError } from "./errors.ts";
 import { createGroupCommit } from "./store/group-commit.ts";
 import { startThreadedSqliteStore } from "./store/sqlite/threaded-store.ts";
@@ -27,13 +28,17 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   const store = await startThreadedSqliteStore(config.dataDir);
   try {
     const { adminKeyHash, firstStart } = await bootstrap(store, config.adminKey, now());
-    const sender = createHttpSender({
-      userAgent: `Hookline/${VERSION}`,
-      attemptTimeoutMs: config.attemptTimeoutMs,
-      maxResponseBytes: config.maxResponseBytes,
-      allowPrivateInTest: config.allowPrivateInTest,
-      egressAllowCidrs: config.egressAllowCidrs,
-    });
+    const listeners = createListenHub({ maxResponseBytes: config.maxResponseBytes });
+    const sender = createHttpSender(
+      {
+        userAgent: `Hookline/${VERSION}`,
+        attemptTimeoutMs: config.attemptTimeoutMs,
+        maxResponseBytes: config.maxResponseBytes,
+        allowPrivateInTest: config.allowPrivateInTest,
+        egressAllowCidrs: config.egressAllowCidrs,
+      },
+      listeners,
+    );
     const dispatcher = createDispatcher(
       {
         concurrency: config.concurrency,
@@ -54,7 +59,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
         if (leftDue) dispatcher.wake();
       },
     });
-    const api = buildApi({ config, store, adminKeyHash, ingest, dispatcher, now }, logger);
+    const api = buildApi({ config, store, adminKeyHash, ingest, dispatcher, listeners, now }, logger);
     try {
       await api.listen({ host: config.host, port: config.port });
     } catch (error) {

@@ -67,6 +67,10 @@ const program = buildProgram({
   env: process.env,
   print: (text) => process.stdout.write(`${text}\n`),
   serve,
+  onInterrupt(stop) {
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  },
 });
 
 try {

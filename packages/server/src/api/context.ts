@@ -7,6 +7,7 @@ import type {
   RawServerDefault,
 } from "fastify";
 import type { Config } from "../config.ts";
+import type { ListenHub } from "../delivery/listen-hub.ts";
 import type { GroupCommit } from "../store/group-commit.ts";
 import type { Store } from "../store/store.ts";
 
@@ -23,6 +24,8 @@ export interface ApiContext {
     /** An endpoint changed: claims for it that have not started must be taken again. */
     forget(endpointId: string): void;
   };
+  /** Connected `hookline listen` sessions. */
+  listeners: ListenHub;
   now: () => number;
 }
 

@@ -80,3 +80,13 @@ export const BatchEventsBody = Type.Object(
   { events: Type.Array(Type.Object(EventFields, strict), { minItems: 1, maxItems: 1000 }) },
   strict,
 );
+
+/** `GET /v1/listen?events=a,b`: a comma-separated list of event types (none: every type). */
+export const ListenQuery = Type.Object(
+  {
+    events: Type.Optional(
+      Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}(,[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}){0,99}$" }),
+    ),
+  },
+  { additionalProperties: false },
+);

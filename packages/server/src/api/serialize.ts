@@ -13,6 +13,7 @@ export function endpointJson(endpoint: Endpoint) {
   return {
     id: endpoint.id,
     environment: endpoint.environment,
+    kind: endpoint.kind,
     url: endpoint.url,
     description: endpoint.description,
     event_types: endpoint.eventTypes,

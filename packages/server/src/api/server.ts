@@ -1,4 +1,5 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import websocket from "@fastify/websocket";
 import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type { Logger } from "pino";
 import { installAuth } from "./auth.ts";
@@ -9,6 +10,7 @@ import { registerDeliveryRoutes } from "./routes/deliveries.ts";
 import { registerEndpointRoutes } from "./routes/endpoints.ts";
 import { registerEventRoutes } from "./routes/events.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
+import { registerListenRoutes } from "./routes/listen.ts";
 
 /** Builds the HTTP API (not yet listening). */
 export function buildApi(ctx: ApiContext, logger: Logger): Api {
@@ -29,5 +31,8 @@ export function buildApi(ctx: ApiContext, logger: Logger): Api {
   registerEndpointRoutes(app, ctx);
   registerEventRoutes(app, ctx);
   registerDeliveryRoutes(app, ctx);
+  // WebSocket messages are small JSON results; a larger one is refused, not buffered.
+  app.register(websocket, { options: { maxPayload: ctx.config.maxResponseBytes + 4096 } });
+  app.register(async (scope) => registerListenRoutes(scope as Api, ctx));
   return app;
 }

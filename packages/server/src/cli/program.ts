@@ -2,12 +2,15 @@ import { Command, Option } from "commander";
 import { HooklineError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { type ClientOptions, callApi } from "./api-client.ts";
+import { listen } from "./listen.ts";
 
 /** What the CLI needs from the process; only main.ts provides it. */
 export interface CliIo {
   env: Record<string, string | undefined>;
   print(text: string): void;
   serve(options: ServeOptions): Promise<void>;
+  /** Calls `stop` on Ctrl-C or SIGTERM (long-running commands). */
+  onInterrupt(stop: () => void): void;
 }
 
 export interface ServeOptions {
@@ -112,6 +115,24 @@ export function buildProgram(io: CliIo): Command {
       io.print(`deleted ${id}`);
     },
   );
+
+  client(
+    program
+      .command("listen")
+      .description("relay this account's TEST events to a local server, no tunnel needed (TEST key)"),
+  )
+    .option("--forward-to <url>", "the local URL that gets every event, e.g. http://localhost:3000/webhooks")
+    .option(
+      "--forward <rule>",
+      "<type pattern>=<url>, e.g. 'transfer.*=http://localhost:3000/a'; repeat it, the first match wins",
+      (rule: string, rules: string[]) => [...rules, rule],
+      [] as string[],
+    )
+    .option("--events <types>", "only these event types, comma-separated")
+    .action(async (options) => {
+      const forward = [...options.forward, ...(options.forwardTo ? [options.forwardTo] : [])];
+      await listen({ ...clientOptions(options), forward, events: options.events }, io);
+    });
 
   const deliveries = program.command("deliveries").description("inspect and retry deliveries (account key)");
   client(deliveries.command("retry").description("attempt a delivery now").argument("<delivery-id>")).action(

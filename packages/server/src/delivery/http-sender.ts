@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { Agent, type Dispatcher } from "undici";
 import type { AttemptError, Claim, Environment } from "../store/store.ts";
 import { addressRejection, createGuardedLookup, type EgressPolicy } from "./egress-guard.ts";
+import type { ListenHub } from "./listen-hub.ts";
 import type { AttemptResult } from "./outcome-policy.ts";
 import { parseRetryAfter } from "./retry-schedule.ts";
 import { signatureHeader } from "./signature.ts";
@@ -22,15 +23,19 @@ export interface HttpSender {
   close(): Promise<void>;
 }
 
-/** What came back over the wire, before it becomes an attempt result. */
-type Reply = { statusCode: number; body: string; retryAfter: string | undefined } | { error: AttemptError } | "aborted";
+/** What came back over the wire (or from a listener), before it becomes an attempt result. */
+export type Reply =
+  | { statusCode: number; body: string; retryAfter: string | undefined }
+  | { error: AttemptError }
+  | "aborted";
 
 /**
- * Sends webhook requests. One keep-alive agent per environment, each with a
+ * Sends webhook requests (and hands listen endpoints' attempts to the listen
+ * hub). One keep-alive agent per environment, each with a
  * lookup that refuses addresses its environment may not reach, so a DNS answer
  * that changes after the endpoint was saved (rebinding) is still caught.
  */
-export function createHttpSender(options: HttpSenderOptions): HttpSender {
+export function createHttpSender(options: HttpSenderOptions, listeners: ListenHub): HttpSender {
   const policies: Record<Environment, EgressPolicy> = {
     test: { environment: "test", allowPrivateInTest: options.allowPrivateInTest, allowCidrs: options.egressAllowCidrs },
     live: { environment: "live", allowPrivateInTest: false, allowCidrs: options.egressAllowCidrs },
@@ -66,11 +71,15 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
       ...fields,
     });
 
-    const target = targetOf(claim.url, claim.environment);
-    // Node never calls `lookup` for an IP literal, so those are checked here.
-    if (target.blockedLiteral) return result({ error: "blocked" });
-
-    const reply = await post(agents[claim.environment], target, headers, claim.body);
+    let reply: Reply;
+    if (claim.kind === "listen") {
+      reply = await listeners.relay(claim, headers, options.attemptTimeoutMs);
+    } else {
+      const target = targetOf(claim.url, claim.environment);
+      // Node never calls `lookup` for an IP literal, so those are checked here.
+      if (target.blockedLiteral) return result({ error: "blocked" });
+      reply = await post(agents[claim.environment], target, headers, claim.body);
+    }
     if (reply === "aborted") return reply;
     if ("error" in reply) return result({ error: reply.error });
     const retryAfter = reply.statusCode === 429 || reply.statusCode === 503;
@@ -162,6 +171,7 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
     send,
     abortAll() {
       for (const abort of [...inFlight]) abort();
+      listeners.abortAll();
     },
     async close() {
       await Promise.all([agents.test.close(), agents.live.close()]);

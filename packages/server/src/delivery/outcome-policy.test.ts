@@ -11,6 +11,7 @@ const claim = (overrides: Partial<Claim> = {}): Claim => ({
   body: "{}",
   endpointId: "ep_1",
   environment: "test",
+  kind: "http",
   url: "http://127.0.0.1/",
   secrets: ["whsec_x"],
   retrySchedule: null,

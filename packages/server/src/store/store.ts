@@ -20,10 +20,14 @@ export interface Account {
   createdAt: number;
 }
 
+/** Where an endpoint's deliveries go: an HTTP URL, or a developer's `hookline listen` session. */
+export type EndpointKind = "http" | "listen";
+
 export interface Endpoint {
   id: string;
   accountId: string;
   environment: Environment;
+  kind: EndpointKind;
   url: string;
   description: string;
   /** null means every event type. */
@@ -82,7 +86,16 @@ export interface Delivery {
   updatedAt: number;
 }
 
-export type AttemptError = "timeout" | "connect" | "dns" | "blocked" | "tls" | "reset" | "too_large";
+export type AttemptError =
+  | "timeout"
+  | "connect"
+  | "dns"
+  | "blocked"
+  | "tls"
+  | "reset"
+  | "too_large"
+  /** A listen endpoint with no `hookline listen` connected. */
+  | "listener_offline";
 
 export interface Attempt {
   id: string;
@@ -129,6 +142,7 @@ export interface Claim {
   body: string;
   endpointId: string;
   environment: Environment;
+  kind: EndpointKind;
   url: string;
   secrets: string[];
   retrySchedule: number[] | null;
@@ -192,6 +206,12 @@ export interface Store {
     previousExpiresAt: number,
     now: number,
   ): Promise<Endpoint | null>;
+  /**
+   * A `hookline listen` session connects: the scope's listen endpoint, created with
+   * `secret` the first time (it keeps that secret across sessions), now enabled with
+   * this event filter; its pending deliveries become due now.
+   */
+  openListener(scope: Scope, eventTypes: string[] | null, secret: string, now: number): Promise<Endpoint>;
   /** Re-queues failed deliveries created in [since, until); returns how many. */
   recoverEndpoint(scope: Scope, id: string, since: number, until: number, now: number): Promise<number | null>;
 

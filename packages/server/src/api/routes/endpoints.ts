@@ -70,7 +70,16 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
       const scope = scopeOf(request);
       const body = request.body;
       if (Object.keys(body).length === 0) throw invalid("send at least one field to change");
-      if (body.url !== undefined) await checkUrl(body.url, scope.environment);
+      if (body.url !== undefined) {
+        if ((await store.getEndpoint(scope, request.params.id))?.kind === "listen") {
+          throw new HooklineError(
+            "listen_endpoint",
+            "this endpoint's deliveries go to `hookline listen`; it has no URL to change",
+            { status: 409 },
+          );
+        }
+        await checkUrl(body.url, scope.environment);
+      }
       const patch = Object.fromEntries(
         Object.entries({
           url: body.url,

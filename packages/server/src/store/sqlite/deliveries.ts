@@ -8,6 +8,7 @@ import type {
   ClaimRequest,
   Delivery,
   DeliveryStatus,
+  EndpointKind,
   Environment,
   Outcome,
   Page,
@@ -35,7 +36,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary) {
       "SELECT id FROM deliveries WHERE endpoint_id = ? AND due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?",
     // Everything one attempt needs, read only for the deliveries actually claimed.
     claimed: `SELECT d.id, d.event_id, d.endpoint_id, d.scheduled_attempts, d.next_attempt_at, d.manual, e.body,
-        p.url, p.environment, p.secret, p.previous_secret, p.previous_secret_expires_at, p.retry_schedule,
+        p.url, p.environment, p.kind, p.secret, p.previous_secret, p.previous_secret_expires_at, p.retry_schedule,
         p.max_in_flight, p.rate_limit_per_s
       FROM deliveries d
       CROSS JOIN endpoints p ON p.id = d.endpoint_id
@@ -194,6 +195,7 @@ export function toClaim(row: Row, claimToken: string, now: number, leaseUntil: n
     body: String(row.body),
     endpointId: String(row.endpoint_id),
     environment: row.environment as Environment,
+    kind: row.kind as EndpointKind,
     url: String(row.url),
     secrets,
     retrySchedule: row.retry_schedule === null ? null : JSON.parse(String(row.retry_schedule)),

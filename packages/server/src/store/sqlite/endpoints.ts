@@ -1,14 +1,24 @@
 import type { DatabaseSync } from "node:sqlite";
 import { newId } from "../../ids.ts";
-import type { Endpoint, EndpointPatch, Environment, NewEndpoint, Page, Scope } from "../store.ts";
+import type { Endpoint, EndpointKind, EndpointPatch, Environment, NewEndpoint, Page, Scope } from "../store.ts";
+
+/** What a listen endpoint shows as its URL: its deliveries go to `hookline listen`, not to an address. */
+export const LISTEN_URL = "hookline:listen";
+
 import { prepareAll, type Row, transaction } from "./database.ts";
 import type { QueueSummary } from "./queue.ts";
 
 export function endpointQueries(db: DatabaseSync, queue: QueueSummary) {
   const sql = prepareAll(db, {
-    insert: `INSERT INTO endpoints (id, account_id, environment, url, description, event_types, enabled,
+    insert: `INSERT INTO endpoints (id, account_id, environment, kind, url, description, event_types, enabled,
       secret, rate_limit_per_s, max_in_flight, retry_schedule, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`,
+      VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`,
+    listener: "SELECT * FROM endpoints WHERE account_id = ? AND environment = ? AND kind = 'listen'",
+    openListener: `UPDATE endpoints SET event_types = ?, enabled = 1, disabled_reason = NULL, updated_at = ?
+      WHERE id = ?`,
+    // What waited for a listener that was away goes out as soon as one is back.
+    dueNow: `UPDATE deliveries SET due_at = ?1, updated_at = ?1
+      WHERE endpoint_id = ?2 AND due_at > ?1 AND status = 'pending'`,
     get: "SELECT * FROM endpoints WHERE id = ? AND account_id = ? AND environment = ?",
     list: "SELECT * FROM endpoints WHERE account_id = ? AND environment = ? AND id > ? ORDER BY id LIMIT ?",
     update: `UPDATE endpoints SET url = ?, description = ?, event_types = ?, enabled = ?, disabled_reason = ?,
@@ -36,6 +46,7 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary) {
         id,
         scope.accountId,
         scope.environment,
+        "http",
         input.url,
         input.description,
         json(input.eventTypes),
@@ -88,6 +99,35 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary) {
       const changed = sql.rotate.run(previousExpiresAt, secret, now, id, scope.accountId, scope.environment).changes;
       return changed ? get(scope, id) : null;
     },
+    async openListener(scope: Scope, eventTypes: string[] | null, secret: string, now: number) {
+      return transaction(db, () => {
+        let row = sql.listener.get(scope.accountId, scope.environment) as Row | undefined;
+        if (!row) {
+          const id = newId("ep", now);
+          sql.insert.run(
+            id,
+            scope.accountId,
+            scope.environment,
+            "listen",
+            LISTEN_URL,
+            "hookline listen: events relayed to a developer's machine",
+            null,
+            secret,
+            null,
+            null,
+            null,
+            now,
+            now,
+          );
+          row = { id };
+        }
+        const id = String(row.id);
+        sql.openListener.run(json(eventTypes), now, id);
+        sql.dueNow.run(now, id);
+        queue.refresh([id]);
+        return get(scope, id) as Endpoint;
+      });
+    },
     async recoverEndpoint(scope: Scope, id: string, since: number, until: number, now: number) {
       return transaction(db, () => {
         if (!get(scope, id)) return null;
@@ -108,6 +148,7 @@ function toEndpoint(row: Row): Endpoint {
     id: String(row.id),
     accountId: String(row.account_id),
     environment: row.environment as Environment,
+    kind: row.kind as EndpointKind,
     url: String(row.url),
     description: String(row.description),
     eventTypes: row.event_types === null ? null : JSON.parse(String(row.event_types)),

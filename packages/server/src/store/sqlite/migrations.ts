@@ -91,4 +91,8 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX deliveries_by_endpoint;
   CREATE INDEX deliveries_failed ON deliveries (endpoint_id, created_at) WHERE status = 'failed';
   `,
+  // `hookline listen`: an endpoint whose deliveries go to a developer's CLI session.
+  `
+  ALTER TABLE endpoints ADD COLUMN kind TEXT NOT NULL DEFAULT 'http';
+  `,
 ];

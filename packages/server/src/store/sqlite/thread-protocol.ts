@@ -19,6 +19,7 @@ export const STORE_METHODS: Record<Exclude<keyof Store, "close">, "read" | "writ
   updateEndpoint: "write",
   deleteEndpoint: "write",
   rotateSecret: "write",
+  openListener: "write",
   recoverEndpoint: "write",
   ingest: "write",
   getEvent: "read",

@@ -1,0 +1,74 @@
+import { HooklineError } from "../../errors.ts";
+import { newSigningSecret } from "../../ids.ts";
+import { scopeOf } from "../auth.ts";
+import type { Api, ApiContext } from "../context.ts";
+import { ListenQuery } from "../schemas.ts";
+
+/** A listener that answers no ping for this long is gone (a laptop that went to sleep). */
+const PING_EVERY_MS = 15_000;
+
+/**
+ * `GET /v1/listen` (WebSocket), for `hookline listen`: the account's TEST events
+ * are relayed to a developer's machine. The session's listen endpoint is an
+ * endpoint like any other (attempts, retries, the attempt log), whose
+ * deliveries go over this socket instead of to a URL.
+ *
+ * Messages: the server sends `{type: "ready", endpoint_id, secret, events}` once,
+ * then `{type: "attempt", attempt_id, headers, body}`; the CLI answers each with
+ * `{type: "result", attempt_id, status, body}` or `{type: "result", attempt_id, error}`.
+ */
+export function registerListenRoutes(app: Api, ctx: ApiContext): void {
+  app.get(
+    "/v1/listen",
+    {
+      websocket: true,
+      config: { auth: "account" },
+      schema: { querystring: ListenQuery },
+      // Checked before the upgrade, so the CLI gets a plain HTTP error it can print.
+      preHandler: async (request) => {
+        if (scopeOf(request).environment !== "test") {
+          throw new HooklineError(
+            "test_key_required",
+            "only a TEST key can listen: LIVE events never go to a developer's machine",
+            { status: 403 },
+          );
+        }
+      },
+    },
+    async (socket, request) => {
+      const scope = scopeOf(request);
+      const events = (request.query as { events?: string }).events;
+      const eventTypes = events ? [...new Set(events.split(","))] : null;
+      // Attached before anything is awaited, so no message is missed.
+      const received: string[] = [];
+      let session: ReturnType<ApiContext["listeners"]["attach"]> | null = null;
+      socket.on("message", (data) => (session ? session.receive(String(data)) : received.push(String(data))));
+      let alive = true;
+      socket.on("pong", () => {
+        alive = true;
+      });
+      const pinger = setInterval(() => {
+        if (!alive) return socket.terminate();
+        alive = false;
+        socket.ping();
+      }, PING_EVERY_MS);
+      socket.on("close", () => {
+        clearInterval(pinger);
+        session?.detach();
+      });
+      try {
+        const endpoint = await ctx.store.openListener(scope, eventTypes, newSigningSecret(), ctx.now());
+        if (socket.readyState !== socket.OPEN) return;
+        session = ctx.listeners.attach(endpoint.id, socket);
+        for (const text of received.splice(0)) session.receive(text);
+        socket.send(
+          JSON.stringify({ type: "ready", endpoint_id: endpoint.id, secret: endpoint.secret, events: eventTypes }),
+        );
+        ctx.dispatcher.wake();
+      } catch (error) {
+        request.log.error({ err: error }, "opening a listen session failed");
+        socket.close(1011, "the server could not open the listen session");
+      }
+    },
+  );
+}

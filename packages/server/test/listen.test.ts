@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { verifyWebhook, type WebhookEvent } from "../../receiver/src/index.ts";
+import { attemptsOf, deliveriesOf, deliveryWhen } from "./helpers/api.ts";
+import { eventually } from "./helpers/client.ts";
+import { startTestHookline, type TestHookline } from "./helpers/hookline.ts";
+import { type Receiver, startReceiver } from "./helpers/receiver.ts";
+
+const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+
+/** A real `hookline listen` process; its output is collected line by line. */
+function startListen(args: string[]) {
+  const child: ChildProcess = spawn(process.execPath, [MAIN, "listen", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (chunk) => {
+    out += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    err += chunk;
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    child.on("exit", (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  return {
+    child,
+    exited,
+    stdout: () => out,
+    stderr: () => err,
+    /** The signing secret it prints once connected. */
+    secret: () =>
+      eventually(() => /signing secret is (whsec_\S+)/.exec(out)?.[1], 10_000, `hookline listen to connect:\n${err}`),
+    async stop() {
+      child.kill("SIGINT");
+      return exited;
+    },
+  };
+}
+
+describe("hookline listen", () => {
+  let h: TestHookline;
+  let local: Receiver;
+
+  before(async () => {
+    h = await startTestHookline();
+    local = await startReceiver((request, res) => {
+      res.statusCode = request.url === "/fail" ? 500 : 200;
+      res.end(request.url === "/fail" ? "boom" : "ok");
+    });
+  });
+  after(async () => {
+    await local.close();
+    await h.stop();
+  });
+
+  const send = async (type: string) => {
+    const sent = await h.test.post("/v1/events", { type, data: { at: Date.now() } });
+    assert.equal(sent.status, 202);
+    return sent.body.id as string;
+  };
+
+  it("relays TEST events to local URLs by type, signed, and records the local status as the attempt's", async () => {
+    const listen = startListen([
+      "--api-url",
+      h.url,
+      "--api-key",
+      h.keys.test,
+      "--forward",
+      `fail.*=${local.url}/fail`,
+      "--forward-to",
+      `${local.url}/ok`,
+    ]);
+    try {
+      const secret = await listen.secret();
+      const okId = await send("order.created");
+      const failId = await send("fail.now");
+      const [first, second] = await local.waitFor(2, 10_000);
+      assert.ok(first && second);
+      const byPath = new Map([first, second].map((r) => [r.url, r]));
+      const ok = byPath.get("/ok");
+      assert.ok(ok && byPath.get("/fail"));
+
+      // What arrived is verifiable with the secret `hookline listen` printed, as any webhook.
+      const event = (await verifyWebhook(ok.body, ok.headers, secret)) as WebhookEvent;
+      assert.equal(event.id, okId);
+      assert.equal(ok.headers["webhook-id"], okId);
+
+      // The local answers are the attempts' outcomes.
+      const [okDelivery] = await deliveriesOf(h.test, okId);
+      assert.ok(okDelivery);
+      const succeeded = await deliveryWhen(h.test, okDelivery.id, (d) => d.status === "succeeded", "ok delivered");
+      assert.equal(succeeded.last_status_code, 200);
+      const [failDelivery] = await deliveriesOf(h.test, failId);
+      assert.ok(failDelivery);
+      const failed = await deliveryWhen(h.test, failDelivery.id, (d) => d.attempt_count === 1, "fail attempted");
+      assert.equal(failed.status, "pending", "a 500 is retried on the schedule like any endpoint's");
+      assert.equal(failed.last_status_code, 500);
+      const [attempt] = await attemptsOf(h.test, failDelivery.id);
+      assert.equal(attempt?.response_snippet, "boom");
+
+      // One line per event in the terminal.
+      await eventually(() => (/order\.created .*→ 200/.test(listen.stdout()) ? true : undefined), 5000, "ok line");
+      assert.match(listen.stdout(), /fail\.now .*→ 500/);
+    } finally {
+      assert.equal(await listen.stop(), 0, listen.stderr());
+    }
+    // The listen endpoint is listed, with its kind.
+    const endpoints = await h.test.get("/v1/endpoints");
+    assert.ok(endpoints.body.data.some((e: { kind: string }) => e.kind === "listen"));
+  });
+
+  it("keeps its secret across restarts; a disconnected listener's deliveries fail, then go out on reconnect", async () => {
+    const args = ["--api-url", h.url, "--api-key", h.keys.test, "--forward-to", `${local.url}/ok`];
+    const first = startListen(args);
+    const secret = await first.secret();
+    assert.equal(await first.stop(), 0);
+
+    const eventId = await send("while.away");
+    const [delivery] = await deliveriesOf(h.test, eventId);
+    assert.ok(delivery);
+    const missed = await deliveryWhen(h.test, delivery.id, (d) => d.attempt_count === 1, "an attempt while away");
+    assert.equal(missed.status, "pending");
+    assert.equal(missed.last_error, "listener_offline");
+
+    const second = startListen(args);
+    try {
+      assert.equal(await second.secret(), secret, "the same secret after a restart");
+      const delivered = await deliveryWhen(
+        h.test,
+        delivery.id,
+        (d) => d.status === "succeeded",
+        "delivered on reconnect",
+      );
+      assert.equal(delivered.attempt_count, 2);
+      // Everything pending came forward on reconnect (also the earlier test's 500), this one exactly once.
+      assert.equal(local.requests.filter((r) => r.headers["webhook-id"] === eventId).length, 1);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it("refuses a LIVE key with a clear message", async () => {
+    const live = startListen(["--api-url", h.url, "--api-key", h.keys.live, "--forward-to", `${local.url}/ok`]);
+    assert.equal(await live.exited, 1);
+    assert.match(live.stderr(), /only a TEST key can listen/);
+  });
+});
