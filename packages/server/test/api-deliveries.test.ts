@@ -266,4 +266,29 @@ describe("deliveries API", () => {
       await receiver.close();
     }
   });
+
+  it("POST /v1/deliveries/retry walks a TEST delivery's whole schedule in seconds; LIVE keys are refused", async () => {
+    const { test, live } = await newAccount(h, "walk");
+    const receiver = await startReceiver(answer(500));
+    try {
+      await test.post("/v1/endpoints", { url: `${receiver.url}/walk`, retry_schedule: ["1h", "1h"] });
+      const sent = await test.post("/v1/events", { type: "walk.me", data: {} });
+      const delivery = await onlyDelivery(test, sent.body.id);
+      await deliveryWhen(test, delivery.id, (d) => d.attempt_count === 1, "the first attempt");
+      for (const attempt of [2, 3]) {
+        const retried = await test.post("/v1/deliveries/retry", { status: "pending" });
+        assert.equal(retried.status, 202);
+        assert.deepEqual(retried.body, { retried: 1 });
+        await deliveryWhen(test, delivery.id, (d) => d.attempt_count === attempt, `attempt ${attempt}`);
+      }
+      // Those were the schedule's own attempts: it is used up, so the delivery has failed for good.
+      const done = await deliveryWhen(test, delivery.id, (d) => d.status === "failed", "failed after the schedule");
+      assert.equal(done.next_attempt_at, null);
+      assert.deepEqual((await test.post("/v1/deliveries/retry", { status: "pending" })).body, { retried: 0 });
+      assertError(await live.post("/v1/deliveries/retry", { status: "pending" }), 403, "test_key_required");
+      assertError(await test.post("/v1/deliveries/retry", {}), 400);
+    } finally {
+      await receiver.close();
+    }
+  });
 });

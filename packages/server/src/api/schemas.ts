@@ -81,6 +81,9 @@ export const BatchEventsBody = Type.Object(
   strict,
 );
 
+/** `POST /v1/deliveries/retry`: every pending delivery of the (TEST) environment is attempted now. */
+export const RetryPendingBody = Type.Object({ status: Type.Literal("pending") }, strict);
+
 /** `GET /v1/listen?events=a,b`: a comma-separated list of event types (none: every type). */
 export const ListenQuery = Type.Object(
   {

@@ -135,10 +135,23 @@ export function buildProgram(io: CliIo): Command {
     });
 
   const deliveries = program.command("deliveries").description("inspect and retry deliveries (account key)");
-  client(deliveries.command("retry").description("attempt a delivery now").argument("<delivery-id>")).action(
-    async (id, options) =>
-      show(await callApi(clientOptions(options), "POST", `/v1/deliveries/${encodeURIComponent(id)}/retry`)),
-  );
+  client(
+    deliveries
+      .command("retry")
+      .description("attempt a delivery now, or with --pending every pending one (TEST: walk the schedule in seconds)")
+      .argument("[delivery-id]"),
+  )
+    .option("--pending", "every pending delivery of the key's environment (TEST key only)")
+    .action(async (id: string | undefined, options) => {
+      if (options.pending === Boolean(id)) {
+        throw new HooklineError("invalid_argument", "give a delivery id or --pending (not both)");
+      }
+      show(
+        id
+          ? await callApi(clientOptions(options), "POST", `/v1/deliveries/${encodeURIComponent(id)}/retry`)
+          : await callApi(clientOptions(options), "POST", "/v1/deliveries/retry", { status: "pending" }),
+      );
+    });
   client(deliveries.command("attempts").description("show a delivery's attempt log").argument("<delivery-id>")).action(
     async (id, options) =>
       show(await callApi(clientOptions(options), "GET", `/v1/deliveries/${encodeURIComponent(id)}/attempts`)),

@@ -56,6 +56,8 @@ const HOLD_FACTOR = 4;
 const BUFFER_MS = 50;
 /** An endpoint's pace is measured over windows this long. */
 const PACE_WINDOW_MS = 250;
+/** An endpoint holding no claims is forgotten after this long without finishing one. */
+const IDLE_STATE_MS = 10_000;
 /** Outcomes wait at most this long, or until this many are ready, to be written together. */
 const OUTCOME_DELAY_MS = 5;
 const OUTCOME_BATCH = 256;
@@ -179,6 +181,13 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
 
   /** A claim for up to `limit` deliveries, within every endpoint's share and rate. */
   function claimRequest(t: number, limit: number): ClaimRequest {
+    // An endpoint's state outlives its last claim for a while, so its pace (and buffer)
+    // survives the moments its work runs out; after a quiet spell it is dropped.
+    for (const [endpointId, state] of endpoints) {
+      if (state.running === 0 && state.waiting.length === 0 && t - state.windowStart > IDLE_STATE_MS) {
+        endpoints.delete(endpointId);
+      }
+    }
     return {
       now: t,
       limit,
@@ -263,7 +272,6 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       const left = state.running + state.waiting.length;
       const next = stopping ? undefined : state.waiting.shift();
       if (next) start(next, state);
-      else if (state.running === 0 && state.waiting.length === 0) endpoints.delete(claim.endpointId);
       // A busy endpoint, or a process holding all it may, likely has more due: claim at
       // once, so cycles run back to back. A quiet endpoint's outcome waits to share a commit.
       if (left + 1 >= state.cap || heldTotal + 1 >= options.concurrency) wantClaim = true;
@@ -298,6 +306,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   function forget(endpointId: string) {
     gone.delete(endpointId);
     releaseWaiting(endpointId);
+    // Its cap may have changed: the next claim reads it afresh.
+    if (endpoints.get(endpointId)?.running === 0) endpoints.delete(endpointId);
     wake();
   }
 

@@ -227,6 +227,8 @@ export interface Store {
   getDelivery(scope: Scope, id: string): Promise<Delivery | null>;
   listDeliveries(scope: Scope, eventId: string): Promise<Delivery[]>;
   listAttempts(scope: Scope, deliveryId: string, page: Page): Promise<Attempt[]>;
+  /** Makes the next scheduled attempt of every pending delivery in the scope due now; returns how many. */
+  advancePending(scope: Scope, now: number): Promise<number>;
   /** Queues one manual attempt now; null when unknown, "busy" while an attempt runs. */
   requestRetry(scope: Scope, id: string, now: number): Promise<Delivery | "busy" | null>;
 

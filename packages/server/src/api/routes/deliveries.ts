@@ -1,7 +1,7 @@
 import { HooklineError, notFound } from "../../errors.ts";
 import { scopeOf } from "../auth.ts";
 import { type Api, type ApiContext, pageOf } from "../context.ts";
-import { IdParams, PageQuery } from "../schemas.ts";
+import { IdParams, PageQuery, RetryPendingBody } from "../schemas.ts";
 import { attemptJson, deliveryJson, pageJson } from "../serialize.ts";
 
 export function registerDeliveryRoutes(app: Api, ctx: ApiContext): void {
@@ -39,6 +39,26 @@ export function registerDeliveryRoutes(app: Api, ctx: ApiContext): void {
       }
       ctx.dispatcher.wake();
       return reply.code(202).send(deliveryJson(delivery));
+    },
+  );
+
+  // TEST only: walk a delivery's whole schedule in seconds instead of 72 hours. Each
+  // call makes the next scheduled attempt of every pending delivery happen now.
+  app.post(
+    "/v1/deliveries/retry",
+    { config: { auth: "account" }, schema: { body: RetryPendingBody } },
+    async (request, reply) => {
+      const scope = scopeOf(request);
+      if (scope.environment !== "test") {
+        throw new HooklineError(
+          "test_key_required",
+          "bulk retry is for TEST only: in LIVE, retry one delivery (POST /v1/deliveries/{id}/retry) or recover an endpoint",
+          { status: 403 },
+        );
+      }
+      const retried = await store.advancePending(scope, now());
+      ctx.dispatcher.wake();
+      return reply.code(202).send({ retried });
     },
   );
 }

@@ -49,6 +49,10 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary) {
         updated_at = ?
       WHERE id = ? AND claim_token = ?`,
     endpointEnabled: "SELECT enabled FROM endpoints WHERE id = ?",
+    scopeEndpoints: "SELECT id FROM endpoints WHERE account_id = ? AND environment = ?",
+    // Through the queue index, endpoint by endpoint: only rows waiting for a later time.
+    advance: `UPDATE deliveries SET due_at = ?1, next_attempt_at = ?1, updated_at = ?1
+      WHERE endpoint_id = ?2 AND due_at > ?1 AND status = 'pending'`,
     insertAttempt: `INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_snippet,
       request_headers, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     disableEndpoint: "UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?",
@@ -161,6 +165,17 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary) {
         else sql.retryFinal.run(now, now, id);
         queue.dueBy(String(row.endpoint_id), now);
         return toDelivery(sql.get.get(id, scope.accountId, scope.environment) as Row);
+      });
+    },
+    async advancePending(scope: Scope, now: number) {
+      return transaction(db, () => {
+        let advanced = 0;
+        for (const row of sql.scopeEndpoints.all(scope.accountId, scope.environment) as Row[]) {
+          const changed = Number(sql.advance.run(now, String(row.id)).changes);
+          if (changed) queue.dueBy(String(row.id), now);
+          advanced += changed;
+        }
+        return advanced;
       });
     },
     async settle(outcomes: Outcome[], claim: ClaimRequest | null, now: number) {

@@ -28,6 +28,7 @@ export const STORE_METHODS: Record<Exclude<keyof Store, "close">, "read" | "writ
   listDeliveries: "read",
   listAttempts: "read",
   requestRetry: "write",
+  advancePending: "write",
   settle: "write",
   releaseClaims: "write",
   nextDueAt: "read",
