@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { signWebhook } from "../src/index.ts";
 
 const PACKAGE = fileURLToPath(new URL("..", import.meta.url));
 
@@ -60,5 +61,48 @@ describe("the published package", () => {
       /from "node:|require\(/,
       "no Node built-ins in the core: it runs on Workers, Deno and Bun",
     );
+  });
+
+  // Runs after the build above (tests in a file run in order): the example imports the built package.
+  it("examples/express-receiver answers 200, processes an event once, and refuses a forged one", async () => {
+    const secret = `whsec_${btoa("example-receiver-secret-32-bytes")}`;
+    const example = fileURLToPath(new URL("../../../examples/express-receiver/server.js", import.meta.url));
+    const child = spawn(process.execPath, [example], {
+      env: { ...process.env, WEBHOOK_SECRET: secret, PORT: "0" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the example did not start: ${out}`)), 10_000);
+        child.stdout.on("data", () => {
+          const match = /listening on (\S+)/.exec(out);
+          if (match) {
+            clearTimeout(timer);
+            resolve(match[1] as string);
+          }
+        });
+      });
+      const body = '{"id":"evt_ex1","type":"transfer.completed","data":{"amount":"1"}}';
+      const timestamp = Math.floor(Date.now() / 1000);
+      const headers = {
+        "content-type": "application/json",
+        "webhook-id": "evt_ex1",
+        "webhook-timestamp": String(timestamp),
+        "webhook-signature": await signWebhook(secret, "evt_ex1", timestamp, body),
+      };
+      for (let i = 0; i < 2; i++) assert.equal((await fetch(url, { method: "POST", headers, body })).status, 200);
+      const forged = await fetch(url, { method: "POST", headers, body: body.replace('"1"', '"1000"') });
+      assert.equal(forged.status, 400);
+      const deadline = Date.now() + 5000;
+      while (!out.includes("repeat of evt_ex1") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(out.match(/processed transfer\.completed evt_ex1/g)?.length, 1, out);
+      assert.match(out, /repeat of evt_ex1 ignored/);
+    } finally {
+      child.kill();
+    }
   });
 });

@@ -72,6 +72,30 @@ describe("hookline command line", () => {
     assert.match(deleted.stdout, /deleted ep_/);
   });
 
+  it("triggers a TEST event from the catalog's sample, and walks pending deliveries with retry --pending", async () => {
+    const triggered = await hookline(["trigger", "deposit.confirmed"], env);
+    assert.equal(triggered.code, 0, triggered.stderr);
+    const event = JSON.parse(triggered.stdout);
+    assert.equal(event.type, "deposit.confirmed");
+    assert.equal(event.environment, "test");
+    assert.equal(event.data.asset, "ETH", "the catalog's sample data");
+    const own = await hookline(["trigger", "deposit.confirmed", "--data", '{"amount":"1"}'], env);
+    assert.deepEqual(JSON.parse(own.stdout).data, { amount: "1" });
+
+    const live = await hookline(["trigger", "deposit.confirmed"], { ...env, HOOKLINE_API_KEY: h.keys.live });
+    assert.equal(live.code, 1);
+    assert.match(live.stderr, /use a TEST key/);
+    const unknown = await hookline(["trigger", "no.such.type"], env);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no\.such\.type/);
+
+    const walked = await hookline(["deliveries", "retry", "--pending"], env);
+    assert.equal(walked.code, 0, walked.stderr);
+    assert.equal(typeof JSON.parse(walked.stdout).retried, "number");
+    const listed = await hookline(["event-types", "list"], env);
+    assert.ok(JSON.parse(listed.stdout).data.some((t: { name: string }) => t.name === "transfer.completed"));
+  });
+
   it("creates accounts with the admin key", async () => {
     const created = await hookline(["accounts", "create", "--name", "Acme"], {
       ...env,

@@ -5,8 +5,8 @@ import type { Scope, Store } from "../store/store.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {
-    /** Which key a route needs; routes without it are public (health checks). */
-    auth?: "admin" | "account";
+    /** Which key a route needs (`any`: admin or account); routes without it are public (health checks). */
+    auth?: "admin" | "account" | "any";
   }
   interface FastifyRequest {
     /** The account and environment of an account key, set before the body is read. */

@@ -81,6 +81,19 @@ export const BatchEventsBody = Type.Object(
   strict,
 );
 
+export const EventTypeParams = Type.Object({ name: EventType });
+
+/** `POST /v1/event-types` (admin): add to the catalog, or replace an entry of the same name. */
+export const EventTypeBody = Type.Object(
+  {
+    name: EventType,
+    description: Type.Optional(Type.String({ maxLength: 1000 })),
+    schema: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
+    example: Type.Record(Type.String(), Type.Unknown()),
+  },
+  strict,
+);
+
 /** `POST /v1/deliveries/retry`: every pending delivery of the (TEST) environment is attempted now. */
 export const RetryPendingBody = Type.Object({ status: Type.Literal("pending") }, strict);
 

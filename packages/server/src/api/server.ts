@@ -8,6 +8,7 @@ import { installErrorHandler } from "./error-handler.ts";
 import { registerAccountRoutes } from "./routes/accounts.ts";
 import { registerDeliveryRoutes } from "./routes/deliveries.ts";
 import { registerEndpointRoutes } from "./routes/endpoints.ts";
+import { registerEventTypeRoutes } from "./routes/event-types.ts";
 import { registerEventRoutes } from "./routes/events.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerListenRoutes } from "./routes/listen.ts";
@@ -30,6 +31,7 @@ export function buildApi(ctx: ApiContext, logger: Logger): Api {
   registerAccountRoutes(app, ctx);
   registerEndpointRoutes(app, ctx);
   registerEventRoutes(app, ctx);
+  registerEventTypeRoutes(app, ctx);
   registerDeliveryRoutes(app, ctx);
   // WebSocket messages are small JSON results; a larger one is refused, not buffered.
   app.register(websocket, { options: { maxPayload: ctx.config.maxResponseBytes + 4096 } });

@@ -91,6 +91,31 @@ export function buildProgram(io: CliIo): Command {
       show(await callApi(clientOptions(options), "GET", `/v1/events/${encodeURIComponent(id)}/deliveries`)),
   );
 
+  client(
+    program
+      .command("trigger")
+      .description("send a TEST event of a catalog type with its sample data (see `hookline event-types list`)")
+      .argument("<type>", "event type, e.g. transfer.completed"),
+  )
+    .option("--data <json>", "the event's data instead of the catalog's sample, a JSON object")
+    .action(async (type: string, options) => {
+      const api = clientOptions(options);
+      if (api.apiKey && !api.apiKey.startsWith("hl_test_")) {
+        throw new HooklineError("test_key_required", "trigger sends TEST events: use a TEST key (hl_test_…)");
+      }
+      const data = options.data
+        ? parseJsonObject(options.data, "--data")
+        : (await callApi(api, "GET", `/v1/event-types/${encodeURIComponent(type)}`)).example;
+      show(await callApi(api, "POST", "/v1/events", { type, data }));
+    });
+  client(
+    program
+      .command("event-types")
+      .description("the event-type catalog: built-in examples and the operator's own")
+      .command("list")
+      .description("list event types with their sample data"),
+  ).action(async (options) => show(await callApi(clientOptions(options), "GET", "/v1/event-types")));
+
   const endpoints = program.command("endpoints").description("manage webhook endpoints (account key)");
   client(endpoints.command("list").description("list endpoints")).action(async (options) =>
     show(await callApi(clientOptions(options), "GET", "/v1/endpoints")),

@@ -183,6 +183,18 @@ export interface Outcome {
   disableEndpoint: string | null;
 }
 
+/** An event type in the catalog: what it means, the shape of its `data`, a sample. */
+export interface EventTypeRecord {
+  name: string;
+  description: string;
+  /** JSON Schema of `data`, or null when any object goes. */
+  schema: Record<string, unknown> | null;
+  /** Sample `data`, used by `hookline trigger`. */
+  example: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
 export interface Store {
   close(): Promise<void>;
 
@@ -221,6 +233,10 @@ export interface Store {
    * endpoints with nothing older due: they go out without waiting for a claim.
    */
   ingest(requests: IngestRequest[], now: number, lease?: ClaimRequest | null): Promise<Ingested>;
+  /** The operator's event types (the built-in ones are not stored). */
+  listEventTypes(): Promise<EventTypeRecord[]>;
+  /** Adds an event type to the catalog, or replaces the one of that name. */
+  putEventType(type: Omit<EventTypeRecord, "createdAt" | "updatedAt">, now: number): Promise<EventTypeRecord>;
   getEvent(scope: Scope, id: string): Promise<EventRecord | null>;
   listEvents(scope: Scope, filter: EventFilter, page: Page): Promise<EventRecord[]>;
 

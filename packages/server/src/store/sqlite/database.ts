@@ -26,9 +26,6 @@ export function openDatabase(dataDir: string): DatabaseSync {
     );
   }
   db.exec("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY");
-  // A 64 MiB page cache instead of 2 MiB keeps the hot queue and recent events in
-  // memory; a longer WAL between checkpoints copies each often-rewritten page once.
-  db.exec("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 10000");
   migrate(db);
   return db;
 }

@@ -95,4 +95,15 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE endpoints ADD COLUMN kind TEXT NOT NULL DEFAULT 'http';
   `,
+  // The operator's additions to the event-type catalog.
+  `
+  CREATE TABLE event_types (
+    name TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    schema TEXT,
+    example TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];

@@ -3,6 +3,7 @@ import { accountQueries } from "./accounts.ts";
 import { commitTogether, openDatabase, type Settled } from "./database.ts";
 import { deliveryQueries } from "./deliveries.ts";
 import { endpointQueries } from "./endpoints.ts";
+import { eventTypeQueries } from "./event-types.ts";
 import { eventQueries } from "./events.ts";
 import { queueSummary } from "./queue.ts";
 
@@ -22,6 +23,7 @@ export function createSqliteStore(dataDir: string): SqliteStore {
     ...accountQueries(db),
     ...endpointQueries(db, queue),
     ...eventQueries(db, queue),
+    ...eventTypeQueries(db),
     ...deliveryQueries(db, queue),
     commitTogether: (calls) => commitTogether(db, calls),
     async close() {

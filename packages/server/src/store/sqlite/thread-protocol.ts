@@ -22,6 +22,8 @@ export const STORE_METHODS: Record<Exclude<keyof Store, "close">, "read" | "writ
   openListener: "write",
   recoverEndpoint: "write",
   ingest: "write",
+  listEventTypes: "read",
+  putEventType: "write",
   getEvent: "read",
   listEvents: "read",
   getDelivery: "read",

@@ -1,0 +1,76 @@
+import { Ajv } from "ajv";
+import { BUILT_IN_EVENT_TYPES } from "../../catalog/built-in.ts";
+import { HooklineError, notFound } from "../../errors.ts";
+import type { EventTypeRecord } from "../../store/store.ts";
+import type { Api, ApiContext } from "../context.ts";
+import { EventTypeBody, EventTypeParams } from "../schemas.ts";
+import { iso } from "../serialize.ts";
+
+type CatalogEntry = Omit<EventTypeRecord, "createdAt" | "updatedAt"> & Partial<EventTypeRecord>;
+
+/**
+ * The event-type catalog: built-in examples plus the operator's own. Every key may
+ * read it (the dashboard's filters, `hookline trigger`); only the admin key adds to it.
+ */
+export function registerEventTypeRoutes(app: Api, ctx: ApiContext): void {
+  const ajv = new Ajv({ allErrors: false });
+
+  async function catalog(): Promise<Map<string, CatalogEntry>> {
+    const entries = new Map<string, CatalogEntry>(BUILT_IN_EVENT_TYPES.map((type) => [type.name, type]));
+    for (const type of await ctx.store.listEventTypes()) entries.set(type.name, type);
+    return entries;
+  }
+
+  app.get("/v1/event-types", { config: { auth: "any" } }, async () => ({
+    data: [...(await catalog()).values()].sort((a, b) => a.name.localeCompare(b.name)).map(eventTypeJson),
+  }));
+
+  app.get(
+    "/v1/event-types/:name",
+    { config: { auth: "any" }, schema: { params: EventTypeParams } },
+    async (request) => {
+      const type = (await catalog()).get(request.params.name);
+      if (!type) throw notFound("event type", request.params.name);
+      return eventTypeJson(type);
+    },
+  );
+
+  app.post(
+    "/v1/event-types",
+    { config: { auth: "admin" }, schema: { body: EventTypeBody } },
+    async (request, reply) => {
+      const { name, description = "", schema = null, example } = request.body;
+      if (schema !== null) {
+        let validate: ReturnType<Ajv["compile"]>;
+        try {
+          validate = ajv.compile(schema);
+        } catch (error) {
+          throw new HooklineError("invalid_schema", `schema is not a usable JSON Schema: ${(error as Error).message}`, {
+            status: 422,
+          });
+        }
+        if (!validate(example)) {
+          throw new HooklineError(
+            "example_mismatch",
+            `example does not match schema: ${ajv.errorsText(validate.errors, { dataVar: "example" })}`,
+            { status: 422 },
+          );
+        }
+      }
+      const stored = await ctx.store.putEventType({ name, description, schema, example }, ctx.now());
+      return reply.code(201).send(eventTypeJson(stored));
+    },
+  );
+}
+
+function eventTypeJson(type: CatalogEntry) {
+  return {
+    name: type.name,
+    description: type.description,
+    schema: type.schema,
+    example: type.example,
+    built_in: type.createdAt === undefined,
+    created_at: type.createdAt === undefined ? null : iso(type.createdAt),
+    updated_at: type.updatedAt === undefined ? null : iso(type.updatedAt),
+  };
+}
