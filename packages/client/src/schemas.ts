@@ -1,0 +1,196 @@
+import { type Static, Type } from "typebox";
+
+/**
+ * The Hookline API's wire format, in one place: the server validates requests with
+ * these schemas, and the client's types are derived from them (no copy to drift).
+ * Request schemas: unknown fields are errors everywhere (additionalProperties: false).
+ */
+
+const strict = { additionalProperties: false } as const;
+
+export const EventType = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$" });
+export const IdempotencyKey = Type.String({ minLength: 1, maxLength: 256 });
+export const Duration = Type.String({ pattern: "^\\d+(\\.\\d+)?(ms|s|m|h|d)(\\*\\d+)?$" });
+export const Timestamp = Type.String({ format: "date-time" });
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export const PageQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.String({ pattern: "^[0-9]{1,4}$" })),
+    after: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  strict,
+);
+
+export const EventListQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.String({ pattern: "^[0-9]{1,4}$" })),
+    after: Type.Optional(Type.String({ maxLength: 64 })),
+    type: Type.Optional(EventType),
+    since: Type.Optional(Timestamp),
+    until: Type.Optional(Timestamp),
+  },
+  strict,
+);
+
+export const CreateAccountBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) }, strict);
+
+const endpointFields = {
+  url: Type.String({ minLength: 1, maxLength: 2048 }),
+  description: Type.String({ maxLength: 1024 }),
+  event_types: Type.Union([Type.Array(EventType, { minItems: 1, maxItems: 200, uniqueItems: true }), Type.Null()]),
+  rate_limit_per_s: Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()]),
+  max_in_flight: Type.Union([Type.Integer({ minimum: 1, maximum: 10_000 }), Type.Null()]),
+  retry_schedule: Type.Union([Type.Array(Duration, { maxItems: 200 }), Type.Null()]),
+};
+
+export const CreateEndpointBody = Type.Object(
+  {
+    url: endpointFields.url,
+    description: Type.Optional(endpointFields.description),
+    event_types: Type.Optional(endpointFields.event_types),
+    rate_limit_per_s: Type.Optional(endpointFields.rate_limit_per_s),
+    max_in_flight: Type.Optional(endpointFields.max_in_flight),
+    retry_schedule: Type.Optional(endpointFields.retry_schedule),
+  },
+  strict,
+);
+
+export const UpdateEndpointBody = Type.Object(
+  {
+    url: Type.Optional(endpointFields.url),
+    description: Type.Optional(endpointFields.description),
+    event_types: Type.Optional(endpointFields.event_types),
+    rate_limit_per_s: Type.Optional(endpointFields.rate_limit_per_s),
+    max_in_flight: Type.Optional(endpointFields.max_in_flight),
+    retry_schedule: Type.Optional(endpointFields.retry_schedule),
+    enabled: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+
+export const RecoverBody = Type.Object({ since: Timestamp, until: Type.Optional(Timestamp) }, strict);
+
+const EventFields = {
+  type: EventType,
+  data: Type.Record(Type.String(), Type.Unknown()),
+  idempotency_key: Type.Optional(IdempotencyKey),
+};
+
+export const CreateEventBody = Type.Object(EventFields, strict);
+
+export const BatchEventsBody = Type.Object(
+  { events: Type.Array(Type.Object(EventFields, strict), { minItems: 1, maxItems: 1000 }) },
+  strict,
+);
+
+export const EventTypeParams = Type.Object({ name: EventType });
+
+/** `POST /v1/event-types` (admin): add to the catalog, or replace an entry of the same name. */
+export const EventTypeBody = Type.Object(
+  {
+    name: EventType,
+    description: Type.Optional(Type.String({ maxLength: 1000 })),
+    schema: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
+    example: Type.Record(Type.String(), Type.Unknown()),
+  },
+  strict,
+);
+
+/** `POST /v1/deliveries/retry`: every pending delivery of the (TEST) environment is attempted now. */
+export const RetryPendingBody = Type.Object({ status: Type.Literal("pending") }, strict);
+
+/** `GET /v1/listen?events=a,b`: a comma-separated list of event types (none: every type). */
+export const ListenQuery = Type.Object(
+  {
+    events: Type.Optional(
+      Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}(,[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}){0,99}$" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+// Responses. The server builds these shapes (api/serialize.ts); a contract test checks
+// every answer it gives against them.
+
+const Time = Type.String({ format: "date-time" });
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const EventResponse = Type.Object(
+  {
+    id: Type.String(),
+    type: Type.String(),
+    created_at: Time,
+    environment: Type.Union([Type.Literal("test"), Type.Literal("live")]),
+    data: Type.Record(Type.String(), Type.Unknown()),
+  },
+  strict,
+);
+
+export const EndpointResponse = Type.Object(
+  {
+    id: Type.String(),
+    environment: Type.Union([Type.Literal("test"), Type.Literal("live")]),
+    kind: Type.Union([Type.Literal("http"), Type.Literal("listen")]),
+    url: Type.String(),
+    description: Type.String(),
+    event_types: Nullable(Type.Array(Type.String())),
+    enabled: Type.Boolean(),
+    disabled_reason: Nullable(Type.String()),
+    secret: Type.String(),
+    previous_secret_expires_at: Nullable(Time),
+    rate_limit_per_s: Nullable(Type.Integer()),
+    max_in_flight: Nullable(Type.Integer()),
+    retry_schedule: Nullable(Type.Array(Type.String())),
+    created_at: Time,
+    updated_at: Time,
+  },
+  strict,
+);
+
+export const DeliveryResponse = Type.Object(
+  {
+    id: Type.String(),
+    event_id: Type.String(),
+    endpoint_id: Type.String(),
+    status: Type.Union(["pending", "delivering", "succeeded", "failed", "cancelled"].map((s) => Type.Literal(s))),
+    attempt_count: Type.Integer(),
+    next_attempt_at: Nullable(Time),
+    last_status_code: Nullable(Type.Integer()),
+    last_error: Nullable(Type.String()),
+    created_at: Time,
+    updated_at: Time,
+  },
+  strict,
+);
+
+export const AttemptResponse = Type.Object(
+  {
+    id: Type.String(),
+    delivery_id: Type.String(),
+    started_at: Time,
+    duration_ms: Type.Number(),
+    status_code: Nullable(Type.Integer()),
+    error: Nullable(Type.String()),
+    response_snippet: Nullable(Type.String()),
+    request_headers: Type.Record(Type.String(), Type.String()),
+    trigger: Type.Union([Type.Literal("scheduled"), Type.Literal("manual")]),
+  },
+  strict,
+);
+
+export const PageOf = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
+  Type.Object({ data: Type.Array(item), next_cursor: Nullable(Type.String()) }, strict);
+
+export type CreateEventRequest = Static<typeof CreateEventBody>;
+export type CreateEndpointRequest = Static<typeof CreateEndpointBody>;
+export type UpdateEndpointRequest = Static<typeof UpdateEndpointBody>;
+export type HooklineEvent = Static<typeof EventResponse>;
+export type Endpoint = Static<typeof EndpointResponse>;
+export type Delivery = Static<typeof DeliveryResponse>;
+export type Attempt = Static<typeof AttemptResponse>;
+export interface Page<T> {
+  data: T[];
+  next_cursor: string | null;
+}
