@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { pino } from "pino";
 import { verifyWebhook, type WebhookEvent } from "../../receiver/src/index.ts";
+import { loadConfig } from "../src/config.ts";
+import { startHookline } from "../src/hookline.ts";
 import { attemptsOf, deliveriesOf, deliveryWhen } from "./helpers/api.ts";
-import { eventually } from "./helpers/client.ts";
-import { startTestHookline, type TestHookline } from "./helpers/hookline.ts";
+import { apiClient, eventually } from "./helpers/client.ts";
+import { startTestHookline, type TestHookline, tempDir } from "./helpers/hookline.ts";
 import { type Receiver, startReceiver } from "./helpers/receiver.ts";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
@@ -145,5 +149,44 @@ describe("hookline listen", () => {
     const live = startListen(["--api-url", h.url, "--api-key", h.keys.live, "--forward-to", `${local.url}/ok`]);
     assert.equal(await live.exited, 1);
     assert.match(live.stderr(), /only a TEST key can listen/);
+  });
+});
+
+describe("hookline listen when the server goes away", () => {
+  it("says so, reconnects with backoff once the server is back, and delivers again", async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    const dir = tempDir();
+    const config = loadConfig({ env: { HOOKLINE_PORT: String(port), HOOKLINE_DATA_DIR: dir.path } });
+    const logger = pino({ level: "silent" });
+    const local = await startReceiver((_request, res) => res.end());
+    let server = await startHookline(config, logger);
+    const key = server.firstStart?.testKey as string;
+    const listen = startListen(["--api-url", server.url, "--api-key", key, "--forward-to", `${local.url}/in`]);
+    try {
+      await listen.secret();
+      await server.stop();
+      await eventually(() => (/trying again in/.test(listen.stdout()) ? true : undefined), 5000, "a reconnect notice");
+
+      server = await startHookline(config, logger);
+      await eventually(
+        () => ((listen.stdout().match(/signing secret is/g) ?? []).length === 2 ? true : undefined),
+        10_000,
+        "the listener to reconnect",
+      );
+      const sent = await apiClient(server.url, key).post("/v1/events", { type: "after.restart", data: {} });
+      assert.equal(sent.status, 202);
+      const [arrived] = await local.waitFor(1, 5000);
+      assert.equal(arrived?.headers["webhook-id"], sent.body.id);
+    } finally {
+      await listen.stop();
+      await server.stop();
+      await local.close();
+      dir.remove();
+    }
   });
 });
