@@ -145,6 +145,35 @@ describe("hookline listen", () => {
     }
   });
 
+  it("--events limits what is relayed: other types make no delivery to the listener", async () => {
+    const listen = startListen([
+      "--api-url",
+      h.url,
+      "--api-key",
+      h.keys.test,
+      "--events",
+      "only.this",
+      "--forward-to",
+      `${local.url}/ok`,
+    ]);
+    try {
+      await listen.secret();
+      assert.match(listen.stdout(), /TEST events \(only\.this\)/);
+      const wanted = await send("only.this");
+      const other = await send("not.this");
+      const listener = (await h.test.get("/v1/endpoints")).body.data.find((e: { kind: string }) => e.kind === "listen");
+      const [delivery] = (await deliveriesOf(h.test, wanted)).filter((d) => d.endpoint_id === listener.id);
+      assert.ok(delivery, "the wanted type is relayed");
+      await deliveryWhen(h.test, delivery.id, (d) => d.status === "succeeded", "the wanted event delivered");
+      assert.deepEqual(
+        (await deliveriesOf(h.test, other)).filter((d) => d.endpoint_id === listener.id),
+        [],
+      );
+    } finally {
+      await listen.stop();
+    }
+  });
+
   it("refuses a LIVE key with a clear message", async () => {
     const live = startListen(["--api-url", h.url, "--api-key", h.keys.live, "--forward-to", `${local.url}/ok`]);
     assert.equal(await live.exited, 1);
