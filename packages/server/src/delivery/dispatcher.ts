@@ -52,7 +52,7 @@ const BLOCKED_RECHECK_MS = 1_000;
  * (HOLD_FACTOR − 1) × cap: a fast endpoint gets a deep one, a slow or hanging one
  * none, so it can never sit on claims that other endpoints could use.
  */
-const HOLD_FACTOR = 4;
+const HOLD_FACTOR = 8;
 const BUFFER_MS = 50;
 /** An endpoint's pace is measured over windows this long. */
 const PACE_WINDOW_MS = 250;
