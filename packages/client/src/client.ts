@@ -131,6 +131,11 @@ export class Hookline {
         throw error;
       }
       if (response.ok) return (response.status === 204 ? null : await response.json()) as T;
+      // A retried delete whose first try did land finds nothing left to delete: that is success.
+      if (method === "DELETE" && attempt > 0 && response.status === 404) {
+        await response.body?.cancel();
+        return null as T;
+      }
       const retryable = response.status >= 500 || response.status === 429;
       if (safe && retryable && attempt < retries) {
         await response.body?.cancel();

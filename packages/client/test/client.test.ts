@@ -130,6 +130,14 @@ describe("@hookline/client against a real server", () => {
       proxy.close();
     }
     const direct = new Hookline({ apiKey: h.keys.test, baseUrl: h.url });
+    // A delete whose answer is lost is retried; finding it gone then is success.
+    const doomed = await direct.endpoints.create({ url: `${receiver.url}/doomed` });
+    const lossy = await lossyProxy(h.url, (n) => (n === 0 ? "503" : "pass"));
+    try {
+      assert.equal(await new Hookline({ apiKey: h.keys.test, baseUrl: lossy.url }).endpoints.delete(doomed.id), null);
+    } finally {
+      lossy.close();
+    }
     await assert.rejects(direct.deliveries.get("dlv_nothing"), {
       name: "HooklineApiError",
       status: 404,

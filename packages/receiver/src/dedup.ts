@@ -10,7 +10,7 @@ export interface SeenStore {
 export interface DeduplicatorOptions {
   /** Default: in memory, for one process. */
   store?: SeenStore;
-  /** How long an id is remembered (default 3 days: longer than Hookline's retry schedule). */
+  /** How long an id is remembered (default 4 days: longer than Hookline's 72-hour schedule with its jitter). */
   ttlMs?: number;
   /** In-memory store only: the most ids kept; the least recently seen go first (default 100,000). */
   maxEntries?: number;
@@ -26,7 +26,7 @@ export interface Deduplicator {
  * timeout that your server did in fact process). Check `webhook-id` before acting.
  */
 export function createDeduplicator(options: DeduplicatorOptions = {}): Deduplicator {
-  const ttlMs = options.ttlMs ?? 3 * 24 * 3600 * 1000;
+  const ttlMs = options.ttlMs ?? 4 * 24 * 3600 * 1000;
   const store = options.store ?? memoryStore(options.maxEntries ?? 100_000);
   return {
     async firstTime(webhookId) {

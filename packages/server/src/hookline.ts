@@ -51,14 +51,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
       },
       { store, sender, logger: logger.child({ component: "dispatcher" }) },
     );
-    const ingest = createGroupCommit(store, {
-      now,
-      lease: dispatcher.leaseRequest,
-      onIngested: (claims, leftDue) => {
-        dispatcher.adopt(claims);
-        if (leftDue) dispatcher.wake();
-      },
-    });
+    const ingest = createGroupCommit(store, { now, lease: dispatcher.lease, onDue: dispatcher.wake });
     const api = buildApi({ config, store, adminKeyHash, ingest, dispatcher, listeners, now }, logger);
     try {
       await api.listen({ host: config.host, port: config.port });
@@ -76,6 +69,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
 
     let stopped: Promise<void> | null = null;
     async function stop() {
+      listeners.shutdown();
       await api.close();
       await dispatcher.stop();
       await sender.close();

@@ -52,6 +52,11 @@ describe("event-type catalog API", () => {
     assertError(await h.admin.post("/v1/event-types", { ...type, name: "bad name" }), 400);
     assertError(await h.admin.post("/v1/event-types", { ...type, extra: true }), 400);
 
+    // Replacing a type whose schema has an $id works every time.
+    const withId = { ...type, name: "payout.failed", schema: { ...type.schema, $id: "https://example.com/payout" } };
+    assert.equal((await h.admin.post("/v1/event-types", withId)).status, 201);
+    assert.equal((await h.admin.post("/v1/event-types", withId)).status, 201);
+
     // An operator's type of a built-in name replaces it.
     const replaced = await h.admin.post("/v1/event-types", {
       name: "transfer.completed",

@@ -174,6 +174,42 @@ describe("hookline listen", () => {
     }
   });
 
+  it("after the local server answered 410 (which disables the endpoint), a new listen session delivers again", async () => {
+    const gone = await startReceiver((_request, res) => {
+      res.statusCode = 410;
+      res.end();
+    });
+    const args = (url: string) => ["--api-url", h.url, "--api-key", h.keys.test, "--forward-to", url];
+    const first = startListen(args(`${gone.url}/gone`));
+    try {
+      await first.secret();
+      const goneId = await send("gone.test");
+      await gone.waitFor(1);
+      const listener = (await h.test.get("/v1/endpoints")).body.data.find((e: { kind: string }) => e.kind === "listen");
+      await eventually(
+        async () => ((await h.test.get(`/v1/endpoints/${listener.id}`)).body.enabled === false ? true : undefined),
+        5000,
+        "the 410 to disable the listen endpoint",
+      );
+      assert.ok(goneId);
+    } finally {
+      await first.stop();
+      await gone.close();
+    }
+    const second = startListen(args(`${local.url}/ok`));
+    try {
+      await second.secret();
+      const id = await send("back.again");
+      const listener = (await h.test.get("/v1/endpoints")).body.data.find((e: { kind: string }) => e.kind === "listen");
+      assert.equal(listener.enabled, true);
+      const [delivery] = (await deliveriesOf(h.test, id)).filter((d) => d.endpoint_id === listener.id);
+      assert.ok(delivery);
+      await deliveryWhen(h.test, delivery.id, (d) => d.status === "succeeded", "delivered after re-enabling");
+    } finally {
+      await second.stop();
+    }
+  });
+
   it("refuses a LIVE key with a clear message", async () => {
     const live = startListen(["--api-url", h.url, "--api-key", h.keys.live, "--forward-to", `${local.url}/ok`]);
     assert.equal(await live.exited, 1);
@@ -190,18 +226,43 @@ describe("hookline listen when the server goes away", () => {
       });
     });
     const dir = tempDir();
-    const config = loadConfig({ env: { HOOKLINE_PORT: String(port), HOOKLINE_DATA_DIR: dir.path } });
+    const config = loadConfig({
+      env: { HOOKLINE_PORT: String(port), HOOKLINE_DATA_DIR: dir.path, HOOKLINE_SHUTDOWN_TIMEOUT: "1s" },
+    });
     const logger = pino({ level: "silent" });
-    const local = await startReceiver((_request, res) => res.end());
+    let hang = true;
+    const local = await startReceiver((_request, res) => {
+      if (!hang) res.end();
+    });
     let server = await startHookline(config, logger);
     const key = server.firstStart?.testKey as string;
     const listen = startListen(["--api-url", server.url, "--api-key", key, "--forward-to", `${local.url}/in`]);
     try {
       await listen.secret();
+      // An attempt in flight through the listener when the server stops is handed back, not failed.
+      const client = apiClient(server.url, key);
+      const inFlight = (await client.post("/v1/events", { type: "during.stop", data: {} })).body.id as string;
+      await local.waitFor(1, 5000);
       await server.stop();
       await eventually(() => (/trying again in/.test(listen.stdout()) ? true : undefined), 5000, "a reconnect notice");
 
+      hang = false;
       server = await startHookline(config, logger);
+      const [handedBack] = await deliveriesOf(apiClient(server.url, key), inFlight);
+      assert.ok(handedBack);
+      const delivered = await deliveryWhen(
+        apiClient(server.url, key),
+        handedBack.id,
+        (d) => d.status === "succeeded",
+        "the handed-back delivery to go out after the restart",
+      );
+      // The interrupted attempt left no trace; at most a try before the listener was back.
+      const errors = (await attemptsOf(apiClient(server.url, key), delivered.id)).map((a) => a.error);
+      assert.deepEqual(
+        errors.filter((e) => e !== null && e !== "listener_offline"),
+        [],
+        JSON.stringify(errors),
+      );
       await eventually(
         () => ((listen.stdout().match(/signing secret is/g) ?? []).length === 2 ? true : undefined),
         10_000,
@@ -209,8 +270,8 @@ describe("hookline listen when the server goes away", () => {
       );
       const sent = await apiClient(server.url, key).post("/v1/events", { type: "after.restart", data: {} });
       assert.equal(sent.status, 202);
-      const [arrived] = await local.waitFor(1, 5000);
-      assert.equal(arrived?.headers["webhook-id"], sent.body.id);
+      const arrivals = await local.waitFor(3, 5000);
+      assert.equal(arrivals[2]?.headers["webhook-id"], sent.body.id);
     } finally {
       await listen.stop();
       await server.stop();

@@ -33,8 +33,9 @@ export function buildApi(ctx: ApiContext, logger: Logger): Api {
   registerEventRoutes(app, ctx);
   registerEventTypeRoutes(app, ctx);
   registerDeliveryRoutes(app, ctx);
-  // WebSocket messages are small JSON results; a larger one is refused, not buffered.
-  app.register(websocket, { options: { maxPayload: ctx.config.maxResponseBytes + 4096 } });
+  // WebSocket messages are small JSON results (the CLI sends at most 4 KiB of a local
+  // answer); anything larger is refused, not buffered.
+  app.register(websocket, { options: { maxPayload: 128 * 1024 } });
   app.register(async (scope) => registerListenRoutes(scope as Api, ctx));
   return app;
 }

@@ -24,10 +24,12 @@ export interface DispatcherDeps {
 
 export interface Dispatcher {
   start(): void;
-  /** What new deliveries ingest may lease to this dispatcher right now (null while stopped). */
-  leaseRequest(): ClaimRequest | null;
-  /** Takes deliveries leased to it at ingest, as if it had claimed them. */
-  adopt(claims: Claim[]): void;
+  /**
+   * What new deliveries one ingest commit may lease to this dispatcher (null while
+   * stopped, or while another ingest holds the lease offer: one at a time, so the
+   * offers cannot add up past the limits).
+   */
+  lease(): Lease | null;
   /** New work may be due: claim now instead of waiting for the timer. */
   wake(): void;
   /**
@@ -39,6 +41,12 @@ export interface Dispatcher {
   stop(): Promise<void>;
   /** Attempts running now (for tests and metrics). */
   inFlight(): number;
+}
+
+/** An offer to lease new deliveries at ingest; `settle` with what was leased (or nothing, on failure). */
+export interface Lease {
+  request: ClaimRequest;
+  settle(claims: Claim[]): void;
 }
 
 /** With nothing due, look again after this long anyway (cheap, and covers clock jumps). */
@@ -91,6 +99,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   const shutdown = new AbortController();
 
   let started = false;
+  /** An ingest commit holds the lease offer. */
+  let leaseOut = false;
   let stopping = false;
   let stopped: Promise<void> | null = null;
   let cycling: Promise<void> | null = null;
@@ -281,9 +291,12 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   }
 
   async function attempt(claim: Claim) {
-    // A claim that waited too long could outlive its lease mid-attempt; let the lease
-    // run out instead, and the delivery is claimed afresh.
-    if (claim.leaseUntil - now() < options.attemptTimeoutMs + leaseMargin) return;
+    // A claim that waited too long could outlive its lease mid-attempt: give it back
+    // instead, and the delivery is claimed afresh.
+    if (claim.leaseUntil - now() < options.attemptTimeoutMs + leaseMargin) {
+      giveBack([claim]);
+      return;
+    }
     const wait = rateDelay(claim);
     if (wait > 0 && !(await sleep(wait, shutdown.signal))) {
       released.push(claim);
@@ -349,15 +362,18 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       started = true;
       wake();
     },
-    // Several ingest commits may be in flight with the same room: the process can
-    // then hold a little more than `concurrency`, never run more than each endpoint's cap.
-    leaseRequest() {
+    lease() {
       const room = options.concurrency - heldTotal;
-      return started && !stopping && room > 0 ? claimRequest(now(), room) : null;
-    },
-    adopt(claims) {
-      if (stopping) giveBack(claims);
-      else for (const claim of claims) accept(claim);
+      if (!started || stopping || room <= 0 || leaseOut) return null;
+      leaseOut = true;
+      return {
+        request: claimRequest(now(), room),
+        settle(claims) {
+          leaseOut = false;
+          if (stopping) giveBack(claims);
+          else for (const claim of claims) accept(claim);
+        },
+      };
     },
     wake,
     forget,

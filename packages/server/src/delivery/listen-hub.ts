@@ -20,6 +20,8 @@ export interface ListenHub {
   relay(claim: Claim, headers: Record<string, string>, timeoutMs: number): Promise<Reply>;
   /** Ends every relayed attempt at once as aborted (shutdown). */
   abortAll(): void;
+  /** The server is stopping: sockets closing from now on hand their attempts back (aborted), not failed. */
+  shutdown(): void;
 }
 
 const ATTEMPT_ERRORS = new Set<string>(["timeout", "connect", "dns", "blocked", "tls", "reset", "too_large"]);
@@ -38,6 +40,7 @@ export function createListenHub(options: { maxResponseBytes: number }): ListenHu
   const sockets = new Map<string, ListenerSocket[]>();
   const waiting = new Map<string, Waiting>();
   let nextAttempt = 1;
+  let stopping = false;
 
   return {
     attach(endpointId, socket) {
@@ -53,7 +56,8 @@ export function createListenHub(options: { maxResponseBytes: number }): ListenHu
           const left = (sockets.get(endpointId) ?? []).filter((s) => s !== socket);
           if (left.length) sockets.set(endpointId, left);
           else sockets.delete(endpointId);
-          for (const entry of [...waiting.values()]) if (entry.socket === socket) entry.settle({ error: "reset" });
+          const ended: Reply = stopping ? "aborted" : { error: "reset" };
+          for (const entry of [...waiting.values()]) if (entry.socket === socket) entry.settle(ended);
         },
       };
     },
@@ -76,6 +80,10 @@ export function createListenHub(options: { maxResponseBytes: number }): ListenHu
 
     abortAll() {
       for (const entry of [...waiting.values()]) entry.settle("aborted");
+    },
+
+    shutdown() {
+      stopping = true;
     },
   };
 

@@ -1,5 +1,6 @@
+import type { Lease } from "../delivery/dispatcher.ts";
 import { HooklineError } from "../errors.ts";
-import type { Claim, ClaimRequest, IngestRequest, IngestResult, Store } from "./store.ts";
+import type { IngestRequest, IngestResult, Store } from "./store.ts";
 
 /** The most events one store call takes; the rest go in the next. */
 const MAX_EVENTS_PER_CALL = 5000;
@@ -11,10 +12,10 @@ export interface GroupCommit {
 
 export interface GroupCommitDeps {
   now: () => number;
-  /** What new deliveries this process may lease at once (null: none, leave them due). */
-  lease: () => ClaimRequest | null;
-  /** After a commit: the deliveries leased to this process, and whether others were left due. */
-  onIngested: (claims: Claim[], leftDue: boolean) => void;
+  /** An offer to lease new deliveries to this process in the commit (null: leave them due). */
+  lease: () => Lease | null;
+  /** After a commit that left deliveries due (not leased): time to claim. */
+  onDue: () => void;
 }
 
 /**
@@ -42,16 +43,19 @@ export function createGroupCommit(store: Store, deps: GroupCommitDeps): GroupCom
     while (count < queue.length && events < MAX_EVENTS_PER_CALL)
       events += (queue[count++] as (typeof queue)[0]).request.events.length;
     const batch = queue.splice(0, count);
+    const lease = deps.lease();
     try {
       const { results, claims } = await store.ingest(
         batch.map((item) => item.request),
         deps.now(),
-        deps.lease(),
+        lease?.request ?? null,
       );
+      lease?.settle(claims);
       for (const [i, item] of batch.entries()) item.resolve(results[i] as IngestResult);
       const deliveries = results.reduce((sum, result) => sum + (result.ok ? result.deliveries : 0), 0);
-      if (deliveries > 0) deps.onIngested(claims, deliveries > claims.length);
+      if (deliveries > claims.length) deps.onDue();
     } catch (error) {
+      lease?.settle([]);
       const failure = new HooklineError("store_unavailable", "the event store could not commit; nothing was accepted", {
         status: 503,
         cause: error,

@@ -13,8 +13,6 @@ type CatalogEntry = Omit<EventTypeRecord, "createdAt" | "updatedAt"> & Partial<E
  * read it (the dashboard's filters, `hookline trigger`); only the admin key adds to it.
  */
 export function registerEventTypeRoutes(app: Api, ctx: ApiContext): void {
-  const ajv = new Ajv({ allErrors: false });
-
   async function catalog(): Promise<Map<string, CatalogEntry>> {
     const entries = new Map<string, CatalogEntry>(BUILT_IN_EVENT_TYPES.map((type) => [type.name, type]));
     for (const type of await ctx.store.listEventTypes()) entries.set(type.name, type);
@@ -41,6 +39,8 @@ export function registerEventTypeRoutes(app: Api, ctx: ApiContext): void {
     async (request, reply) => {
       const { name, description = "", schema = null, example } = request.body;
       if (schema !== null) {
+        // A fresh compiler each time: a shared one would keep every schema (and refuse a repeated `$id`).
+        const ajv = new Ajv({ allErrors: false });
         let validate: ReturnType<Ajv["compile"]>;
         try {
           validate = ajv.compile(schema);

@@ -59,6 +59,8 @@ export function registerListenRoutes(app: Api, ctx: ApiContext): void {
       try {
         const endpoint = await ctx.store.openListener(scope, eventTypes, newSigningSecret(), ctx.now());
         if (socket.readyState !== socket.OPEN) return;
+        // The endpoint may have been disabled (a 410 from the local server): claims held for it go back.
+        ctx.dispatcher.forget(endpoint.id);
         session = ctx.listeners.attach(endpoint.id, socket);
         for (const text of received.splice(0)) session.receive(text);
         socket.send(

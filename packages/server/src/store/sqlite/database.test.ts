@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
 import { commitTogether, openDatabase, transaction } from "./database.ts";
 import { MIGRATIONS } from "./migrations.ts";
@@ -51,6 +52,31 @@ describe("openDatabase", () => {
           .all()
           .map((r) => r.v),
         ["a", "c"],
+      );
+      db.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("when the transaction cannot even begin (the file is locked), every call fails and nothing throws", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hookline-db-"));
+    try {
+      const db = openDatabase(dir);
+      db.exec("PRAGMA busy_timeout = 20");
+      const other = new DatabaseSync(join(dir, "hookline.db"));
+      other.exec("BEGIN IMMEDIATE");
+      const results = await commitTogether(db, [async () => 1, async () => 2]);
+      assert.deepEqual(
+        results.map((r) => r.ok),
+        [false, false],
+      );
+      other.exec("ROLLBACK");
+      other.close();
+      assert.deepEqual(
+        (await commitTogether(db, [async () => 1])).map((r) => r.ok),
+        [true],
+        "works again once the lock is gone",
       );
       db.close();
     } finally {

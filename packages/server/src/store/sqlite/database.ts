@@ -70,8 +70,8 @@ export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
  */
 export async function commitTogether<T>(db: DatabaseSync, calls: (() => Promise<T>)[]): Promise<Settled<T>[]> {
   const results: Settled<T>[] = [];
-  db.exec("BEGIN IMMEDIATE");
   try {
+    db.exec("BEGIN IMMEDIATE");
     for (const call of calls) {
       db.exec("SAVEPOINT call");
       try {

@@ -17,7 +17,7 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary) {
     openListener: `UPDATE endpoints SET event_types = ?, enabled = 1, disabled_reason = NULL, updated_at = ?
       WHERE id = ?`,
     // What waited for a listener that was away goes out as soon as one is back.
-    dueNow: `UPDATE deliveries SET due_at = ?1, updated_at = ?1
+    dueNow: `UPDATE deliveries SET due_at = ?1, next_attempt_at = ?1, updated_at = ?1
       WHERE endpoint_id = ?2 AND due_at > ?1 AND status = 'pending'`,
     get: "SELECT * FROM endpoints WHERE id = ? AND account_id = ? AND environment = ?",
     list: "SELECT * FROM endpoints WHERE account_id = ? AND environment = ? AND id > ? ORDER BY id LIMIT ?",

@@ -26,6 +26,7 @@ try {
  */
 let writes: Request[] = [];
 let flushing: Promise<void> | null = null;
+let closed = false;
 
 port.on("message", (request: Request) => {
   if (request.method === "close") {
@@ -43,15 +44,25 @@ port.on("message", (request: Request) => {
 async function flush() {
   const batch = writes;
   writes = [];
+  if (batch.length === 0) return;
+  if (closed) {
+    for (const request of batch) post(request.id, { error: toWire(new Error("the store is closed")) });
+    return;
+  }
   flushing = (async () => {
-    const results = await store.commitTogether(batch.map((request) => () => invoke(request)));
-    for (const [i, request] of batch.entries()) {
-      const result = results[i];
-      if (!result) continue;
-      post(
-        request.id,
-        result.ok ? { result: wireResult(request.method, result.value) } : { error: toWire(result.error) },
-      );
+    try {
+      const results = await store.commitTogether(batch.map((request) => () => invoke(request)));
+      for (const [i, request] of batch.entries()) {
+        const result = results[i];
+        if (!result) continue;
+        post(
+          request.id,
+          result.ok ? { result: wireResult(request.method, result.value) } : { error: toWire(result.error) },
+        );
+      }
+    } catch (error) {
+      // Nothing was committed: every caller hears so, and the thread carries on.
+      for (const request of batch) post(request.id, { error: toWire(error) });
     }
   })();
   await flushing;
@@ -72,6 +83,7 @@ async function answer(id: number, work: () => Promise<unknown>) {
 
 async function close(id: number) {
   while (flushing || writes.length > 0) await (flushing ?? flush());
+  closed = true;
   await answer(id, () => store.close());
   port?.close();
 }
