@@ -26,8 +26,9 @@ export interface Dispatcher {
   start(): void;
   /**
    * What new deliveries one ingest commit may lease to this dispatcher (null while
-   * stopped, or while another ingest holds the lease offer: one at a time, so the
-   * offers cannot add up past the limits).
+   * stopped or full). Offers in flight at once each reserve at most half of what is
+   * left, so together they never pass `concurrency`; an endpoint's own room is not
+   * reserved, so two offers at once may each fill it (the extra claims just wait).
    */
   lease(): Lease | null;
   /** New work may be due: claim now instead of waiting for the timer. */
@@ -99,8 +100,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   const shutdown = new AbortController();
 
   let started = false;
-  /** An ingest commit holds the lease offer. */
-  let leaseOut = false;
+  /** Claims reserved by lease offers of ingest commits still in flight. */
+  let offered = 0;
   let stopping = false;
   let stopped: Promise<void> | null = null;
   let cycling: Promise<void> | null = null;
@@ -168,7 +169,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   /** One transaction: write finished outcomes, claim what is due. False when the store failed. */
   async function cycleOnce(): Promise<boolean> {
     const batch = outcomes.splice(0);
-    const room = stopping || !wantClaim ? 0 : Math.min(options.concurrency - heldTotal, options.claimBatchSize);
+    const room =
+      stopping || !wantClaim ? 0 : Math.min(options.concurrency - heldTotal - offered, options.claimBatchSize);
     if (batch.length === 0 && room <= 0) return true;
     wantClaim = false;
     const t = now();
@@ -363,13 +365,14 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       wake();
     },
     lease() {
-      const room = options.concurrency - heldTotal;
-      if (!started || stopping || room <= 0 || leaseOut) return null;
-      leaseOut = true;
+      const room = options.concurrency - heldTotal - offered;
+      if (!started || stopping || room <= 0) return null;
+      const limit = Math.ceil(room / 2);
+      offered += limit;
       return {
-        request: claimRequest(now(), room),
+        request: claimRequest(now(), limit),
         settle(claims) {
-          leaseOut = false;
+          offered -= limit;
           if (stopping) giveBack(claims);
           else for (const claim of claims) accept(claim);
         },
