@@ -85,7 +85,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   const random = deps.random ?? Math.random;
 
   const running = new Map<string, Promise<void>>();
-  /** Per endpoint with claims held: its cap (as its last claim said), attempts running, claims waiting, pace. */
+  /** Per endpoint holding claims or active lately: its cap (as its last claim said), attempts running, claims waiting, pace. */
   const endpoints = new Map<string, EndpointState>();
   let heldTotal = 0;
   /**
