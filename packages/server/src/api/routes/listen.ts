@@ -39,10 +39,9 @@ export function registerListenRoutes(app: Api, ctx: ApiContext): void {
       const scope = scopeOf(request);
       const events = (request.query as { events?: string }).events;
       const eventTypes = events ? [...new Set(events.split(","))] : null;
-      // Attached before anything is awaited, so no message is missed.
-      const received: string[] = [];
+      // Only results of attempts sent on this session matter; none can come before it is attached.
       let session: ReturnType<ApiContext["listeners"]["attach"]> | null = null;
-      socket.on("message", (data) => (session ? session.receive(String(data)) : received.push(String(data))));
+      socket.on("message", (data) => session?.receive(String(data)));
       let alive = true;
       socket.on("pong", () => {
         alive = true;
@@ -62,7 +61,6 @@ export function registerListenRoutes(app: Api, ctx: ApiContext): void {
         // The endpoint may have been disabled (a 410 from the local server): claims held for it go back.
         ctx.dispatcher.forget(endpoint.id);
         session = ctx.listeners.attach(endpoint.id, socket);
-        for (const text of received.splice(0)) session.receive(text);
         socket.send(
           JSON.stringify({ type: "ready", endpoint_id: endpoint.id, secret: endpoint.secret, events: eventTypes }),
         );
