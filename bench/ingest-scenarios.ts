@@ -13,6 +13,7 @@ import {
   target,
 } from "./scenario.ts";
 import { formatCount } from "./stats.ts";
+import { measureWriteCeiling } from "./write-ceiling.ts";
 
 /**
  * Ingest: a closed loop of producers posting events for a fixed time, no
@@ -68,6 +69,7 @@ function ingestScenario(
   targetText: string,
   eventsPerRequest: (ctx: ScenarioContext) => number,
   checks: (hookline: Figure, ceiling: Figure) => ReturnType<typeof check>[],
+  { withWriteCeiling = false } = {},
 ): Scenario {
   return {
     name,
@@ -95,6 +97,9 @@ function ingestScenario(
       }
 
       const hookline = ingestFigure(HOOKLINE_INGEST, hooklineRun.result, hooklineRun.cpu);
+      // The disk's own limit for durable 1 KiB rows, measured now, after the server stopped.
+      const writeCeiling = withWriteCeiling ? measureWriteCeiling(options.quick ? 50_000 : 200_000, 1000) : null;
+      if (writeCeiling) hookline.details.writeCeiling = writeCeiling;
       const ceiling = ingestFigure("bare node:http: parse JSON, answer 202", ceilingRun.result, ceilingRun.cpu);
       const problems = [
         ...ingestProblems("Hookline", hooklineRun.result),
@@ -116,11 +121,22 @@ function ingestScenario(
         target: target(targetText, checks(hookline, ceiling)),
         ledger: null,
         problems,
-        notes: exit === 0 ? [] : [`the Hookline server exited with ${exit} when stopped`],
+        notes: [
+          ...(writeCeiling
+            ? [
+                `durable-write ceiling (bench/write-ceiling.ts: raw SQLite, 1 KiB rows, integer key only, 1,000 a commit, synchronous=FULL, no HTTP): ${formatCount(writeCeiling.rowsPerS)} rows/s; Hookline ${pct(hookline.eventsPerS, writeCeiling.rowsPerS)} of it`,
+              ]
+            : []),
+          ...(exit === 0 ? [] : [`the Hookline server exited with ${exit} when stopped`]),
+        ],
       };
       return result;
     },
   };
+}
+
+function pct(part: number | null, whole: number): string {
+  return part === null ? "–" : `${Math.round((part / whole) * 100)}%`;
 }
 
 export function ingestFigure(what: string, run: RunResult, cpu: CpuUse): Figure {
@@ -155,4 +171,5 @@ export const s2 = ingestScenario(
   "≥ 100,000 events/s",
   (ctx) => ctx.options.batchSize,
   (hookline) => [check("events/s", hookline.eventsPerS, "≥", 100_000, "events/s")],
+  { withWriteCeiling: true },
 );
