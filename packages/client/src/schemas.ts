@@ -23,11 +23,20 @@ export const PageQuery = Type.Object(
   strict,
 );
 
+export const DeliveryStatus = Type.Union([
+  Type.Literal("pending"),
+  Type.Literal("delivering"),
+  Type.Literal("succeeded"),
+  Type.Literal("failed"),
+  Type.Literal("cancelled"),
+]);
+
 export const EventListQuery = Type.Object(
   {
     limit: Type.Optional(Type.String({ pattern: "^[0-9]{1,4}$" })),
     after: Type.Optional(Type.String({ maxLength: 64 })),
     type: Type.Optional(EventType),
+    delivery_status: Type.Optional(DeliveryStatus),
     since: Type.Optional(Timestamp),
     until: Type.Optional(Timestamp),
   },
@@ -98,6 +107,32 @@ export const EventTypeBody = Type.Object(
   strict,
 );
 
+/** `POST /v1/sessions`: a dashboard login with the admin key, or through a portal link. */
+export const CreateSessionBody = Type.Union([
+  Type.Object({ admin_key: Type.String({ minLength: 1, maxLength: 200 }) }, strict),
+  Type.Object({ portal_token: Type.String({ minLength: 1, maxLength: 200 }) }, strict),
+]);
+
+const HttpUrl = Type.String({ maxLength: 2048, pattern: "^https?://[^\\s]+$" });
+
+/** `POST /v1/accounts/{id}/portal-link`: how long the link lives, and how the portal looks. */
+export const PortalLinkBody = Type.Object(
+  {
+    expires_in_s: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400 })),
+    theme: Type.Optional(
+      Type.Object(
+        {
+          product_name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+          accent_color: Type.Optional(Type.String({ pattern: "^#[0-9a-fA-F]{6}$" })),
+          logo_url: Type.Optional(HttpUrl),
+        },
+        strict,
+      ),
+    ),
+  },
+  strict,
+);
+
 /** `POST /v1/deliveries/retry`: every pending delivery of the (TEST) environment is attempted now. */
 export const RetryPendingBody = Type.Object({ status: Type.Literal("pending") }, strict);
 
@@ -154,8 +189,10 @@ export const DeliveryResponse = Type.Object(
     id: Type.String(),
     event_id: Type.String(),
     endpoint_id: Type.String(),
-    status: Type.Union(["pending", "delivering", "succeeded", "failed", "cancelled"].map((s) => Type.Literal(s))),
+    status: DeliveryStatus,
     attempt_count: Type.Integer(),
+    scheduled_attempts: Type.Integer(),
+    max_scheduled_attempts: Type.Integer(),
     next_attempt_at: Nullable(Time),
     last_status_code: Nullable(Type.Integer()),
     last_error: Nullable(Type.String()),
@@ -180,6 +217,56 @@ export const AttemptResponse = Type.Object(
   strict,
 );
 
+const ThemeResponse = Type.Object(
+  { product_name: Nullable(Type.String()), accent_color: Nullable(Type.String()), logo_url: Nullable(Type.String()) },
+  strict,
+);
+
+export const SessionResponse = Type.Object(
+  {
+    kind: Type.Union([Type.Literal("admin"), Type.Literal("account")]),
+    account: Nullable(Type.Object({ id: Type.String(), name: Type.String() }, strict)),
+    csrf_token: Type.String(),
+    expires_at: Time,
+    theme: Nullable(ThemeResponse),
+  },
+  strict,
+);
+
+export const PortalLinkResponse = Type.Object({ url: Type.String(), expires_at: Time }, strict);
+
+const StatsWindow = Type.Object(
+  {
+    attempts: Type.Integer(),
+    succeeded: Type.Integer(),
+    success_rate: Nullable(Type.Number()),
+    avg_duration_ms: Nullable(Type.Number()),
+  },
+  strict,
+);
+
+const StatsBucket = Type.Object(
+  { start: Time, attempts: Type.Integer(), succeeded: Type.Integer(), avg_duration_ms: Nullable(Type.Number()) },
+  strict,
+);
+
+export const EndpointStatsResponse = Type.Object(
+  {
+    endpoint_id: Type.String(),
+    counts: Type.Object({ pending: Type.Integer(), failed: Type.Integer() }, strict),
+    counts_capped_at: Type.Integer(),
+    windows: Type.Object({ "24h": StatsWindow, "7d": StatsWindow }, strict),
+    series: Type.Object({ "24h": Type.Array(StatsBucket), "7d": Type.Array(StatsBucket) }, strict),
+    last_attempt: Nullable(
+      Type.Object(
+        { at: Time, ok: Type.Boolean(), status_code: Nullable(Type.Integer()), error: Nullable(Type.String()) },
+        strict,
+      ),
+    ),
+  },
+  strict,
+);
+
 export const PageOf = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
   Type.Object({ data: Type.Array(item), next_cursor: Nullable(Type.String()) }, strict);
 
@@ -190,6 +277,7 @@ export type HooklineEvent = Static<typeof EventResponse>;
 export type Endpoint = Static<typeof EndpointResponse>;
 export type Delivery = Static<typeof DeliveryResponse>;
 export type Attempt = Static<typeof AttemptResponse>;
+export type EndpointStats = Static<typeof EndpointStatsResponse>;
 export interface Page<T> {
   data: T[];
   next_cursor: string | null;

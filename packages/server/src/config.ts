@@ -8,6 +8,8 @@ import { HooklineError } from "./errors.ts";
 export interface Config {
   readonly host: string;
   readonly port: number;
+  /** Where users reach this server (e.g. https://hooks.example.com), for links it makes; null: the request's own origin. */
+  readonly publicUrl: string | null;
   readonly dataDir: string;
   /** When set, this admin key is accepted instead of the generated one. */
   readonly adminKey: string | null;
@@ -30,6 +32,7 @@ type Parser = (raw: unknown, name: string) => unknown;
 const OPTIONS: Record<keyof Config, { file: string; env: string; parse: Parser; fallback: unknown }> = {
   host: { file: "host", env: "HOOKLINE_HOST", parse: text, fallback: "127.0.0.1" },
   port: { file: "port", env: "HOOKLINE_PORT", parse: integer(0, 65535), fallback: 8080 },
+  publicUrl: { file: "public_url", env: "HOOKLINE_PUBLIC_URL", parse: origin, fallback: null },
   dataDir: { file: "data_dir", env: "HOOKLINE_DATA_DIR", parse: text, fallback: "./.hookline" },
   adminKey: { file: "admin_key", env: "HOOKLINE_ADMIN_KEY", parse: text, fallback: null },
   maxBodyBytes: {
@@ -135,6 +138,18 @@ function configError(message: string) {
 function text(raw: unknown, name: string): string {
   if (typeof raw !== "string" || raw === "") throw configError(`${name} must be a non-empty string`);
   return raw;
+}
+
+function origin(raw: unknown, name: string): string {
+  const value = text(raw, name);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw configError(`${name} must be a URL like https://hooks.example.com, got ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw configError(`${name} must be an http(s) URL`);
+  return value.replace(/\/+$/, "");
 }
 
 function integer(min: number, max: number): Parser {

@@ -422,7 +422,9 @@ describe("events API", () => {
         "id",
         "last_error",
         "last_status_code",
+        "max_scheduled_attempts",
         "next_attempt_at",
+        "scheduled_attempts",
         "status",
         "updated_at",
       ]);

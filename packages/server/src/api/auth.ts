@@ -1,7 +1,11 @@
+import { timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { HooklineError } from "../errors.ts";
+import { HooklineError, notFound } from "../errors.ts";
 import { hashKey, sameHash } from "../ids.ts";
-import type { Scope, Store } from "../store/store.ts";
+import type { Environment, Scope, Session, Store } from "../store/store.ts";
+
+/** The dashboard's session cookie (see routes/sessions.ts). */
+export const SESSION_COOKIE = "hookline_session";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -11,16 +15,19 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The account and environment of an account key, set before the body is read. */
     scope: Scope | null;
+    /** The dashboard session the request came with, when it had no key. */
+    session: Session | null;
   }
 }
 
 const KEY_CACHE_SIZE = 10_000;
 
 /**
- * Checks the key in `onRequest`, before the body is read or validated: an
- * anonymous caller learns nothing about the schema and costs no parsing.
+ * Checks the key (or the dashboard's session cookie) in `onRequest`, before the
+ * body is read or validated: an anonymous caller learns nothing about the schema
+ * and costs no parsing.
  */
-export function installAuth(app: FastifyInstance, store: Store, adminKeyHash: string): void {
+export function installAuth(app: FastifyInstance, store: Store, adminKeyHash: string, now: () => number): void {
   // Keys never change once made, so what the store said about one can be remembered.
   const known = new Map<string, Scope>();
   const findKey = async (hash: string) => {
@@ -35,9 +42,16 @@ export function installAuth(app: FastifyInstance, store: Store, adminKeyHash: st
     return scope;
   };
   app.decorateRequest("scope", null);
+  app.decorateRequest("session", null);
   app.addHook("onRequest", async (request) => {
     const needs = request.routeOptions.config.auth;
     if (!needs) return;
+    const sessionId = request.headers.authorization === undefined ? sessionCookie(app, request) : undefined;
+    if (sessionId) {
+      request.session = await liveSession(store, request, sessionId, now());
+      request.scope = await sessionScope(store, request, request.session, needs);
+      return;
+    }
     const key = bearer(request);
     const hash = hashKey(key);
     const isAdmin = key.startsWith("hl_admin_") && sameHash(hash, adminKeyHash);
@@ -57,6 +71,72 @@ export function installAuth(app: FastifyInstance, store: Store, adminKeyHash: st
     }
     request.scope = scope;
   });
+}
+
+/** The session id the browser sent, if any (cookies are parsed only where they are used). */
+export function sessionCookie(app: FastifyInstance, request: FastifyRequest): string | undefined {
+  const header = request.headers.cookie;
+  return header ? app.parseCookie(header)[SESSION_COOKIE] : undefined;
+}
+
+/** The session behind a cookie; any change also needs its CSRF token in `x-csrf-token`. */
+export async function liveSession(store: Store, request: FastifyRequest, id: string, now: number): Promise<Session> {
+  const session = await store.findSession(hashKey(id), now);
+  if (!session) throw unauthorized("the session has ended; log in again");
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    const sent = Buffer.from(String(request.headers["x-csrf-token"] ?? ""));
+    const expected = Buffer.from(session.csrfToken);
+    if (sent.length !== expected.length || !timingSafeEqual(sent, expected)) {
+      throw new HooklineError("csrf_token_invalid", "send the session's csrf_token in the x-csrf-token header", {
+        status: 403,
+      });
+    }
+  }
+  return session;
+}
+
+/**
+ * What a session may reach. An admin session is the operator: admin routes, and any
+ * account named by `hookline-account`. An account session (a portal link) reaches
+ * only its own account. Account routes take the environment from `hookline-environment`;
+ * a browser cannot send such headers cross-site, which also keeps WebSocket routes safe.
+ */
+async function sessionScope(
+  store: Store,
+  request: FastifyRequest,
+  session: Session,
+  needs: "admin" | "account" | "any",
+): Promise<Scope | null> {
+  if (session.kind === "admin" && needs !== "account") return null;
+  if (session.kind === "account" && needs === "admin") {
+    throw new HooklineError("forbidden", "a portal session cannot use operator routes", { status: 403 });
+  }
+  const environment = request.headers["hookline-environment"];
+  if (environment !== "test" && environment !== "live") {
+    throw new HooklineError(
+      "invalid_request",
+      "send the environment in the hookline-environment header (test or live)",
+      {
+        status: 400,
+      },
+    );
+  }
+  let accountId = session.accountId;
+  if (session.kind === "admin") {
+    const named = request.headers["hookline-account"];
+    if (typeof named !== "string" || named === "") {
+      throw new HooklineError(
+        "invalid_request",
+        "an operator session names the account in the hookline-account header",
+        {
+          status: 400,
+        },
+      );
+    }
+    if (!(await store.getAccount(named))) throw notFound("account", named);
+    accountId = named;
+  }
+  return { accountId: accountId as string, environment: environment as Environment };
 }
 
 /** The scope of a route configured with `auth: "account"`. */

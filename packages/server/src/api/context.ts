@@ -9,7 +9,8 @@ import type {
 import type { Config } from "../config.ts";
 import type { ListenHub } from "../delivery/listen-hub.ts";
 import type { GroupCommit } from "../store/group-commit.ts";
-import type { Store } from "../store/store.ts";
+import type { Delivery, Scope, Store } from "../store/store.ts";
+import { deliveryJson } from "./serialize.ts";
 
 /** What every route module gets: the parts it may use, nothing global. */
 export interface ApiContext {
@@ -42,4 +43,14 @@ export function pageOf(query: { limit?: string | undefined; after?: string | und
   const limit = Math.min(Math.max(Number(query.limit ?? 50), 1), 250);
   // One extra row tells whether there is a next page.
   return { limit, fetch: { limit: limit + 1, after: query.after } };
+}
+
+/** Deliveries as JSON, each with the length of its endpoint's schedule (the deployment's for a deleted endpoint). */
+export async function deliveriesJson({ store, config }: ApiContext, scope: Scope, deliveries: Delivery[]) {
+  const scheduleLengths = new Map<string, number>();
+  for (const endpointId of new Set(deliveries.map((delivery) => delivery.endpointId))) {
+    const endpoint = await store.getEndpoint(scope, endpointId);
+    scheduleLengths.set(endpointId, (endpoint?.retrySchedule ?? config.retrySchedule).length + 1);
+  }
+  return deliveries.map((delivery) => deliveryJson(delivery, scheduleLengths.get(delivery.endpointId) ?? 1));
 }

@@ -27,6 +27,23 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (error instanceof SyntaxError || ("statusCode" in error && error.statusCode === 400)) {
       return reply.code(400).send(body("invalid_json", `the body is not valid JSON: ${error.message}`));
     }
+    // A plugin's own client error (e.g. the static files' 403 for a directory): its status, no log.
+    if (
+      "statusCode" in error &&
+      typeof error.statusCode === "number" &&
+      error.statusCode > 400 &&
+      error.statusCode < 500
+    ) {
+      const status = error.statusCode === 403 ? 404 : error.statusCode;
+      return reply
+        .code(status)
+        .send(
+          body(
+            status === 404 ? "not_found" : "invalid_request",
+            `${request.method} ${request.url.split("?")[0]}: ${status === 404 ? "not found" : error.message}`,
+          ),
+        );
+    }
     if (error instanceof HooklineError) {
       request.log.error({ err: error.cause ?? error }, error.message);
       return reply.code(error.status).headers(error.headers).send(body(error.code, error.message));

@@ -40,13 +40,16 @@ export function eventPageJson(events: EventRecord[], limit: number): string {
   return `{"data":[${shown.map((e) => e.body).join(",")}],"next_cursor":${cursor}}`;
 }
 
-export function deliveryJson(delivery: Delivery) {
+/** `maxScheduledAttempts`: 1 + the retries of the delivery's endpoint's schedule. */
+export function deliveryJson(delivery: Delivery, maxScheduledAttempts: number) {
   return {
     id: delivery.id,
     event_id: delivery.eventId,
     endpoint_id: delivery.endpointId,
     status: delivery.status,
     attempt_count: delivery.attemptCount,
+    scheduled_attempts: delivery.scheduledAttempts,
+    max_scheduled_attempts: maxScheduledAttempts,
     next_attempt_at: iso(delivery.nextAttemptAt),
     last_status_code: delivery.lastStatusCode,
     last_error: delivery.lastError,

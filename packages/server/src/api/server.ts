@@ -1,9 +1,11 @@
+import cookie from "@fastify/cookie";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type { Logger } from "pino";
 import { installAuth } from "./auth.ts";
 import type { Api, ApiContext } from "./context.ts";
+import { registerDashboard } from "./dashboard.ts";
 import { installErrorHandler } from "./error-handler.ts";
 import { registerAccountRoutes } from "./routes/accounts.ts";
 import { registerDeliveryRoutes } from "./routes/deliveries.ts";
@@ -12,6 +14,7 @@ import { registerEventTypeRoutes } from "./routes/event-types.ts";
 import { registerEventRoutes } from "./routes/events.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerListenRoutes } from "./routes/listen.ts";
+import { registerSessionRoutes } from "./routes/sessions.ts";
 
 /** Builds the HTTP API (not yet listening). */
 export function buildApi(ctx: ApiContext, logger: Logger): Api {
@@ -26,9 +29,12 @@ export function buildApi(ctx: ApiContext, logger: Logger): Api {
   // Only JSON bodies: anything else is a 415, not a confusing validation error.
   app.removeContentTypeParser("text/plain");
   installErrorHandler(app);
-  installAuth(app, ctx.store, ctx.adminKeyHash);
+  app.register(cookie, { hook: false });
+  installAuth(app, ctx.store, ctx.adminKeyHash, ctx.now);
   registerHealthRoutes(app, ctx);
+  registerDashboard(app);
   registerAccountRoutes(app, ctx);
+  registerSessionRoutes(app, ctx);
   registerEndpointRoutes(app, ctx);
   registerEventRoutes(app, ctx);
   registerEventTypeRoutes(app, ctx);

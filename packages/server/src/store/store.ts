@@ -67,6 +67,8 @@ export interface EventRecord {
 
 export interface EventFilter {
   type?: string | undefined;
+  /** Only events with at least one delivery in this status. */
+  deliveryStatus?: DeliveryStatus | undefined;
   since?: number | undefined;
   until?: number | undefined;
 }
@@ -79,6 +81,8 @@ export interface Delivery {
   endpointId: string;
   status: DeliveryStatus;
   attemptCount: number;
+  /** Attempts of the schedule made so far (manual retries do not count). */
+  scheduledAttempts: number;
   nextAttemptAt: number | null;
   lastStatusCode: number | null;
   lastError: string | null;
@@ -195,10 +199,63 @@ export interface EventTypeRecord {
   updatedAt: number;
 }
 
+/** How a portal's embedding product looks: shown by the dashboard in portal sessions. */
+export interface Theme {
+  productName: string | null;
+  accentColor: string | null;
+  logoUrl: string | null;
+}
+
+/** A dashboard login: the operator's (admin), or one account's through a portal link. */
+export interface Session {
+  kind: "admin" | "account";
+  accountId: string | null;
+  /** Sent back by the browser in `x-csrf-token` on every change. */
+  csrfToken: string;
+  theme: Theme | null;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface PortalLink {
+  accountId: string;
+  theme: Theme | null;
+  expiresAt: number;
+}
+
+/** One hour of an endpoint's recorded attempts. */
+export interface EndpointHour {
+  hour: number;
+  attempts: number;
+  succeeded: number;
+  durationMs: number;
+}
+
+export interface EndpointStats {
+  /** Deliveries waiting for an attempt (pending or delivering), counted up to STATS_COUNT_CAP. */
+  pending: number;
+  /** Deliveries whose schedule is used up, counted up to STATS_COUNT_CAP. */
+  failed: number;
+  /** Hours since `since` with at least one attempt, oldest first. */
+  hours: EndpointHour[];
+  last: { at: number; ok: boolean; statusCode: number | null; error: string | null } | null;
+}
+
+/** Counting a huge backlog would stall the store; the dashboard shows "10,000+" instead. */
+export const STATS_COUNT_CAP = 10_000;
+
 export interface Store {
   close(): Promise<void>;
 
   getSetting(key: string): Promise<string | null>;
+  /** Stores a new session under the hash of its id (and forgets expired ones). */
+  createSession(idHash: string, session: Session): Promise<void>;
+  /** The live session with this id hash, or null. */
+  findSession(idHash: string, now: number): Promise<Session | null>;
+  deleteSession(idHash: string): Promise<void>;
+  createPortalLink(tokenHash: string, link: PortalLink, now: number): Promise<void>;
+  /** Uses a portal link: the first call while it is live gets it, every later one null. */
+  usePortalLink(tokenHash: string, now: number): Promise<PortalLink | null>;
   setSetting(key: string, value: string): Promise<void>;
 
   createAccount(name: string, keyHashes: Record<Environment, string>, now: number): Promise<Account>;
@@ -224,6 +281,8 @@ export interface Store {
    * this event filter; its pending deliveries become due now.
    */
   openListener(scope: Scope, eventTypes: string[] | null, secret: string, now: number): Promise<Endpoint>;
+  /** Counts and hourly attempt figures of one endpoint since `since`; null when unknown. */
+  endpointStats(scope: Scope, id: string, since: number): Promise<EndpointStats | null>;
   /** Re-queues failed deliveries created in [since, until); returns how many. */
   recoverEndpoint(scope: Scope, id: string, since: number, until: number, now: number): Promise<number | null>;
 

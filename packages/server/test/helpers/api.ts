@@ -20,6 +20,8 @@ export interface DeliveryJson {
   endpoint_id: string;
   status: string;
   attempt_count: number;
+  scheduled_attempts: number;
+  max_scheduled_attempts: number;
   next_attempt_at: string | null;
   last_status_code: number | null;
   last_error: string | null;

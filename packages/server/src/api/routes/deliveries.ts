@@ -1,8 +1,8 @@
 import { HooklineError, notFound } from "../../errors.ts";
 import { scopeOf } from "../auth.ts";
-import { type Api, type ApiContext, pageOf } from "../context.ts";
+import { type Api, type ApiContext, deliveriesJson, pageOf } from "../context.ts";
 import { IdParams, PageQuery, RetryPendingBody } from "../schemas.ts";
-import { attemptJson, deliveryJson, pageJson } from "../serialize.ts";
+import { attemptJson, pageJson } from "../serialize.ts";
 
 export function registerDeliveryRoutes(app: Api, ctx: ApiContext): void {
   const { store, now } = ctx;
@@ -11,7 +11,7 @@ export function registerDeliveryRoutes(app: Api, ctx: ApiContext): void {
     const scope = scopeOf(request);
     const delivery = await store.getDelivery(scope, request.params.id);
     if (!delivery) throw notFound("delivery", request.params.id);
-    return deliveryJson(delivery);
+    return (await deliveriesJson(ctx, scope, [delivery]))[0];
   });
 
   app.get(
@@ -38,7 +38,7 @@ export function registerDeliveryRoutes(app: Api, ctx: ApiContext): void {
         });
       }
       ctx.dispatcher.wake();
-      return reply.code(202).send(deliveryJson(delivery));
+      return reply.code(202).send((await deliveriesJson(ctx, scope, [delivery]))[0]);
     },
   );
 

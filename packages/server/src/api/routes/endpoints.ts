@@ -5,6 +5,7 @@ import { newSigningSecret } from "../../ids.ts";
 import type { Environment } from "../../store/store.ts";
 import { scopeOf } from "../auth.ts";
 import { type Api, type ApiContext, pageOf } from "../context.ts";
+import { endpointHealthJson, healthSince } from "../endpoint-health.ts";
 import { CreateEndpointBody, IdParams, PageQuery, RecoverBody, UpdateEndpointBody } from "../schemas.ts";
 import { endpointJson, pageJson } from "../serialize.ts";
 
@@ -61,6 +62,13 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
     const endpoint = await store.getEndpoint(scope, request.params.id);
     if (!endpoint) throw notFound("endpoint", request.params.id);
     return endpointJson(endpoint);
+  });
+
+  app.get("/v1/endpoints/:id/stats", { config: { auth: "account" }, schema: { params: IdParams } }, async (request) => {
+    const at = now();
+    const stats = await store.endpointStats(scopeOf(request), request.params.id, healthSince(at));
+    if (!stats) throw notFound("endpoint", request.params.id);
+    return endpointHealthJson(request.params.id, stats, at);
   });
 
   app.patch(

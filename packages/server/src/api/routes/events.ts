@@ -1,9 +1,9 @@
 import { HooklineError, invalid, notFound } from "../../errors.ts";
 import type { IngestResult, NewEvent } from "../../store/store.ts";
 import { scopeOf } from "../auth.ts";
-import { type Api, type ApiContext, pageOf } from "../context.ts";
+import { type Api, type ApiContext, deliveriesJson, pageOf } from "../context.ts";
 import { BatchEventsBody, CreateEventBody, EventListQuery, IdParams } from "../schemas.ts";
-import { deliveryJson, eventPageJson } from "../serialize.ts";
+import { eventPageJson } from "../serialize.ts";
 
 export function registerEventRoutes(app: Api, ctx: ApiContext): void {
   const { store } = ctx;
@@ -73,6 +73,7 @@ export function registerEventRoutes(app: Api, ctx: ApiContext): void {
       const { type, since, until } = request.query;
       const filter = {
         type,
+        deliveryStatus: request.query.delivery_status,
         since: since === undefined ? undefined : Date.parse(since),
         until: until === undefined ? undefined : Date.parse(until),
       };
@@ -95,7 +96,7 @@ export function registerEventRoutes(app: Api, ctx: ApiContext): void {
       const scope = scopeOf(request);
       if (!(await store.getEvent(scope, request.params.id))) throw notFound("event", request.params.id);
       const deliveries = await store.listDeliveries(scope, request.params.id);
-      return { data: deliveries.map(deliveryJson), next_cursor: null };
+      return { data: await deliveriesJson(ctx, scope, deliveries), next_cursor: null };
     },
   );
 }

@@ -15,9 +15,10 @@ import type {
   Scope,
 } from "../store.ts";
 import { prepareAll, type Row, transaction } from "./database.ts";
+import type { EndpointStatsQueries } from "./endpoint-stats.ts";
 import type { QueueSummary } from "./queue.ts";
 
-export function deliveryQueries(db: DatabaseSync, queue: QueueSummary) {
+export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTally: EndpointStatsQueries["tally"]) {
   const sql = prepareAll(db, {
     get: "SELECT * FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?",
     listByEvent: "SELECT * FROM deliveries WHERE event_id = ? AND account_id = ? AND environment = ? ORDER BY id",
@@ -96,6 +97,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary) {
   function recordOutcomes(outcomes: Outcome[], now: number): number {
     let recorded = 0;
     const touched = new Set<string>();
+    const tally = startTally(now);
     for (const outcome of outcomes) {
       const { claim, attempt } = outcome;
       let { status, nextAttemptAt } = outcome;
@@ -126,6 +128,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary) {
       if (!changed) continue;
       recorded++;
       touched.add(claim.endpointId);
+      tally.count(claim.endpointId, attempt);
       sql.insertAttempt.run(
         newId("att", attempt.startedAt),
         claim.deliveryId,
@@ -139,6 +142,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary) {
       );
     }
     queue.refresh(touched);
+    tally.write();
     return recorded;
   }
 
@@ -230,6 +234,7 @@ function toDelivery(row: Row): Delivery {
     endpointId: String(row.endpoint_id),
     status: row.status as DeliveryStatus,
     attemptCount: Number(row.attempt_count),
+    scheduledAttempts: Number(row.scheduled_attempts),
     nextAttemptAt: row.next_attempt_at === null ? null : Number(row.next_attempt_at),
     lastStatusCode: row.last_status_code === null ? null : Number(row.last_status_code),
     lastError: row.last_error === null ? null : String(row.last_error),

@@ -8,7 +8,7 @@ export const LISTEN_URL = "hookline:listen";
 import { prepareAll, type Row, transaction } from "./database.ts";
 import type { QueueSummary } from "./queue.ts";
 
-export function endpointQueries(db: DatabaseSync, queue: QueueSummary) {
+export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetStats: (endpointId: string) => void) {
   const sql = prepareAll(db, {
     insert: `INSERT INTO endpoints (id, account_id, environment, kind, url, description, event_types, enabled,
       secret, rate_limit_per_s, max_in_flight, retry_schedule, created_at, updated_at)
@@ -91,7 +91,10 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary) {
     async deleteEndpoint(scope: Scope, id: string, now: number) {
       return transaction(db, () => {
         const deleted = sql.delete.run(id, scope.accountId, scope.environment).changes > 0;
-        if (deleted) sql.cancelDeliveries.run(now, id);
+        if (deleted) {
+          sql.cancelDeliveries.run(now, id);
+          forgetStats(id);
+        }
         return deleted;
       });
     },

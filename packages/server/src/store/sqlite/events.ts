@@ -53,6 +53,7 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
     get: "SELECT * FROM events WHERE id = ? AND account_id = ? AND environment = ?",
     list: `SELECT * FROM events WHERE account_id = $account AND environment = $environment AND id < $before
       AND ($type IS NULL OR type = $type) AND created_at >= $since AND created_at < $until
+      AND ($status IS NULL OR EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status = $status))
       ORDER BY id DESC LIMIT $limit`,
   });
 
@@ -195,6 +196,7 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
         environment: scope.environment,
         before: page.after ?? "\uffff",
         type: filter.type ?? null,
+        status: filter.deliveryStatus ?? null,
         since: filter.since ?? 0,
         until: filter.until ?? Number.MAX_SAFE_INTEGER,
         limit: page.limit,

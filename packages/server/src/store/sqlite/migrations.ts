@@ -106,4 +106,37 @@ export const MIGRATIONS: readonly string[] = [
     updated_at INTEGER NOT NULL
   ) STRICT;
   `,
+  // The dashboard: browser sessions, one-time portal links, and per-endpoint hourly
+  // attempt counts (the health charts), kept up to date as outcomes are recorded.
+  `
+  CREATE TABLE sessions (
+    id_hash TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    account_id TEXT,
+    csrf_token TEXT NOT NULL,
+    theme TEXT,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE portal_links (
+    token_hash TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    theme TEXT,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+  ) STRICT;
+  CREATE TABLE endpoint_stats (
+    endpoint_id TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    succeeded INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    last_ok INTEGER NOT NULL,
+    last_status_code INTEGER,
+    last_error TEXT,
+    PRIMARY KEY (endpoint_id, hour)
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];

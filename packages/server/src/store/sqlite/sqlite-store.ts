@@ -2,10 +2,12 @@ import type { Store } from "../store.ts";
 import { accountQueries } from "./accounts.ts";
 import { commitTogether, openDatabase, type Settled } from "./database.ts";
 import { deliveryQueries } from "./deliveries.ts";
+import { endpointStatsQueries } from "./endpoint-stats.ts";
 import { endpointQueries } from "./endpoints.ts";
 import { eventTypeQueries } from "./event-types.ts";
 import { eventQueries } from "./events.ts";
 import { queueSummary } from "./queue.ts";
+import { sessionQueries } from "./sessions.ts";
 
 export interface SqliteStore extends Store {
   /** Runs independent store calls under one commit (see database.commitTogether). */
@@ -19,12 +21,15 @@ export interface SqliteStore extends Store {
 export function createSqliteStore(dataDir: string): SqliteStore {
   const db = openDatabase(dataDir);
   const queue = queueSummary(db);
+  const { tally, forgetEndpointStats, endpointStats } = endpointStatsQueries(db);
   return {
     ...accountQueries(db),
-    ...endpointQueries(db, queue),
+    ...sessionQueries(db),
+    ...endpointQueries(db, queue, forgetEndpointStats),
+    endpointStats,
     ...eventQueries(db, queue),
     ...eventTypeQueries(db),
-    ...deliveryQueries(db, queue),
+    ...deliveryQueries(db, queue, tally),
     commitTogether: (calls) => commitTogether(db, calls),
     async close() {
       if (db.isOpen) db.close();

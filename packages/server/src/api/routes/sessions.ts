@@ -1,0 +1,114 @@
+import type { CookieSerializeOptions } from "@fastify/cookie";
+import type { FastifyRequest } from "fastify";
+import { HooklineError, notFound } from "../../errors.ts";
+import { hashKey, randomToken, sameHash } from "../../ids.ts";
+import type { Session, Theme } from "../../store/store.ts";
+import { liveSession, SESSION_COOKIE, sessionCookie } from "../auth.ts";
+import type { Api, ApiContext } from "../context.ts";
+import { CreateSessionBody, IdParams, PortalLinkBody } from "../schemas.ts";
+import { iso } from "../serialize.ts";
+
+const SESSION_MS = 12 * 3_600_000;
+const DEFAULT_PORTAL_LINK_S = 900;
+
+/**
+ * The dashboard's logins. The admin key makes an operator session; a portal link
+ * (made by the operator for one account) makes an account session, once. Either
+ * way the browser holds only an HttpOnly cookie; the CSRF token it must echo on
+ * changes is in the JSON, kept in the page's memory.
+ */
+export function registerSessionRoutes(app: Api, { store, adminKeyHash, config, now }: ApiContext): void {
+  app.post("/v1/sessions", { schema: { body: CreateSessionBody } }, async (request, reply) => {
+    const body = request.body;
+    let session: Session;
+    const at = now();
+    const base = { csrfToken: randomToken(32), createdAt: at, expiresAt: at + SESSION_MS };
+    if ("admin_key" in body) {
+      const valid = body.admin_key.startsWith("hl_admin_") && sameHash(hashKey(body.admin_key), adminKeyHash);
+      if (!valid) throw invalidCredentials("the admin key is not valid");
+      session = { ...base, kind: "admin", accountId: null, theme: null };
+    } else {
+      const link = await store.usePortalLink(hashKey(body.portal_token), at);
+      if (!link) throw invalidCredentials("the portal link is not valid, has expired or was already used");
+      session = { ...base, kind: "account", accountId: link.accountId, theme: link.theme };
+    }
+    // Always a new id: a session id planted before login is never promoted (no fixation).
+    const id = randomToken(40);
+    await store.createSession(hashKey(id), session);
+    reply.setCookie(SESSION_COOKIE, id, cookieOptions(request, session));
+    return reply.code(201).send(await sessionJson(store, session));
+  });
+
+  app.get("/v1/session", async (request) => {
+    const id = sessionCookie(app, request);
+    if (!id) throw new HooklineError("unauthorized", "no session: log in first", { status: 401 });
+    return sessionJson(store, await liveSession(store, request, id, now()));
+  });
+
+  app.delete("/v1/session", async (request, reply) => {
+    const id = sessionCookie(app, request);
+    if (!id) throw new HooklineError("unauthorized", "no session: log in first", { status: 401 });
+    const session = await liveSession(store, request, id, now());
+    await store.deleteSession(hashKey(id));
+    reply.clearCookie(SESSION_COOKIE, cookieOptions(request, session));
+    return reply.code(204).send();
+  });
+
+  app.post(
+    "/v1/accounts/:id/portal-link",
+    { config: { auth: "admin" }, schema: { params: IdParams, body: PortalLinkBody } },
+    async (request, reply) => {
+      const account = await store.getAccount(request.params.id);
+      if (!account) throw notFound("account", request.params.id);
+      const body = request.body ?? {};
+      const at = now();
+      const expiresAt = at + (body.expires_in_s ?? DEFAULT_PORTAL_LINK_S) * 1000;
+      const theme: Theme | null = body.theme
+        ? {
+            productName: body.theme.product_name ?? null,
+            accentColor: body.theme.accent_color ?? null,
+            logoUrl: body.theme.logo_url ?? null,
+          }
+        : null;
+      const token = `plt_${randomToken(40)}`;
+      await store.createPortalLink(hashKey(token), { accountId: account.id, theme, expiresAt }, at);
+      const origin = config.publicUrl ?? `${request.protocol}://${request.host}`;
+      // In the fragment: never sent to a server, so never in access logs or Referer headers.
+      return reply.code(201).send({ url: `${origin}/portal#${token}`, expires_at: iso(expiresAt) });
+    },
+  );
+}
+
+/**
+ * HttpOnly always. The operator's session is SameSite=Strict. A portal session lives
+ * in an iframe of another site, where only SameSite=None (Secure, and Partitioned
+ * for browsers that block third-party cookies) reaches it; that needs https. CSRF
+ * stays blocked by the x-csrf-token header either way.
+ */
+function cookieOptions(request: FastifyRequest, session: Session): CookieSerializeOptions {
+  const secure = request.protocol === "https";
+  const common = {
+    httpOnly: true,
+    path: "/",
+    secure,
+    maxAge: Math.round((session.expiresAt - session.createdAt) / 1000),
+  };
+  if (session.kind === "account" && secure) return { ...common, sameSite: "none", partitioned: true };
+  return { ...common, sameSite: session.kind === "admin" ? "strict" : "lax" };
+}
+
+async function sessionJson(store: ApiContext["store"], session: Session) {
+  const account = session.accountId === null ? null : await store.getAccount(session.accountId);
+  const theme = session.theme;
+  return {
+    kind: session.kind,
+    account: account && { id: account.id, name: account.name },
+    csrf_token: session.csrfToken,
+    expires_at: iso(session.expiresAt),
+    theme: theme && { product_name: theme.productName, accent_color: theme.accentColor, logo_url: theme.logoUrl },
+  };
+}
+
+function invalidCredentials(message: string) {
+  return new HooklineError("invalid_credentials", message, { status: 401 });
+}

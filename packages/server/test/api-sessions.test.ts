@@ -1,0 +1,202 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { assertError, newAccount } from "./helpers/api.ts";
+import type { Response } from "./helpers/client.ts";
+import { startTestHookline, type TestHookline } from "./helpers/hookline.ts";
+
+/** A browser-like client: holds the session cookie and sends the dashboard's headers. */
+function browser(baseUrl: string) {
+  let cookie = "";
+  let csrf = "";
+  const state = { headers: {} as Record<string, string> };
+  async function call(method: string, path: string, body?: unknown, extra: Record<string, string> = {}) {
+    const response = await fetch(new URL(path, baseUrl), {
+      method,
+      headers: {
+        ...(cookie ? { cookie } : {}),
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...state.headers,
+        ...extra,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const setCookie = response.headers.get("set-cookie");
+    if (setCookie) cookie = setCookie.split(";")[0] as string;
+    const text = await response.text();
+    const result: Response = {
+      status: response.status,
+      headers: response.headers,
+      body: text ? JSON.parse(text) : null,
+    };
+    if (typeof result.body?.csrf_token === "string") csrf = result.body.csrf_token;
+    return result;
+  }
+  return {
+    state,
+    get cookie() {
+      return cookie;
+    },
+    get: (path: string) => call("GET", path),
+    /** A change, with the CSRF token as the dashboard sends it. */
+    send: (method: string, path: string, body?: unknown) => call(method, path, body, { "x-csrf-token": csrf }),
+    /** A change without the CSRF token: what a forged cross-site form would send. */
+    forge: (method: string, path: string, body?: unknown) => call(method, path, body),
+  };
+}
+
+describe("dashboard sessions and portal links", () => {
+  let h: TestHookline;
+
+  before(async () => {
+    h = await startTestHookline();
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  it("the admin key makes an HttpOnly, SameSite=Strict session; a wrong key is 401 and sets nothing", async () => {
+    const b = browser(h.url);
+    assertError(await b.get("/v1/session"), 401, "unauthorized");
+    const wrong = await b.send("POST", "/v1/sessions", { admin_key: "hl_admin_wrong" });
+    assertError(wrong, 401, "invalid_credentials");
+    assert.equal(wrong.headers.get("set-cookie"), null);
+    const login = await b.send("POST", "/v1/sessions", { admin_key: h.keys.admin });
+    assert.equal(login.status, 201, JSON.stringify(login.body));
+    assert.equal(login.body.kind, "admin");
+    assert.equal(login.body.account, null);
+    const setCookie = login.headers.get("set-cookie") ?? "";
+    assert.match(setCookie, /^hookline_session=[A-Za-z0-9]{40};/);
+    assert.match(setCookie, /HttpOnly/);
+    assert.match(setCookie, /SameSite=Strict/);
+    assert.match(setCookie, /Path=\//);
+    assert.doesNotMatch(JSON.stringify(login.body), /hookline_session|hl_admin_/, "no secret in the JSON");
+    const again = await b.get("/v1/session");
+    assert.equal(again.status, 200);
+    assert.equal(again.body.csrf_token, login.body.csrf_token);
+  });
+
+  it("a new login replaces the session id (no fixation), and logout ends it", async () => {
+    const b = browser(h.url);
+    await b.send("POST", "/v1/sessions", { admin_key: h.keys.admin });
+    const first = b.cookie;
+    await b.send("POST", "/v1/sessions", { admin_key: h.keys.admin });
+    assert.notEqual(b.cookie, first);
+    const stale = await fetch(new URL("/v1/session", h.url), { headers: { cookie: first } });
+    assert.equal(stale.status, 200, "an older session of the same browser stays valid until it expires or logs out");
+    assertError(await b.forge("DELETE", "/v1/session"), 403, "csrf_token_invalid");
+    const out = await b.send("DELETE", "/v1/session");
+    assert.equal(out.status, 204);
+    assert.match(out.headers.get("set-cookie") ?? "", /hookline_session=;/);
+    assertError(await b.get("/v1/session"), 401, "unauthorized");
+  });
+
+  it("changes need the CSRF token; without it nothing is written", async () => {
+    const b = browser(h.url);
+    await b.send("POST", "/v1/sessions", { admin_key: h.keys.admin });
+    const forged = await b.forge("POST", "/v1/accounts", { name: "forged" });
+    assertError(forged, 403, "csrf_token_invalid");
+    const wrongToken = await fetch(new URL("/v1/accounts", h.url), {
+      method: "POST",
+      headers: { cookie: b.cookie, "content-type": "application/json", "x-csrf-token": "x".repeat(32) },
+      body: JSON.stringify({ name: "forged" }),
+    });
+    assert.equal(wrongToken.status, 403);
+    const names = (await b.get("/v1/accounts?limit=250")).body.data.map((a: { name: string }) => a.name);
+    assert.ok(!names.includes("forged"));
+    const made = await b.send("POST", "/v1/accounts", { name: "made from the dashboard" });
+    assert.equal(made.status, 201);
+  });
+
+  it("an operator session opens any account by header, and an unknown one is 404", async () => {
+    const acme = await newAccount(h, "acme");
+    const b = browser(h.url);
+    await b.send("POST", "/v1/sessions", { admin_key: h.keys.admin });
+    assertError(await b.get("/v1/endpoints"), 400, "invalid_request");
+    b.state.headers = { "hookline-environment": "test" };
+    assertError(await b.get("/v1/endpoints"), 400, "invalid_request");
+    b.state.headers = { "hookline-environment": "test", "hookline-account": "acct_unknown" };
+    assertError(await b.get("/v1/endpoints"), 404, "not_found");
+    b.state.headers = { "hookline-environment": "test", "hookline-account": acme.id };
+    const created = await b.send("POST", "/v1/endpoints", { url: "http://127.0.0.1:9/hooks" });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const seenByKey = await acme.test.get(`/v1/endpoints/${created.body.id}`);
+    assert.equal(seenByKey.status, 200, "the endpoint is the account's own, in TEST");
+    assert.equal((await acme.live.get(`/v1/endpoints/${created.body.id}`)).status, 404);
+    b.state.headers = { "hookline-environment": "live", "hookline-account": acme.id };
+    const refused = await b.send("POST", "/v1/endpoints", { url: "http://localhost:3000/hooks" });
+    assertError(refused, 422, "url_rejected");
+    assert.match(refused.body.error.message, /localhost/);
+  });
+
+  it("a portal link opens its own account once, with its theme, and nothing else", async () => {
+    const a = await newAccount(h, "portal A");
+    const other = await newAccount(h, "portal B");
+    const foreign = (await other.test.post("/v1/endpoints", { url: "http://127.0.0.1:9/b" })).body;
+    await a.test.post("/v1/endpoints", { url: "http://127.0.0.1:9/a" });
+
+    assertError(await a.test.post(`/v1/accounts/${a.id}/portal-link`, {}), 403, "forbidden");
+    assertError(await h.admin.post("/v1/accounts/acct_nope/portal-link", {}), 404, "not_found");
+    assertError(await h.admin.post(`/v1/accounts/${a.id}/portal-link`, { expires_in_s: 5 }), 400);
+    const link = await h.admin.post(`/v1/accounts/${a.id}/portal-link`, {
+      expires_in_s: 600,
+      theme: { product_name: "Acme Pay", accent_color: "#0a7cff", logo_url: "https://acme.example/logo.svg" },
+    });
+    assert.equal(link.status, 201, JSON.stringify(link.body));
+    const url = new URL(link.body.url);
+    assert.equal(url.origin, h.url);
+    assert.equal(url.pathname, "/portal");
+    assert.match(url.hash, /^#plt_[A-Za-z0-9]{40}$/);
+    const expiresIn = Date.parse(link.body.expires_at) - Date.now();
+    assert.ok(expiresIn > 590_000 && expiresIn <= 600_000, `expires in ${expiresIn} ms`);
+
+    const b = browser(h.url);
+    const token = url.hash.slice(1);
+    const session = await b.send("POST", "/v1/sessions", { portal_token: token });
+    assert.equal(session.status, 201, JSON.stringify(session.body));
+    assert.equal(session.body.kind, "account");
+    assert.deepEqual(session.body.account, { id: a.id, name: "portal A" });
+    assert.deepEqual(session.body.theme, {
+      product_name: "Acme Pay",
+      accent_color: "#0a7cff",
+      logo_url: "https://acme.example/logo.svg",
+    });
+    assert.match(session.headers.get("set-cookie") ?? "", /HttpOnly/);
+    assertError(await browser(h.url).send("POST", "/v1/sessions", { portal_token: token }), 401, "invalid_credentials");
+
+    // Its own account only: operator routes are 403, another account's ids 404, a header naming another account is ignored.
+    assertError(await b.get("/v1/accounts"), 403, "forbidden");
+    assertError(await b.send("POST", `/v1/accounts/${other.id}/portal-link`, {}), 403, "forbidden");
+    b.state.headers = { "hookline-environment": "test", "hookline-account": other.id };
+    const listed = await b.get("/v1/endpoints");
+    assert.equal(listed.status, 200);
+    assert.deepEqual(
+      listed.body.data.map((e: { url: string }) => e.url),
+      ["http://127.0.0.1:9/a"],
+    );
+    assertError(await b.get(`/v1/endpoints/${foreign.id}`), 404, "not_found");
+    assertError(await b.send("DELETE", `/v1/endpoints/${foreign.id}`), 404, "not_found");
+    assert.equal((await other.test.get(`/v1/endpoints/${foreign.id}`)).status, 200, "B's endpoint is untouched");
+  });
+
+  it("serves the dashboard: never framed, except the portal pages", async () => {
+    const page = await fetch(new URL("/", h.url));
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-type") ?? "", /text\/html/);
+    assert.match(page.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
+    assert.equal(page.headers.get("x-frame-options"), "DENY");
+    const html = await page.text();
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    assert.ok(script, `index.html names its script: ${html}`);
+    const asset = await fetch(new URL(script, h.url));
+    assert.equal(asset.status, 200);
+    assert.match(asset.headers.get("cache-control") ?? "", /immutable/);
+    for (const path of ["/accounts/acct_x/test/events", "/login"]) {
+      assert.equal((await fetch(new URL(path, h.url))).status, 200, path);
+    }
+    const portal = await fetch(new URL("/portal/test/endpoints", h.url));
+    assert.equal(portal.status, 200);
+    assert.match(portal.headers.get("content-security-policy") ?? "", /frame-ancestors \*/);
+    assert.equal(portal.headers.get("x-frame-options"), null);
+    assert.equal((await fetch(new URL("/assets/", h.url))).status, 404);
+  });
+});
