@@ -1,0 +1,82 @@
+import { ApiError, api, type Scope } from "../api.ts";
+import type { Delivery } from "../api-types.ts";
+import { Link } from "../components/link.tsx";
+import { ErrorText } from "../components/messages.tsx";
+import { StatusBadge } from "../components/status-badge.tsx";
+import { describeOutcome, formatDateTime, formatRelative } from "../format.ts";
+import { type AccountBase, endpointPath } from "../routes.ts";
+import { useAction } from "../use-action.ts";
+import { usePolledResource } from "../use-polled-resource.ts";
+import { AttemptTimeline } from "./attempt-timeline.tsx";
+
+interface Props {
+  base: AccountBase;
+  scope: Scope;
+  delivery: Delivery;
+  onRetried: () => void;
+}
+
+export function DeliveryCard({ base, scope, delivery, onRetried }: Props) {
+  const headingId = `delivery-${delivery.id}`;
+  const retry = useAction(async () => {
+    await api.retryDelivery(scope, delivery.id);
+    onRetried();
+  });
+
+  return (
+    <article className="card stack-tight" aria-labelledby={headingId}>
+      <div className="row spread">
+        <h3 id={headingId} className="delivery-heading">
+          <EndpointLabel base={base} scope={scope} endpointId={delivery.endpoint_id} />
+        </h3>
+        <StatusBadge status={delivery.status} />
+      </div>
+      <p className="muted small">
+        Delivery <span className="mono">{delivery.id}</span> · {delivery.attempt_count}{" "}
+        {delivery.attempt_count === 1 ? "attempt" : "attempts"}
+        {delivery.attempt_count > 0 && <> · last: {describeOutcome(delivery.last_status_code, delivery.last_error)}</>}
+      </p>
+      {delivery.status === "pending" && delivery.next_attempt_at && (
+        <NextRetry delivery={delivery} at={delivery.next_attempt_at} />
+      )}
+      <div>
+        <button type="button" className="secondary" onClick={() => retry.run()} disabled={retry.busy}>
+          Retry now
+        </button>
+        <ErrorText error={retry.error} />
+      </div>
+      <AttemptTimeline scope={scope} deliveryId={delivery.id} />
+    </article>
+  );
+}
+
+function NextRetry({ delivery, at }: { delivery: Delivery; at: string }) {
+  const { scheduled_attempts: made, max_scheduled_attempts: max } = delivery;
+  const attempt = made !== undefined && max !== undefined ? ` — attempt ${made + 1} of ${max}` : "";
+  const relative = formatRelative(at);
+  return (
+    <p>
+      <time dateTime={at} title={formatDateTime(at)}>
+        {relative === "now" || relative.endsWith("ago") ? "Next retry due now" : `Next retry ${relative}`}
+      </time>
+      {attempt}
+    </p>
+  );
+}
+
+/** The endpoint's URL when it still exists (a deleted endpoint answers 404: its id is shown). */
+function EndpointLabel({ base, scope, endpointId }: { base: AccountBase; scope: Scope; endpointId: string }) {
+  const endpoint = usePolledResource((signal) => api.getEndpoint(scope, endpointId, signal), null);
+  if (endpoint.error instanceof ApiError && endpoint.error.status === 404) {
+    return (
+      <span>
+        Deleted endpoint <span className="mono">{endpointId}</span>
+      </span>
+    );
+  }
+  return (
+    <Link href={endpointPath(base, endpointId)} className="mono endpoint-url">
+      {endpoint.data?.url ?? endpointId}
+    </Link>
+  );
+}
