@@ -60,6 +60,7 @@ async function serve(options: ServeOptions) {
     );
     process.stdout.write(`${lines.join("\n")}\n`);
   }
+  process.stdout.write(`Dashboard: ${hookline.url}/ (operators log in with the admin key)\n`);
   process.stdout.write(`Hookline listening on ${hookline.url}\n`);
 }
 
