@@ -44,6 +44,11 @@ export interface CreatedAccount extends Account {
   keys: { test: string; live: string };
 }
 
+export interface PortalLinkOptions {
+  expires_in_s?: number;
+  theme?: { product_name?: string; accent_color?: string; logo_url?: string };
+}
+
 export interface PortalLink {
   url: string;
   expires_at: string;
@@ -91,8 +96,8 @@ export interface Delivery {
   endpoint_id: string;
   status: DeliveryStatus;
   attempt_count: number;
-  scheduled_attempts?: number;
-  max_scheduled_attempts?: number;
+  scheduled_attempts: number;
+  max_scheduled_attempts: number;
   next_attempt_at: string | null;
   last_status_code: number | null;
   last_error: string | null;
@@ -135,6 +140,8 @@ export interface LastAttempt {
 export interface EndpointStats {
   endpoint_id: string;
   counts: { pending: number; failed: number };
+  /** Counts stop at this number (counting further would cost the store too much). */
+  counts_capped_at: number;
   windows: { "24h": StatsWindow; "7d": StatsWindow };
   series: { "24h": StatsBucket[]; "7d": StatsBucket[] };
   last_attempt: LastAttempt | null;

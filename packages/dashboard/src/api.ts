@@ -12,6 +12,7 @@ import type {
   HooklineEvent,
   Page,
   PortalLink,
+  PortalLinkOptions,
   Session,
 } from "./api-types.ts";
 
@@ -111,8 +112,8 @@ export const api = {
     request<Page<Account>>("GET", "/v1/accounts", { query: { after }, signal }),
   getAccount: (id: string, signal?: AbortSignal) => request<Account>("GET", `/v1/accounts/${segment(id)}`, { signal }),
   createAccount: (name: string) => request<CreatedAccount>("POST", "/v1/accounts", { body: { name } }),
-  createPortalLink: (accountId: string) =>
-    request<PortalLink>("POST", `/v1/accounts/${segment(accountId)}/portal-link`, { body: {} }),
+  createPortalLink: (accountId: string, options: PortalLinkOptions) =>
+    request<PortalLink>("POST", `/v1/accounts/${segment(accountId)}/portal-link`, { body: options }),
 
   listEventTypes: (scope: Scope, signal?: AbortSignal) =>
     request<{ data: EventType[] }>("GET", "/v1/event-types", { scope, signal }),

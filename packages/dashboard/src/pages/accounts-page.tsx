@@ -2,7 +2,6 @@ import { useCallback } from "react";
 import { api } from "../api.ts";
 import { LoadMoreButton } from "../components/load-more-button.tsx";
 import { LoadState } from "../components/messages.tsx";
-import { formatDateTime } from "../format.ts";
 import { useCursorList } from "../use-cursor-list.ts";
 import { AccountRow } from "./account-row.tsx";
 import { CreateAccountForm } from "./create-account-form.tsx";
@@ -26,7 +25,7 @@ export function AccountsPage() {
         ) : (
           <ul className="card-list">
             {accounts.items.map((account) => (
-              <AccountRow key={account.id} account={account} created={formatDateTime(account.created_at)} />
+              <AccountRow key={account.id} account={account} />
             ))}
           </ul>
         )}

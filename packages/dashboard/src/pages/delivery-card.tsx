@@ -51,15 +51,13 @@ export function DeliveryCard({ base, scope, delivery, onRetried }: Props) {
 }
 
 function NextRetry({ delivery, at }: { delivery: Delivery; at: string }) {
-  const { scheduled_attempts: made, max_scheduled_attempts: max } = delivery;
-  const attempt = made !== undefined && max !== undefined ? ` — attempt ${made + 1} of ${max}` : "";
   const relative = formatRelative(at);
   return (
     <p>
       <time dateTime={at} title={formatDateTime(at)}>
         {relative === "now" || relative.endsWith("ago") ? "Next retry due now" : `Next retry ${relative}`}
       </time>
-      {attempt}
+      {` — attempt ${delivery.scheduled_attempts + 1} of ${delivery.max_scheduled_attempts}`}
     </p>
   );
 }

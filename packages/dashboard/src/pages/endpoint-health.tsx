@@ -21,8 +21,8 @@ export function EndpointHealth({ stats, loading, error }: Props) {
       {stats ? (
         <>
           <dl className="counts">
-            <Count label="Pending" value={stats.counts.pending} />
-            <Count label="Failed" value={stats.counts.failed} />
+            <Count label="Pending" value={stats.counts.pending} cap={stats.counts_capped_at} />
+            <Count label="Failed" value={stats.counts.failed} cap={stats.counts_capped_at} />
             <Count label="Succeeded (24 h)" value={stats.windows["24h"].succeeded} />
             <Count label="Succeeded (7 d)" value={stats.windows["7d"].succeeded} />
           </dl>
@@ -50,11 +50,11 @@ export function EndpointHealth({ stats, loading, error }: Props) {
   );
 }
 
-function Count({ label, value }: { label: string; value: number }) {
+function Count({ label, value, cap }: { label: string; value: number; cap?: number }) {
   return (
     <div>
       <dt>{label}</dt>
-      <dd>{value}</dd>
+      <dd>{cap !== undefined && value >= cap ? `${cap}+` : value}</dd>
     </div>
   );
 }

@@ -5,7 +5,7 @@ import { EventTypesSummary } from "../components/event-types-summary.tsx";
 import { Link } from "../components/link.tsx";
 import { LoadState } from "../components/messages.tsx";
 import { EnabledBadge } from "../components/status-badge.tsx";
-import { changesOfValues, NEW_ENDPOINT_VALUES } from "../endpoint-form-values.ts";
+import { changesOfValues, type EndpointFormValues, NEW_ENDPOINT_VALUES } from "../endpoint-form-values.ts";
 import { navigate } from "../router.ts";
 import { type AccountBase, endpointPath } from "../routes.ts";
 import { useEventTypes } from "../use-event-types.ts";
@@ -15,11 +15,11 @@ export function EndpointsPage({ base, scope }: { base: AccountBase; scope: Scope
   const endpoints = usePolledResource((signal) => allPages((after) => api.listEndpoints(scope, after, signal)));
   const catalog = useEventTypes(scope);
 
-  async function addEndpoint(values: typeof NEW_ENDPOINT_VALUES) {
-    const endpoint = await api.createEndpoint(scope, {
-      ...changesOfValues(values, { includeUrl: false }),
-      url: values.url.trim(),
-    });
+  async function addEndpoint(values: EndpointFormValues) {
+    // Creation takes no `enabled` field: an endpoint added disabled is created, then disabled.
+    const { enabled, ...fields } = changesOfValues(values, { includeUrl: false });
+    let endpoint = await api.createEndpoint(scope, { ...fields, url: values.url.trim() });
+    if (enabled === false) endpoint = await api.updateEndpoint(scope, endpoint.id, { enabled: false });
     navigate(endpointPath(base, endpoint.id));
   }
 
