@@ -27,11 +27,11 @@ export function formatSpan(milliseconds: number): string {
   return `${Math.round(seconds / 86_400)} d`;
 }
 
-/** "in 42 min" for the future, "3 min ago" for the past, relative to `now`. */
+/** "in 42 min" for the future, "3 min ago" for the past, "just now" within a second of `now`. */
 export function formatRelative(iso: string, now: number = Date.now()): string {
   const difference = new Date(iso).getTime() - now;
   if (Number.isNaN(difference)) return iso;
-  if (Math.abs(difference) < 1000) return "now";
+  if (Math.abs(difference) < 1000) return "just now";
   return difference > 0 ? `in ${formatSpan(difference)}` : `${formatSpan(difference)} ago`;
 }
 
@@ -56,9 +56,9 @@ export function isoToLocalInput(date: Date): string {
   return local.toISOString().slice(0, 16);
 }
 
-/** The outcome of an attempt or delivery in a few words: "200", "timeout", "500 (timeout)". */
+/** The outcome of an attempt or delivery in a few words: "200", "timeout error", "413 (too_large error)". */
 export function describeOutcome(statusCode: number | null, error: string | null): string {
-  if (statusCode !== null && error) return `${statusCode} (${error})`;
+  if (statusCode !== null && error) return `${statusCode} (${error} error)`;
   if (statusCode !== null) return String(statusCode);
-  return error ?? "no response";
+  return error ? `${error} error` : "no response";
 }

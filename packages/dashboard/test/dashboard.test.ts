@@ -39,6 +39,18 @@ describe("dashboard in Chromium", { skip: browserUnavailable() ?? false }, () =>
     return page;
   }
 
+  /** Runs `steps` on `page`; on failure saves FAILED-<name>.png first. Always closes the page's context. */
+  async function using(page: Page, name: string, steps: () => Promise<void>) {
+    try {
+      await steps();
+    } catch (error) {
+      await screenshot(page, `FAILED-${name}`).catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }
+
   async function addEndpoint(page: Page, url: string) {
     await page.getByLabel("URL").fill(url);
     await page.getByRole("button", { name: "Add endpoint" }).click();
@@ -46,39 +58,39 @@ describe("dashboard in Chromium", { skip: browserUnavailable() ?? false }, () =>
 
   it("operator: log in, create an account, set a TEST URL, send a test event, see it delivered", async () => {
     const page = await operatorPage();
-    assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0, "nothing in web storage");
-    await page.getByLabel("Account name").fill("Acme Wallets");
-    await page.getByRole("button", { name: "Create account" }).click();
-    await page
-      .getByText(/hl_test_[A-Za-z0-9]{32}/)
-      .first()
-      .waitFor(WAIT);
-    await screenshot(page, "accounts");
+    await using(page, "operator", async () => {
+      assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0, "nothing in web storage");
+      await page.getByLabel("Account name").fill("Acme Wallets");
+      await page.getByRole("button", { name: "Create account" }).click();
+      await page.getByLabel("TEST key").waitFor(WAIT);
+      assert.match(await page.getByLabel("TEST key").inputValue(), /^hl_test_[A-Za-z0-9]{32}$/);
+      assert.match(await page.getByLabel("LIVE key").inputValue(), /^hl_live_[A-Za-z0-9]{32}$/);
+      await screenshot(page, "accounts");
 
-    await page.getByRole("link", { name: "Open Acme Wallets" }).click();
-    await page.getByRole("heading", { name: "Webhooks", level: 1 }).waitFor(WAIT);
-    await page.getByText("No endpoints yet").waitFor(WAIT);
-    await page.getByLabel("URL").fill(`${receiver.url}/webhooks`);
-    await page.getByText("hookline listen").first().waitFor(WAIT);
-    await page.getByRole("button", { name: "Add endpoint" }).click();
+      await page.getByRole("link", { name: "Open Acme Wallets" }).click();
+      await page.getByRole("heading", { name: "Webhooks", level: 1 }).waitFor(WAIT);
+      await page.getByText("No endpoints yet").waitFor(WAIT);
+      await page.getByLabel("URL").fill(`${receiver.url}/webhooks`);
+      await page.getByText("hookline listen").first().waitFor(WAIT);
+      await page.getByRole("button", { name: "Add endpoint" }).click();
 
-    await page.getByRole("button", { name: "Send test event" }).click();
-    await page.getByText(/Delivered: 200/).waitFor(WAIT);
-    assert.equal(receiver.requests.length, 1);
-    assert.equal(JSON.parse(receiver.requests[0]?.body ?? "{}").type, "webhook.test");
-    await screenshot(page, "endpoint");
+      await page.getByRole("button", { name: "Send test event" }).click();
+      await page.getByText(/Delivered: 200/).waitFor(WAIT);
+      assert.equal(receiver.requests.length, 1);
+      assert.equal(JSON.parse(receiver.requests[0]?.body ?? "{}").type, "webhook.test");
+      await screenshot(page, "endpoint");
 
-    await page.getByRole("link", { name: /View test event/ }).click();
-    await page.getByText("succeeded").first().waitFor(WAIT);
-    await page.getByRole("list", { name: "Attempts" }).getByText("200").first().waitFor(WAIT);
-    await page.getByText('"type": "webhook.test"').waitFor(WAIT);
-    await screenshot(page, "event");
+      await page.getByRole("link", { name: /View test event/ }).click();
+      await page.getByText("succeeded").first().waitFor(WAIT);
+      await page.getByRole("list", { name: "Attempts" }).getByText("200").first().waitFor(WAIT);
+      await page.getByText('"type": "webhook.test"').waitFor(WAIT);
+      await screenshot(page, "event");
 
-    await page.getByRole("link", { name: "Events" }).click();
-    await page.getByRole("heading", { name: "Events", level: 1 }).waitFor(WAIT);
-    await page.getByText("webhook.test").first().waitFor(WAIT);
-    await screenshot(page, "events");
-    await page.context().close();
+      await page.getByRole("link", { name: "Events" }).click();
+      await page.getByRole("heading", { name: "Events", level: 1 }).waitFor(WAIT);
+      await page.getByText("webhook.test").first().waitFor(WAIT);
+      await screenshot(page, "events");
+    });
   });
 
   it("a failing endpoint shows the failed attempt and the next retry; Retry now works once it is fixed", async () => {
@@ -90,27 +102,30 @@ describe("dashboard in Chromium", { skip: browserUnavailable() ?? false }, () =>
       await failing.waitFor(1);
 
       const page = await operatorPage();
-      await page.goto(`${h.url}/accounts/${id}/test/events/${event.id}`);
-      await page.getByText("database down").first().waitFor(WAIT);
-      await page.getByText(/Next retry in (59|60) min/).waitFor(WAIT);
-      await page.getByText(/attempt 2 of 73/).waitFor(WAIT);
-      await page.getByText("pending").first().waitFor(WAIT);
-      await screenshot(page, "event-failing");
+      await using(page, "failing", async () => {
+        await page.goto(`${h.url}/accounts/${id}/test/events/${event.id}`);
+        await page.getByRole("list", { name: "Attempts" }).getByText("500", { exact: true }).waitFor(WAIT);
+        await page.getByText("Response body").first().click();
+        await page.getByText("database down").first().waitFor(WAIT);
+        await page.getByText(/Next retry in (59 min|1 h)/).waitFor(WAIT);
+        await page.getByText(/attempt 2 of 73/).waitFor(WAIT);
+        await page.getByText("pending").first().waitFor(WAIT);
+        await screenshot(page, "event-failing");
 
-      await page.goto(`${h.url}/accounts/${id}/test/endpoints/${endpoint.id}`);
-      await page
-        .getByText(/Failing/)
-        .first()
-        .waitFor(WAIT);
-      await screenshot(page, "endpoint-failing");
+        await page.goto(`${h.url}/accounts/${id}/test/endpoints/${endpoint.id}`);
+        await page
+          .getByText(/Failing/)
+          .first()
+          .waitFor(WAIT);
+        await screenshot(page, "endpoint-failing");
 
-      failing.respondWith(answer(200, "fixed"));
-      await page.goto(`${h.url}/accounts/${id}/test/events/${event.id}`);
-      await page.getByRole("button", { name: "Retry now" }).click();
-      await page.getByText("succeeded").first().waitFor(WAIT);
-      await page.getByText("fixed").first().waitFor(WAIT);
-      assert.equal(failing.requests.length, 2);
-      await page.context().close();
+        failing.respondWith(answer(200, "fixed"));
+        await page.goto(`${h.url}/accounts/${id}/test/events/${event.id}`);
+        await page.getByRole("button", { name: "Retry now" }).click();
+        await page.getByText("succeeded").first().waitFor(WAIT);
+        await page.getByRole("list", { name: "Attempts" }).getByText("200", { exact: true }).waitFor(WAIT);
+        assert.equal(failing.requests.length, 2);
+      });
     } finally {
       await failing.close();
     }
@@ -119,18 +134,19 @@ describe("dashboard in Chromium", { skip: browserUnavailable() ?? false }, () =>
   it("a LIVE localhost URL is refused in the form, with the reason", async () => {
     const { id } = await newAccount(h, "Live Co");
     const page = await operatorPage();
-    await page.goto(`${h.url}/accounts/${id}/test/endpoints`);
-    await page.getByRole("button", { name: "LIVE" }).click();
-    await page.waitForURL(new RegExp(`/accounts/${id}/live/endpoints$`), WAIT);
-    await page
-      .getByText(/LIVE environment/)
-      .first()
-      .waitFor(WAIT);
-    await addEndpoint(page, "http://localhost:3000/webhooks");
-    await page.getByText(/live endpoints must use public addresses/).waitFor(WAIT);
-    assert.equal(await page.getByLabel("URL").getAttribute("aria-invalid"), "true");
-    await screenshot(page, "live-refused");
-    await page.context().close();
+    await using(page, "live-refused", async () => {
+      await page.goto(`${h.url}/accounts/${id}/test/endpoints`);
+      await page.getByRole("button", { name: "LIVE" }).click();
+      await page.waitForURL(new RegExp(`/accounts/${id}/live/endpoints$`), WAIT);
+      await page
+        .getByText(/LIVE environment/)
+        .first()
+        .waitFor(WAIT);
+      await addEndpoint(page, "http://localhost:3000/webhooks");
+      await page.getByText(/live endpoints must use public addresses/).waitFor(WAIT);
+      assert.equal(await page.getByLabel("URL").getAttribute("aria-invalid"), "true");
+      await screenshot(page, "live-refused");
+    });
   });
 
   it("a portal link opens its own account only, once, themed", async () => {
@@ -146,36 +162,38 @@ describe("dashboard in Chromium", { skip: browserUnavailable() ?? false }, () =>
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
-    await page.goto(link);
-    await page.waitForURL(/\/portal\/test\/endpoints$/, WAIT);
-    await page.getByText("http://127.0.0.1:9/a-hooks").waitFor(WAIT);
-    await page.getByText("Acme Pay").first().waitFor(WAIT);
-    assert.ok(!page.url().includes("plt_"), "the token is gone from the address bar");
-    assert.equal(await page.getByText("b-hooks").count(), 0);
-    assert.equal(await page.getByRole("link", { name: "Accounts" }).count(), 0, "no operator navigation");
-    await screenshot(page, "portal");
+    await using(page, "portal", async () => {
+      await page.goto(link);
+      await page.waitForURL(/\/portal\/test\/endpoints$/, WAIT);
+      await page.getByText("http://127.0.0.1:9/a-hooks").waitFor(WAIT);
+      await page.getByText("Acme Pay").first().waitFor(WAIT);
+      assert.ok(!page.url().includes("plt_"), "the token is gone from the address bar");
+      assert.equal(await page.getByText("b-hooks").count(), 0);
+      assert.equal(await page.getByRole("link", { name: "Accounts" }).count(), 0, "no operator navigation");
+      await screenshot(page, "portal");
 
-    // The operator's pages, with B's id, show nothing of B.
-    await page.goto(`${h.url}/accounts/${b.id}/test/endpoints`);
-    await page.waitForTimeout(500);
-    assert.equal(await page.getByText("b-hooks").count(), 0);
-    await context.close();
+      // The operator's pages, with B's id, show nothing of B.
+      await page.goto(`${h.url}/accounts/${b.id}/test/endpoints`);
+      await page.waitForTimeout(500);
+      assert.equal(await page.getByText("b-hooks").count(), 0);
+    });
 
-    const second = await browser.newContext();
-    const again = await second.newPage();
-    await again.goto(link);
-    await again.getByText(/invalid, expired or already used/).waitFor(WAIT);
-    await second.close();
+    const again = await (await browser.newContext()).newPage();
+    await using(again, "portal-reused", async () => {
+      await again.goto(link);
+      await again.getByText(/invalid, expired or already used/).waitFor(WAIT);
+    });
   });
 
   it("is readable at 360 px: nothing wider than the screen", async () => {
     const { id } = await newAccount(h, "Narrow Co");
     const page = await operatorPage(360);
-    await page.goto(`${h.url}/accounts/${id}/test/endpoints`);
-    await page.getByRole("heading", { name: "Webhooks", level: 1 }).waitFor(WAIT);
-    const width = await page.evaluate(() => document.documentElement.scrollWidth);
-    assert.ok(width <= 360, `page is ${width} px wide at a 360 px viewport`);
-    await screenshot(page, "endpoints-360px");
-    await page.context().close();
+    await using(page, "narrow", async () => {
+      await page.goto(`${h.url}/accounts/${id}/test/endpoints`);
+      await page.getByRole("heading", { name: "Webhooks", level: 1 }).waitFor(WAIT);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 360, `page is ${width} px wide at a 360 px viewport`);
+      await screenshot(page, "endpoints-360px");
+    });
   });
 });

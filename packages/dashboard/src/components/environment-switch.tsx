@@ -7,23 +7,23 @@ const ENVIRONMENTS: { value: Environment; label: string }[] = [
   { value: "live", label: "LIVE" },
 ];
 
-/** TEST / LIVE toggle: the same section in the other environment. */
+/** TEST / LIVE as a two-option radio group: choosing one opens the same section in that environment. */
 export function EnvironmentSwitch({ base, section }: { base: AccountBase; section: AccountSection }) {
   return (
     <fieldset className="environment-switch">
       <legend className="visually-hidden">Environment</legend>
       {ENVIRONMENTS.map(({ value, label }) => (
-        <button
-          key={value}
-          type="button"
-          className={`environment-option environment-${value}`}
-          aria-pressed={base.environment === value}
-          onClick={() => {
-            if (value !== base.environment) navigate(sectionPathIn({ ...base, environment: value }, section));
-          }}
-        >
+        <label key={value} className={`environment-option environment-${value}`}>
+          <input
+            type="radio"
+            name="environment"
+            className="environment-radio"
+            value={value}
+            checked={base.environment === value}
+            onChange={() => navigate(sectionPathIn({ ...base, environment: value }, section))}
+          />
           {label}
-        </button>
+        </label>
       ))}
     </fieldset>
   );

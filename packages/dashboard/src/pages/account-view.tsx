@@ -3,7 +3,6 @@ import type { Scope } from "../api.ts";
 import { EnvironmentBar, EnvironmentSwitch } from "../components/environment-switch.tsx";
 import { Link } from "../components/link.tsx";
 import { type AccountBase, type AccountSection, endpointsPath, eventsPath } from "../routes.ts";
-import { useSession } from "../session.ts";
 import { AccountName } from "./account-name.tsx";
 import { EndpointPage } from "./endpoint-page.tsx";
 import { EndpointsPage } from "./endpoints-page.tsx";
@@ -12,7 +11,6 @@ import { EventsPage } from "./events-page.tsx";
 
 /** One account in one environment: the same pages for an operator (`/accounts/…`) and a portal session (`/portal/…`). */
 export function AccountView({ base, section }: { base: AccountBase; section: AccountSection }) {
-  const { session } = useSession();
   const scope = useMemo<Scope>(
     () => ({ accountId: base.accountId, environment: base.environment }),
     [base.accountId, base.environment],
@@ -31,15 +29,14 @@ export function AccountView({ base, section }: { base: AccountBase; section: Acc
               <Link href="/">All accounts</Link> / <AccountName accountId={base.accountId} />
             </p>
           )}
-          {base.accountId === null && session.account && <p className="small muted">{session.account.name}</p>}
         </div>
         <EnvironmentSwitch base={base} section={section} />
       </div>
       <nav aria-label="Sections" className="section-nav">
-        <Link href={endpointsPath(base)} aria-current={inWebhooks ? "page" : undefined}>
+        <Link href={endpointsPath(base)} aria-current={currentness(inWebhooks, section.name === "endpoints")}>
           Webhooks
         </Link>
-        <Link href={eventsPath(base)} aria-current={inWebhooks ? undefined : "page"}>
+        <Link href={eventsPath(base)} aria-current={currentness(!inWebhooks, section.name === "events")}>
           Events
         </Link>
       </nav>
@@ -58,4 +55,10 @@ export function AccountView({ base, section }: { base: AccountBase; section: Acc
       )}
     </div>
   );
+}
+
+/** "page" on a section's list, "true" on one of its items (the link still leads to the list). */
+function currentness(inSection: boolean, onList: boolean): "page" | "true" | undefined {
+  if (!inSection) return undefined;
+  return onList ? "page" : "true";
 }

@@ -55,7 +55,7 @@ function NextRetry({ delivery, at }: { delivery: Delivery; at: string }) {
   return (
     <p>
       <time dateTime={at} title={formatDateTime(at)}>
-        {relative === "now" || relative.endsWith("ago") ? "Next retry due now" : `Next retry ${relative}`}
+        {relative === "just now" || relative.endsWith("ago") ? "Next retry due now" : `Next retry ${relative}`}
       </time>
       {` — attempt ${delivery.scheduled_attempts + 1} of ${delivery.max_scheduled_attempts}`}
     </p>

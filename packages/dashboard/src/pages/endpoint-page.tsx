@@ -53,8 +53,8 @@ export function EndpointPage({ base, scope, endpointId }: Props) {
   return (
     <section className="stack">
       <div className="stack-tight">
-        <p className="small">
-          <Link href={endpointsPath(base)}>Webhooks</Link> / endpoint <span className="mono">{current.id}</span>
+        <p className="small muted">
+          Endpoint <span className="mono">{current.id}</span>
         </p>
         <h1 className="endpoint-url mono">{current.url}</h1>
         <p className="row">
@@ -65,7 +65,7 @@ export function EndpointPage({ base, scope, endpointId }: Props) {
       </div>
       <LoadState loading={false} error={endpoint.error} />
       <EndpointBanners endpoint={current} stats={stats.data} />
-      <div className="row">
+      <div className="row actions-row">
         <SendTestEvent base={base} scope={scope} endpointId={endpointId} onSent={stats.reload} />
         <EnableToggle scope={scope} endpoint={current} onChanged={refresh} />
       </div>

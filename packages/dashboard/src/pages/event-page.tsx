@@ -1,8 +1,7 @@
 import { api, type Scope } from "../api.ts";
-import { Link } from "../components/link.tsx";
 import { LoadState } from "../components/messages.tsx";
 import { formatDateTime } from "../format.ts";
-import { type AccountBase, eventsPath } from "../routes.ts";
+import type { AccountBase } from "../routes.ts";
 import { usePolledResource } from "../use-polled-resource.ts";
 import { DeliveryCard } from "./delivery-card.tsx";
 
@@ -20,8 +19,8 @@ export function EventPage({ base, scope, eventId }: Props) {
   return (
     <section className="stack">
       <div className="stack-tight">
-        <p className="small">
-          <Link href={eventsPath(base)}>Events</Link> / <span className="mono">{eventId}</span>
+        <p className="small muted">
+          Event <span className="mono">{eventId}</span>
         </p>
         <h1 className="mono">{event.data?.type ?? "Event"}</h1>
         {event.data && (
