@@ -67,7 +67,7 @@ describe("dashboard in Chromium", { skip: browserUnavailable() ?? false }, () =>
       assert.match(await page.getByLabel("LIVE key").inputValue(), /^hl_live_[A-Za-z0-9]{32}$/);
       await screenshot(page, "accounts");
 
-      await page.getByRole("link", { name: "Open Acme Wallets" }).click();
+      await page.getByRole("link", { name: "Open Acme Wallets" }).first().click();
       await page.getByRole("heading", { name: "Webhooks", level: 1 }).waitFor(WAIT);
       await page.getByText("No endpoints yet").waitFor(WAIT);
       await page.getByLabel("URL").fill(`${receiver.url}/webhooks`);
@@ -136,7 +136,7 @@ describe("dashboard in Chromium", { skip: browserUnavailable() ?? false }, () =>
     const page = await operatorPage();
     await using(page, "live-refused", async () => {
       await page.goto(`${h.url}/accounts/${id}/test/endpoints`);
-      await page.getByRole("button", { name: "LIVE" }).click();
+      await page.getByRole("radio", { name: "LIVE" }).check();
       await page.waitForURL(new RegExp(`/accounts/${id}/live/endpoints$`), WAIT);
       await page
         .getByText(/LIVE environment/)

@@ -2,9 +2,7 @@ import { type FormEvent, useState } from "react";
 import { api } from "../api.ts";
 import type { CreatedAccount } from "../api-types.ts";
 import { CopyButton } from "../components/copy-button.tsx";
-import { Link } from "../components/link.tsx";
 import { ErrorText, Notice } from "../components/messages.tsx";
-import { endpointsPath } from "../routes.ts";
 
 export function CreateAccountForm({ onCreated }: { onCreated: () => void }) {
   const [name, setName] = useState("");
@@ -61,8 +59,7 @@ function CreatedAccountKeys({ account, onDismiss }: { account: CreatedAccount; o
       </p>
       <KeyField label="TEST key" value={account.keys.test} />
       <KeyField label="LIVE key" value={account.keys.live} />
-      <p className="row">
-        <Link href={endpointsPath({ accountId: account.id, environment: "test" })}>Open {account.name}</Link>
+      <p>
         <button type="button" className="secondary" onClick={onDismiss}>
           I have saved the keys
         </button>
