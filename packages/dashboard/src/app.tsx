@@ -57,7 +57,8 @@ export function App({ portalToken }: { portalToken: string | null }) {
       },
       (error: unknown) => {
         if (cancelled) return;
-        if (portalToken || (error instanceof ApiError && error.status === 401)) endSession();
+        // For a portal link, 401 means the link is unknown, expired or used: the entry page says so.
+        if (error instanceof ApiError && error.status === 401) endSession();
         else setState({ status: "failed", error: error instanceof Error ? error : new Error(String(error)) });
       },
     );
@@ -75,7 +76,12 @@ export function App({ portalToken }: { portalToken: string | null }) {
       session && {
         session,
         logOut: async () => {
-          await api.logOut();
+          try {
+            await api.logOut();
+          } catch (error) {
+            // Already ended on the server: logged out all the same.
+            if (!(error instanceof ApiError && error.status === 401)) throw error;
+          }
           endSession();
           if (session.kind === "admin") navigate("/login");
         },

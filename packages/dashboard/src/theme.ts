@@ -8,7 +8,7 @@ export interface AppliedTheme {
   logoUrl: string | null;
 }
 
-export const DEFAULT_PRODUCT_NAME = "Hookline";
+const DEFAULT_PRODUCT_NAME = "Hookline";
 
 /** Only http(s) logos: a `javascript:` or `data:` URL from a theme is never used. */
 function safeLogoUrl(value: string | null | undefined): string | null {

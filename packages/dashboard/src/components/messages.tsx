@@ -25,9 +25,9 @@ export function LoadState({
   return <>{children}</>;
 }
 
-export function Notice({ tone, children }: { tone: "info" | "warning" | "error" | "success"; children: ReactNode }) {
+export function Notice({ tone, children }: { tone: "warning" | "error"; children: ReactNode }) {
   return (
-    <div className={`notice notice-${tone}`} role={tone === "error" || tone === "warning" ? "alert" : "status"}>
+    <div className={`notice notice-${tone}`} role="alert">
       {children}
     </div>
   );

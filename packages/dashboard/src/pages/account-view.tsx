@@ -22,7 +22,7 @@ export function AccountView({ base, section }: { base: AccountBase; section: Acc
   return (
     <div className="stack">
       <EnvironmentBar environment={base.environment} />
-      <div className="row spread account-heading">
+      <div className="row spread">
         <div>
           {base.accountId !== null && (
             <p className="small">

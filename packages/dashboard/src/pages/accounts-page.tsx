@@ -1,4 +1,3 @@
-import { useCallback } from "react";
 import { api } from "../api.ts";
 import { LoadMoreButton } from "../components/load-more-button.tsx";
 import { LoadState } from "../components/messages.tsx";
@@ -8,11 +7,7 @@ import { CreateAccountForm } from "./create-account-form.tsx";
 
 /** The operator's start page: every account, and making new ones. */
 export function AccountsPage() {
-  const loadPage = useCallback(
-    (after: string | undefined, signal?: AbortSignal) => api.listAccounts(after, signal),
-    [],
-  );
-  const accounts = useCursorList(loadPage);
+  const accounts = useCursorList((after, signal) => api.listAccounts(after, signal));
 
   return (
     <section className="stack">

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useEffect, useState } from "react";
 import { api, type Scope } from "../api.ts";
 import { DELIVERY_STATUSES, type DeliveryStatus, type EventFilters } from "../api-types.ts";
 import { Link } from "../components/link.tsx";
@@ -95,7 +95,7 @@ export function EventsPage({ base, scope }: { base: AccountBase; scope: Scope })
           />
         </div>
         {filtered && (
-          <div className="filters-reset">
+          <div>
             <button type="button" className="secondary" onClick={() => setInputs(NO_FILTERS)}>
               Clear filters
             </button>
@@ -122,12 +122,7 @@ interface EventListProps {
 
 /** Remounted when the filters change, so a new filter starts from the first page. */
 function EventList({ base, scope, filters, filtered }: EventListProps) {
-  // biome-ignore lint/correctness/useExhaustiveDependencies: the list remounts when the filters change
-  const loadPage = useCallback(
-    (after: string | undefined, signal?: AbortSignal) => api.listEvents(scope, filters, after, signal),
-    [scope],
-  );
-  const events = useCursorList(loadPage);
+  const events = useCursorList((after, signal) => api.listEvents(scope, filters, after, signal));
 
   return (
     <>

@@ -47,7 +47,7 @@ export function SendTestEvent({ base, scope, endpointId, onSent }: Props) {
       <button type="button" onClick={send} disabled={progress.phase === "waiting"}>
         Send test event
       </button>
-      <div aria-live="polite" className="test-event-result">
+      <div aria-live="polite">
         {progress.phase === "waiting" && <p className="muted">Sent; waiting for the delivery…</p>}
         {progress.phase === "done" && <ResultText result={progress.result} />}
         {progress.phase === "error" && <ErrorText error={progress.error} />}
