@@ -62,6 +62,7 @@ export const CreateEndpointBody = Type.Object(
     rate_limit_per_s: Type.Optional(endpointFields.rate_limit_per_s),
     max_in_flight: Type.Optional(endpointFields.max_in_flight),
     retry_schedule: Type.Optional(endpointFields.retry_schedule),
+    enabled: Type.Optional(Type.Boolean()),
   },
   strict,
 );

@@ -88,6 +88,19 @@ describe("endpoints API", () => {
     assert.notEqual(full.body.secret, ep.secret);
   });
 
+  it("creates an endpoint disabled when asked: nothing is delivered to it until it is enabled", async () => {
+    const { test } = await newAccount(h, "created disabled");
+    const created = await test.post("/v1/endpoints", { url: `${receiver.url}/off`, enabled: false });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.body.enabled, false);
+    assert.equal(created.body.disabled_reason, "disabled by request");
+    const event = await test.post("/v1/events", { type: "off.test", data: {} });
+    assert.deepEqual((await test.get(`/v1/events/${event.body.id}/deliveries`)).body.data, []);
+    const enabled = await test.patch(`/v1/endpoints/${created.body.id}`, { enabled: true });
+    assert.equal(enabled.body.enabled, true);
+    assert.equal(enabled.body.disabled_reason, null);
+  });
+
   it("lists endpoints with cursor pagination (limit, after, next_cursor null on the last page)", async () => {
     const { test } = await newAccount(h, "endpoints");
     const ids: string[] = [];

@@ -98,11 +98,13 @@ function EndpointBanners({ endpoint, stats }: { endpoint: Endpoint; stats: Endpo
       )}
       {last && !last.ok && (
         <Notice tone="error">
-          Failing: the last attempt{" "}
-          <time dateTime={last.at} title={formatDateTime(last.at)}>
-            {formatRelative(last.at)}
-          </time>{" "}
-          got {describeOutcome(last.status_code, last.error)}
+          <p>
+            Failing: the last attempt{" "}
+            <time dateTime={last.at} title={formatDateTime(last.at)}>
+              {formatRelative(last.at)}
+            </time>{" "}
+            got {describeOutcome(last.status_code, last.error)}
+          </p>
         </Notice>
       )}
     </>

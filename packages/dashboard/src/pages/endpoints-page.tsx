@@ -16,10 +16,8 @@ export function EndpointsPage({ base, scope }: { base: AccountBase; scope: Scope
   const catalog = useEventTypes(scope);
 
   async function addEndpoint(values: EndpointFormValues) {
-    // Creation takes no `enabled` field: an endpoint added disabled is created, then disabled.
-    const { enabled, ...fields } = changesOfValues(values, { includeUrl: false });
-    let endpoint = await api.createEndpoint(scope, { ...fields, url: values.url.trim() });
-    if (enabled === false) endpoint = await api.updateEndpoint(scope, endpoint.id, { enabled: false });
+    const fields = changesOfValues(values, { includeUrl: false });
+    const endpoint = await api.createEndpoint(scope, { ...fields, url: values.url.trim() });
     navigate(endpointPath(base, endpoint.id));
   }
 

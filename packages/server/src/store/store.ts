@@ -48,7 +48,10 @@ export interface Endpoint {
 export type NewEndpoint = Pick<
   Endpoint,
   "url" | "description" | "eventTypes" | "rateLimitPerS" | "maxInFlight" | "retrySchedule" | "secret"
->;
+> & {
+  /** Created disabled when false (default true). */
+  enabled?: boolean;
+};
 
 export type EndpointPatch = Partial<
   Pick<Endpoint, "url" | "description" | "eventTypes" | "rateLimitPerS" | "maxInFlight" | "retrySchedule" | "enabled">

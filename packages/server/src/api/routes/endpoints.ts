@@ -44,6 +44,7 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
           maxInFlight: body.max_in_flight ?? null,
           retrySchedule: schedule(body.retry_schedule) ?? null,
           secret: newSigningSecret(),
+          enabled: body.enabled ?? true,
         },
         now(),
       );

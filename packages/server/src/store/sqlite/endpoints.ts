@@ -5,14 +5,16 @@ import type { Endpoint, EndpointKind, EndpointPatch, Environment, NewEndpoint, P
 /** What a listen endpoint shows as its URL: its deliveries go to `hookline listen`, not to an address. */
 export const LISTEN_URL = "hookline:listen";
 
+const DISABLED_BY_REQUEST = "disabled by request";
+
 import { prepareAll, type Row, transaction } from "./database.ts";
 import type { QueueSummary } from "./queue.ts";
 
 export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetStats: (endpointId: string) => void) {
   const sql = prepareAll(db, {
     insert: `INSERT INTO endpoints (id, account_id, environment, kind, url, description, event_types, enabled,
-      secret, rate_limit_per_s, max_in_flight, retry_schedule, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`,
+      disabled_reason, secret, rate_limit_per_s, max_in_flight, retry_schedule, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     listener: "SELECT * FROM endpoints WHERE account_id = ? AND environment = ? AND kind = 'listen'",
     openListener: `UPDATE endpoints SET event_types = ?, enabled = 1, disabled_reason = NULL, updated_at = ?
       WHERE id = ?`,
@@ -50,6 +52,8 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
         input.url,
         input.description,
         json(input.eventTypes),
+        input.enabled === false ? 0 : 1,
+        input.enabled === false ? DISABLED_BY_REQUEST : null,
         input.secret,
         input.rateLimitPerS,
         input.maxInFlight,
@@ -71,7 +75,7 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
         if (!current) return null;
         const next = { ...current, ...patch };
         const disabling = current.enabled && !next.enabled;
-        const reason = next.enabled ? null : disabling ? "disabled by request" : current.disabledReason;
+        const reason = next.enabled ? null : disabling ? DISABLED_BY_REQUEST : current.disabledReason;
         sql.update.run(
           next.url,
           next.description,
