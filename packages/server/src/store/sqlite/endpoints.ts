@@ -119,6 +119,8 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
             LISTEN_URL,
             "hookline listen: events relayed to a developer's machine",
             null,
+            1,
+            null,
             secret,
             null,
             null,
