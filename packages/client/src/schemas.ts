@@ -279,6 +279,9 @@ export type Endpoint = Static<typeof EndpointResponse>;
 export type Delivery = Static<typeof DeliveryResponse>;
 export type Attempt = Static<typeof AttemptResponse>;
 export type EndpointStats = Static<typeof EndpointStatsResponse>;
+export type Session = Static<typeof SessionResponse>;
+export type PortalLinkRequest = Static<typeof PortalLinkBody>;
+export type PortalLink = Static<typeof PortalLinkResponse>;
 export interface Page<T> {
   data: T[];
   next_cursor: string | null;

@@ -1,11 +1,25 @@
 /**
- * The API's answers as the dashboard reads them (docs/api.md). Written out here because
- * the dashboard talks only to the public HTTP API and needs the session and stats shapes too.
+ * The API's answers as the dashboard reads them. Shapes the API's schemas define are
+ * taken from them (packages/client/src/schemas.ts, types only: nothing of it is
+ * bundled), so the dashboard cannot drift from what the server sends.
  */
+import type {
+  Attempt,
+  Delivery,
+  Endpoint,
+  EndpointStats,
+  HooklineEvent,
+  PortalLink,
+  PortalLinkRequest,
+  Session,
+  UpdateEndpointRequest,
+} from "../../client/src/schemas.ts";
 
-export type Environment = "test" | "live";
+export type { Attempt, Delivery, Endpoint, EndpointStats, HooklineEvent, PortalLink, Session };
 
-export type DeliveryStatus = "pending" | "delivering" | "succeeded" | "failed" | "cancelled";
+export type Environment = Endpoint["environment"];
+
+export type DeliveryStatus = Delivery["status"];
 
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
   "pending",
@@ -20,20 +34,6 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-export interface Theme {
-  product_name?: string | null;
-  accent_color?: string | null;
-  logo_url?: string | null;
-}
-
-export interface Session {
-  kind: "admin" | "account";
-  account: { id: string; name: string } | null;
-  csrf_token: string;
-  expires_at: string;
-  theme: Theme | null;
-}
-
 export interface Account {
   id: string;
   name: string;
@@ -44,37 +44,10 @@ export interface CreatedAccount extends Account {
   keys: { test: string; live: string };
 }
 
-export interface PortalLinkOptions {
-  expires_in_s?: number;
-  theme?: { product_name?: string; accent_color?: string; logo_url?: string };
-}
+export type PortalLinkOptions = PortalLinkRequest;
+export type Theme = NonNullable<Session["theme"]>;
 
-export interface PortalLink {
-  url: string;
-  expires_at: string;
-}
-
-export interface Endpoint {
-  id: string;
-  environment: Environment;
-  kind: "http" | "listen";
-  url: string;
-  description: string;
-  event_types: string[] | null;
-  enabled: boolean;
-  disabled_reason: string | null;
-  secret: string;
-  previous_secret_expires_at: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface EndpointChanges {
-  url?: string;
-  description?: string;
-  event_types?: string[] | null;
-  enabled?: boolean;
-}
+export type EndpointChanges = Pick<UpdateEndpointRequest, "url" | "description" | "event_types" | "enabled">;
 
 export interface EventType {
   name: string;
@@ -82,70 +55,9 @@ export interface EventType {
   built_in: boolean;
 }
 
-export interface HooklineEvent {
-  id: string;
-  type: string;
-  created_at: string;
-  environment: Environment;
-  data: Record<string, unknown>;
-}
-
-export interface Delivery {
-  id: string;
-  event_id: string;
-  endpoint_id: string;
-  status: DeliveryStatus;
-  attempt_count: number;
-  scheduled_attempts: number;
-  max_scheduled_attempts: number;
-  next_attempt_at: string | null;
-  last_status_code: number | null;
-  last_error: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface Attempt {
-  id: string;
-  delivery_id: string;
-  started_at: string;
-  duration_ms: number;
-  status_code: number | null;
-  error: string | null;
-  response_snippet: string | null;
-  trigger: "scheduled" | "manual";
-}
-
-export interface StatsWindow {
-  attempts: number;
-  succeeded: number;
-  success_rate: number | null;
-  avg_duration_ms: number | null;
-}
-
-export interface StatsBucket {
-  start: string;
-  attempts: number;
-  succeeded: number;
-  avg_duration_ms: number | null;
-}
-
-export interface LastAttempt {
-  at: string;
-  ok: boolean;
-  status_code: number | null;
-  error: string | null;
-}
-
-export interface EndpointStats {
-  endpoint_id: string;
-  counts: { pending: number; failed: number };
-  /** Counts stop at this number (counting further would cost the store too much). */
-  counts_capped_at: number;
-  windows: { "24h": StatsWindow; "7d": StatsWindow };
-  series: { "24h": StatsBucket[]; "7d": StatsBucket[] };
-  last_attempt: LastAttempt | null;
-}
+export type StatsWindow = EndpointStats["windows"]["24h"];
+export type StatsBucket = EndpointStats["series"]["24h"][number];
+export type LastAttempt = NonNullable<EndpointStats["last_attempt"]>;
 
 export interface EventFilters {
   type: string;
