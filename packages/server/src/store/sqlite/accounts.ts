@@ -1,7 +1,8 @@
 import type { DatabaseSync } from "node:sqlite";
 import { newId } from "../../ids.ts";
+import { type Row, toAccount } from "../rows.ts";
 import type { Account, Environment, Page, Scope } from "../store.ts";
-import { prepareAll, type Row, transaction } from "./database.ts";
+import { prepareAll, transaction } from "./database.ts";
 
 export function accountQueries(db: DatabaseSync) {
   const sql = prepareAll(db, {
@@ -44,8 +45,4 @@ export function accountQueries(db: DatabaseSync) {
       return row ? { accountId: String(row.account_id), environment: row.environment as Environment } : null;
     },
   };
-}
-
-function toAccount(row: Row): Account {
-  return { id: String(row.id), name: String(row.name), createdAt: Number(row.created_at) };
 }

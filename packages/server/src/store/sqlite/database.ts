@@ -4,8 +4,6 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { HooklineError } from "../../errors.ts";
 import { MIGRATIONS } from "./migrations.ts";
 
-export type Row = Record<string, string | number | null>;
-
 /**
  * Opens the embedded store in `dataDir`. WAL with synchronous=FULL: a commit
  * is on disk before it returns, which is what a 202 promises.

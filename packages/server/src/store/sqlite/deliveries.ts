@@ -1,20 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { newId } from "../../ids.ts";
-import type {
-  Attempt,
-  AttemptError,
-  Claim,
-  ClaimRequest,
-  Delivery,
-  DeliveryStatus,
-  EndpointKind,
-  Environment,
-  Outcome,
-  Page,
-  Scope,
-} from "../store.ts";
-import { prepareAll, type Row, transaction } from "./database.ts";
+import { type Row, toAttempt, toClaim, toDelivery } from "../rows.ts";
+import type { Claim, ClaimRequest, DeliveryStatus, Outcome, Page, Scope } from "../store.ts";
+import { prepareAll, transaction } from "./database.ts";
 import type { EndpointStatsQueries } from "./endpoint-stats.ts";
 import type { QueueSummary } from "./queue.ts";
 
@@ -198,61 +187,5 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
       const row = sql.nextDue.get() as Row;
       return row.due === null ? null : Number(row.due);
     },
-  };
-}
-
-/** A claim from a delivery row joined with its endpoint's row (and the event's body). */
-export function toClaim(row: Row, claimToken: string, now: number, leaseUntil: number): Claim {
-  const secrets = [String(row.secret)];
-  if (row.previous_secret !== null && Number(row.previous_secret_expires_at) > now) {
-    secrets.push(String(row.previous_secret));
-  }
-  return {
-    deliveryId: String(row.id),
-    claimToken,
-    eventId: String(row.event_id),
-    body: String(row.body),
-    endpointId: String(row.endpoint_id),
-    environment: row.environment as Environment,
-    kind: row.kind as EndpointKind,
-    url: String(row.url),
-    secrets,
-    retrySchedule: row.retry_schedule === null ? null : JSON.parse(String(row.retry_schedule)),
-    maxInFlight: row.max_in_flight === null ? null : Number(row.max_in_flight),
-    rateLimitPerS: row.rate_limit_per_s === null ? null : Number(row.rate_limit_per_s),
-    scheduledAttempts: Number(row.scheduled_attempts),
-    leaseUntil,
-    nextAttemptAt: row.next_attempt_at === null ? null : Number(row.next_attempt_at),
-    manual: row.manual === 1,
-  };
-}
-
-function toDelivery(row: Row): Delivery {
-  return {
-    id: String(row.id),
-    eventId: String(row.event_id),
-    endpointId: String(row.endpoint_id),
-    status: row.status as DeliveryStatus,
-    attemptCount: Number(row.attempt_count),
-    scheduledAttempts: Number(row.scheduled_attempts),
-    nextAttemptAt: row.next_attempt_at === null ? null : Number(row.next_attempt_at),
-    lastStatusCode: row.last_status_code === null ? null : Number(row.last_status_code),
-    lastError: row.last_error === null ? null : String(row.last_error),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-  };
-}
-
-function toAttempt(row: Row): Attempt {
-  return {
-    id: String(row.id),
-    deliveryId: String(row.delivery_id),
-    startedAt: Number(row.started_at),
-    durationMs: Number(row.duration_ms),
-    statusCode: row.status_code === null ? null : Number(row.status_code),
-    error: row.error as AttemptError | null,
-    responseSnippet: row.response_snippet === null ? null : String(row.response_snippet),
-    requestHeaders: JSON.parse(String(row.request_headers)),
-    trigger: row.trigger as "scheduled" | "manual",
   };
 }

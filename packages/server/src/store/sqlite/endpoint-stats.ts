@@ -1,6 +1,7 @@
 import type { DatabaseSync } from "node:sqlite";
+import type { Row } from "../rows.ts";
 import { type Attempt, type EndpointStats, type Scope, STATS_COUNT_CAP } from "../store.ts";
-import { prepareAll, type Row } from "./database.ts";
+import { prepareAll } from "./database.ts";
 
 const HOUR_MS = 3_600_000;
 

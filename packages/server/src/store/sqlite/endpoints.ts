@@ -1,13 +1,14 @@
 import type { DatabaseSync } from "node:sqlite";
 import { newId } from "../../ids.ts";
-import type { Endpoint, EndpointKind, EndpointPatch, Environment, NewEndpoint, Page, Scope } from "../store.ts";
+import type { Endpoint, EndpointPatch, NewEndpoint, Page, Scope } from "../store.ts";
 
 /** What a listen endpoint shows as its URL: its deliveries go to `hookline listen`, not to an address. */
 export const LISTEN_URL = "hookline:listen";
 
 const DISABLED_BY_REQUEST = "disabled by request";
 
-import { prepareAll, type Row, transaction } from "./database.ts";
+import { json, type Row, toEndpoint } from "../rows.ts";
+import { prepareAll, transaction } from "./database.ts";
 import type { QueueSummary } from "./queue.ts";
 
 export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetStats: (endpointId: string) => void) {
@@ -145,31 +146,5 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
         return recovered;
       });
     },
-  };
-}
-
-function json(value: unknown): string | null {
-  return value === null || value === undefined ? null : JSON.stringify(value);
-}
-
-function toEndpoint(row: Row): Endpoint {
-  return {
-    id: String(row.id),
-    accountId: String(row.account_id),
-    environment: row.environment as Environment,
-    kind: row.kind as EndpointKind,
-    url: String(row.url),
-    description: String(row.description),
-    eventTypes: row.event_types === null ? null : JSON.parse(String(row.event_types)),
-    enabled: row.enabled === 1,
-    disabledReason: row.disabled_reason === null ? null : String(row.disabled_reason),
-    secret: String(row.secret),
-    previousSecret: row.previous_secret === null ? null : String(row.previous_secret),
-    previousSecretExpiresAt: row.previous_secret_expires_at === null ? null : Number(row.previous_secret_expires_at),
-    rateLimitPerS: row.rate_limit_per_s === null ? null : Number(row.rate_limit_per_s),
-    maxInFlight: row.max_in_flight === null ? null : Number(row.max_in_flight),
-    retrySchedule: row.retry_schedule === null ? null : JSON.parse(String(row.retry_schedule)),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
   };
 }

@@ -1,6 +1,7 @@
 import type { DatabaseSync } from "node:sqlite";
+import { type Row, toEventType } from "../rows.ts";
 import type { EventTypeRecord } from "../store.ts";
-import { prepareAll, type Row } from "./database.ts";
+import { prepareAll } from "./database.ts";
 
 export function eventTypeQueries(db: DatabaseSync) {
   const sql = prepareAll(db, {
@@ -20,16 +21,5 @@ export function eventTypeQueries(db: DatabaseSync) {
       sql.put.run(type.name, type.description, schema, JSON.stringify(type.example), now, now);
       return toEventType(sql.get.get(type.name) as Row);
     },
-  };
-}
-
-function toEventType(row: Row): EventTypeRecord {
-  return {
-    name: String(row.name),
-    description: String(row.description),
-    schema: row.schema === null ? null : JSON.parse(String(row.schema)),
-    example: JSON.parse(String(row.example)),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
   };
 }

@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { HooklineError, notFound } from "../../errors.ts";
 import { newId } from "../../ids.ts";
+import { type Row, toClaim, toEvent } from "../rows.ts";
 import type {
   Claim,
   ClaimRequest,
-  Environment,
   EventFilter,
   EventRecord,
   Ingested,
@@ -15,8 +15,7 @@ import type {
   Page,
   Scope,
 } from "../store.ts";
-import { prepareAll, type Row, transaction } from "./database.ts";
-import { toClaim } from "./deliveries.ts";
+import { prepareAll, transaction } from "./database.ts";
 import type { QueueSummary } from "./queue.ts";
 
 /** An endpoint an event may go to: its row, with the type filter parsed. */
@@ -236,16 +235,4 @@ function takeRoom(leasing: Leasing, target: Target, now: number): boolean {
 function forgetLeases(leasing: Leasing, keep: number) {
   leasing.left += leasing.claims.length - keep;
   leasing.claims.length = keep;
-}
-
-function toEvent(row: Row): EventRecord {
-  return {
-    id: String(row.id),
-    accountId: String(row.account_id),
-    environment: row.environment as Environment,
-    type: String(row.type),
-    body: String(row.body),
-    idempotencyKey: row.idempotency_key === null ? null : String(row.idempotency_key),
-    createdAt: Number(row.created_at),
-  };
 }

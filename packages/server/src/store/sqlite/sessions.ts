@@ -1,6 +1,7 @@
 import type { DatabaseSync } from "node:sqlite";
-import type { PortalLink, Session, Theme } from "../store.ts";
-import { prepareAll, type Row, transaction } from "./database.ts";
+import { type Row, themeText, toTheme } from "../rows.ts";
+import type { PortalLink, Session } from "../store.ts";
+import { prepareAll, transaction } from "./database.ts";
 
 /** Dashboard sessions and portal links; only hashes of their secrets are stored. */
 export function sessionQueries(db: DatabaseSync) {
@@ -59,12 +60,4 @@ export function sessionQueries(db: DatabaseSync) {
       return { accountId: String(row.account_id), theme: toTheme(row.theme), expiresAt: Number(row.expires_at) };
     },
   };
-}
-
-function themeText(theme: Theme | null): string | null {
-  return theme === null ? null : JSON.stringify(theme);
-}
-
-function toTheme(value: Row[string] | undefined): Theme | null {
-  return value === null || value === undefined ? null : (JSON.parse(String(value)) as Theme);
 }
