@@ -114,7 +114,8 @@ export const CreateSessionBody = Type.Union([
   Type.Object({ portal_token: Type.String({ minLength: 1, maxLength: 200 }) }, strict),
 ]);
 
-const HttpUrl = Type.String({ maxLength: 2048, pattern: "^https?://[^\\s]+$" });
+/** Shown by the dashboard, whose Content-Security-Policy loads images over https only. */
+const HttpsUrl = Type.String({ maxLength: 2048, pattern: "^https://[^\\s]+$" });
 
 /** `POST /v1/accounts/{id}/portal-link`: how long the link lives, and how the portal looks. */
 export const PortalLinkBody = Type.Object(
@@ -125,7 +126,7 @@ export const PortalLinkBody = Type.Object(
         {
           product_name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
           accent_color: Type.Optional(Type.String({ pattern: "^#[0-9a-fA-F]{6}$" })),
-          logo_url: Type.Optional(HttpUrl),
+          logo_url: Type.Optional(HttpsUrl),
         },
         strict,
       ),

@@ -61,6 +61,8 @@ async function request<T>(method: string, path: string, options: RequestOptions 
   const headers: Record<string, string> = { accept: "application/json" };
   if (options.body !== undefined) headers["content-type"] = "application/json";
   if (method !== "GET" && csrfToken) headers["x-csrf-token"] = csrfToken;
+  // The operator's and a portal's sessions are separate cookies; the pages under /portal use the portal's.
+  headers["hookline-session"] = window.location.pathname.startsWith("/portal") ? "portal" : "operator";
   if (options.scope) {
     headers["hookline-environment"] = options.scope.environment;
     if (options.scope.accountId) headers["hookline-account"] = options.scope.accountId;

@@ -31,6 +31,16 @@ export function changesOfValues(values: EndpointFormValues, options: { includeUr
   };
 }
 
+/** A PATCH with only the fields the user edited. */
+export function changesOfEdits(edited: Partial<EndpointFormValues>, options: { includeUrl: boolean }): EndpointChanges {
+  const changes: EndpointChanges = {};
+  if (edited.url !== undefined && options.includeUrl) changes.url = edited.url.trim();
+  if (edited.description !== undefined) changes.description = edited.description;
+  if (edited.eventTypes !== undefined) changes.event_types = edited.eventTypes.length > 0 ? edited.eventTypes : null;
+  if (edited.enabled !== undefined) changes.enabled = edited.enabled;
+  return changes;
+}
+
 /** Which field a refusal is about, so its message is shown under that field. */
 export function fieldOfError(error: unknown): EndpointField | null {
   if (!(error instanceof ApiError)) return null;

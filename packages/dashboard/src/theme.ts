@@ -10,12 +10,12 @@ export interface AppliedTheme {
 
 const DEFAULT_PRODUCT_NAME = "Hookline";
 
-/** Only http(s) logos: a `javascript:` or `data:` URL from a theme is never used. */
+/** Only https logos (the CSP loads images over https): a `javascript:` or `data:` URL from a theme is never used. */
 function safeLogoUrl(value: string | null | undefined): string | null {
   if (!value) return null;
   try {
     const url = new URL(value);
-    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    return url.protocol === "https:" ? url.href : null;
   } catch {
     return null;
   }

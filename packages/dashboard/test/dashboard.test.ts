@@ -185,6 +185,24 @@ describe("dashboard in Chromium", { skip: browserUnavailable() ?? false }, () =>
     });
   });
 
+  it("saving an edit sends only what was edited: a Disable clicked meanwhile stays", async () => {
+    const { id, test } = await newAccount(h, "Edit Co");
+    const endpoint = (await test.post("/v1/endpoints", { url: "http://127.0.0.1:9/edit" })).body;
+    const page = await operatorPage();
+    await using(page, "edit", async () => {
+      await page.goto(`${h.url}/accounts/${id}/test/endpoints/${endpoint.id}`);
+      await page.getByLabel("Description").fill("payments webhook");
+      await page.getByRole("button", { name: "Disable" }).click();
+      await page.getByRole("button", { name: "Enable" }).waitFor(WAIT);
+      await page.getByRole("button", { name: "Save" }).click();
+      await page.getByText("payments webhook").first().waitFor(WAIT);
+      const saved = (await test.get(`/v1/endpoints/${endpoint.id}`)).body;
+      assert.equal(saved.description, "payments webhook");
+      assert.equal(saved.enabled, false);
+      await page.getByText(/This endpoint is disabled/).waitFor(WAIT);
+    });
+  });
+
   it("is readable at 360 px: nothing wider than the screen", async () => {
     const { id } = await newAccount(h, "Narrow Co");
     const page = await operatorPage(360);

@@ -142,14 +142,17 @@ function text(raw: unknown, name: string): string {
 
 function origin(raw: unknown, name: string): string {
   const value = text(raw, name);
-  let url: URL;
+  let url: URL | null = null;
   try {
     url = new URL(value);
-  } catch {
-    throw configError(`${name} must be a URL like https://hooks.example.com, got ${JSON.stringify(value)}`);
+  } catch {}
+  const bare = url && (url.protocol === "http:" || url.protocol === "https:") && `${url.origin}/` === url.href;
+  if (!url || !bare) {
+    throw configError(
+      `${name} must be an origin like https://hooks.example.com (no path), got ${JSON.stringify(value)}`,
+    );
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw configError(`${name} must be an http(s) URL`);
-  return value.replace(/\/+$/, "");
+  return url.origin;
 }
 
 function integer(min: number, max: number): Parser {

@@ -98,4 +98,31 @@ describe("endpoint health, delivery schedules and the delivery-status filter", (
       await bad.close();
     }
   });
+
+  it("the delivery-status filter looks at 5,000 events a call and says where to go on", async () => {
+    const { test } = await newAccount(h, "filter window");
+    const bad = await startReceiver(answer(500));
+    try {
+      const ep = (
+        await test.post("/v1/endpoints", { url: `${bad.url}/x`, event_types: ["old.fail"], retry_schedule: [] })
+      ).body;
+      const failed = (await test.post("/v1/events", { type: "old.fail", data: {} })).body.id;
+      await finalDelivery(test, failed, ep.id);
+      for (let i = 0; i < 6; i++) {
+        const events = Array.from({ length: 1000 }, (_, n) => ({ type: "new.quiet", data: { n } }));
+        assert.equal((await test.post("/v1/events/batch", { events })).status, 202);
+      }
+      const first = (await test.get("/v1/events?delivery_status=failed")).body;
+      assert.deepEqual(first.data, [], "the newest 5,000 events have no failed delivery");
+      assert.equal(typeof first.next_cursor, "string");
+      const second = (await test.get(`/v1/events?delivery_status=failed&after=${first.next_cursor}`)).body;
+      assert.deepEqual(
+        second.data.map((e: { id: string }) => e.id),
+        [failed],
+      );
+      assert.equal(second.next_cursor, null);
+    } finally {
+      await bad.close();
+    }
+  });
 });

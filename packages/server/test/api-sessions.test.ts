@@ -1,27 +1,33 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { pino } from "pino";
+import { loadConfig } from "../src/config.ts";
+import { startHookline } from "../src/hookline.ts";
 import { assertError, newAccount } from "./helpers/api.ts";
 import type { Response } from "./helpers/client.ts";
-import { startTestHookline, type TestHookline } from "./helpers/hookline.ts";
+import { startTestHookline, type TestHookline, tempDir } from "./helpers/hookline.ts";
 
 /** A browser-like client: holds the session cookie and sends the dashboard's headers. */
 function browser(baseUrl: string) {
-  let cookie = "";
+  const jar = new Map<string, string>();
   let csrf = "";
   const state = { headers: {} as Record<string, string> };
   async function call(method: string, path: string, body?: unknown, extra: Record<string, string> = {}) {
     const response = await fetch(new URL(path, baseUrl), {
       method,
       headers: {
-        ...(cookie ? { cookie } : {}),
+        ...(jar.size ? { cookie: [...jar].map(([name, value]) => `${name}=${value}`).join("; ") } : {}),
         ...(body === undefined ? {} : { "content-type": "application/json" }),
         ...state.headers,
         ...extra,
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    const setCookie = response.headers.get("set-cookie");
-    if (setCookie) cookie = setCookie.split(";")[0] as string;
+    for (const line of response.headers.getSetCookie()) {
+      const [name, value] = (line.split(";")[0] as string).split("=") as [string, string];
+      if (value === "") jar.delete(name);
+      else jar.set(name, value);
+    }
     const text = await response.text();
     const result: Response = {
       status: response.status,
@@ -33,9 +39,11 @@ function browser(baseUrl: string) {
   }
   return {
     state,
+    /** The operator's session cookie, as the browser would send it. */
     get cookie() {
-      return cookie;
+      return `hookline_session=${jar.get("hookline_session")}`;
     },
+    jar,
     get: (path: string) => call("GET", path),
     /** A change, with the CSRF token as the dashboard sends it. */
     send: (method: string, path: string, body?: unknown) => call(method, path, body, { "x-csrf-token": csrf }),
@@ -160,13 +168,17 @@ describe("dashboard sessions and portal links", () => {
       accent_color: "#0a7cff",
       logo_url: "https://acme.example/logo.svg",
     });
-    assert.match(session.headers.get("set-cookie") ?? "", /HttpOnly/);
+    assert.match(session.headers.get("set-cookie") ?? "", /^hookline_portal=.*HttpOnly/);
     assertError(await browser(h.url).send("POST", "/v1/sessions", { portal_token: token }), 401, "invalid_credentials");
+    // The portal cookie is used only when the page names it (a cross-site request cannot send this header).
+    assertError(await b.get("/v1/session"), 401, "unauthorized");
+    b.state.headers = { "hookline-session": "portal" };
+    assert.equal((await b.get("/v1/session")).body.kind, "account");
 
     // Its own account only: operator routes are 403, another account's ids 404, a header naming another account is ignored.
     assertError(await b.get("/v1/accounts"), 403, "forbidden");
     assertError(await b.send("POST", `/v1/accounts/${other.id}/portal-link`, {}), 403, "forbidden");
-    b.state.headers = { "hookline-environment": "test", "hookline-account": other.id };
+    b.state.headers = { "hookline-session": "portal", "hookline-environment": "test", "hookline-account": other.id };
     const listed = await b.get("/v1/endpoints");
     assert.equal(listed.status, 200);
     assert.deepEqual(
@@ -176,6 +188,21 @@ describe("dashboard sessions and portal links", () => {
     assertError(await b.get(`/v1/endpoints/${foreign.id}`), 404, "not_found");
     assertError(await b.send("DELETE", `/v1/endpoints/${foreign.id}`), 404, "not_found");
     assert.equal((await other.test.get(`/v1/endpoints/${foreign.id}`)).status, 200, "B's endpoint is untouched");
+  });
+
+  it("a portal link opened in the operator's browser leaves the operator's session as it was", async () => {
+    const { id } = await newAccount(h, "side by side");
+    const b = browser(h.url);
+    await b.send("POST", "/v1/sessions", { admin_key: h.keys.admin });
+    const link = await h.admin.post(`/v1/accounts/${id}/portal-link`);
+    assert.equal(link.status, 201, "no body at all is fine: every field is optional");
+    await b.send("POST", "/v1/sessions", { portal_token: new URL(link.body.url).hash.slice(1) });
+    assert.deepEqual([...b.jar.keys()].sort(), ["hookline_portal", "hookline_session"]);
+    const operator = await b.get("/v1/session");
+    assert.equal(operator.body.kind, "admin");
+    assert.equal((await b.get("/v1/accounts")).status, 200);
+    b.state.headers = { "hookline-session": "portal" };
+    assert.equal((await b.get("/v1/session")).body.kind, "account");
   });
 
   it("serves the dashboard: never framed, except the portal pages", async () => {
@@ -198,5 +225,64 @@ describe("dashboard sessions and portal links", () => {
     assert.match(portal.headers.get("content-security-policy") ?? "", /frame-ancestors \*/);
     assert.equal(portal.headers.get("x-frame-options"), null);
     assert.equal((await fetch(new URL("/assets/", h.url))).status, 404);
+  });
+});
+
+describe("dashboard sessions behind https, and after the admin key changes", () => {
+  it("with an https public URL, cookies are Secure and the portal's is SameSite=None; Partitioned", async () => {
+    const h = await startTestHookline({ HOOKLINE_PUBLIC_URL: "https://hooks.example.com" });
+    try {
+      const operator = await fetch(new URL("/v1/sessions", h.url), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ admin_key: h.keys.admin }),
+      });
+      const operatorCookie = operator.headers.get("set-cookie") ?? "";
+      assert.match(operatorCookie, /; Secure/);
+      assert.match(operatorCookie, /SameSite=Strict/);
+      const { id } = await newAccount(h, "embedded");
+      const link = (await h.admin.post(`/v1/accounts/${id}/portal-link`, {})).body.url as string;
+      assert.match(link, /^https:\/\/hooks\.example\.com\/portal#plt_/);
+      const portal = await fetch(new URL("/v1/sessions", h.url), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ portal_token: new URL(link).hash.slice(1) }),
+      });
+      const portalCookie = portal.headers.get("set-cookie") ?? "";
+      assert.match(portalCookie, /^hookline_portal=/);
+      assert.match(portalCookie, /; Secure/);
+      assert.match(portalCookie, /SameSite=None/);
+      assert.match(portalCookie, /Partitioned/);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it("replacing the admin key ends the operator sessions opened with the old one", async () => {
+    const dir = tempDir();
+    const start = (env: Record<string, string>) =>
+      startHookline(
+        loadConfig({ env: { HOOKLINE_PORT: "0", HOOKLINE_DATA_DIR: dir.path, ...env } }),
+        pino({ level: "silent" }),
+      );
+    try {
+      const first = await start({ HOOKLINE_ADMIN_KEY: "hl_admin_first_key_0123456789abcdef" });
+      const login = await fetch(new URL("/v1/sessions", first.url), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ admin_key: "hl_admin_first_key_0123456789abcdef" }),
+      });
+      const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] as string;
+      assert.equal((await fetch(new URL("/v1/accounts", first.url), { headers: { cookie } })).status, 200);
+      await first.stop();
+      const second = await start({ HOOKLINE_ADMIN_KEY: "hl_admin_second_key_0123456789abcdef" });
+      try {
+        assert.equal((await fetch(new URL("/v1/accounts", second.url), { headers: { cookie } })).status, 401);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      dir.remove();
+    }
   });
 });

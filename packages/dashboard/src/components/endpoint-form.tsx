@@ -13,19 +13,20 @@ interface Props {
   submitLabel: string;
   /** The `hookline listen` endpoint's URL is fixed. */
   urlReadOnly?: boolean;
-  onSubmit: (values: EndpointFormValues) => Promise<void>;
+  /** `edited`: only the fields the user changed, so a save never resends a value that changed meanwhile. */
+  onSubmit: (values: EndpointFormValues, edited: Partial<EndpointFormValues>) => Promise<void>;
 }
 
 export function EndpointForm({ idPrefix, environment, saved, catalog, submitLabel, urlReadOnly, onSubmit }: Props) {
-  const [draft, setDraft] = useState<EndpointFormValues | null>(null);
+  const [draft, setDraft] = useState<Partial<EndpointFormValues> | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<{ field: EndpointField | null; error: Error } | null>(null);
-  const values = draft ?? saved;
+  const values = { ...saved, ...draft };
   const id = (name: string) => `${idPrefix}-${name}`;
   const errorFor = (field: EndpointField | null) => (error && error.field === field ? error.error : null);
 
   function change(update: Partial<EndpointFormValues>) {
-    setDraft({ ...values, ...update });
+    setDraft({ ...draft, ...update });
   }
 
   async function submit(event: FormEvent) {
@@ -33,7 +34,7 @@ export function EndpointForm({ idPrefix, environment, saved, catalog, submitLabe
     setBusy(true);
     setError(null);
     try {
-      await onSubmit(values);
+      await onSubmit(values, draft ?? {});
       setDraft(null);
     } catch (failure) {
       setError({ field: fieldOfError(failure), error: failure as Error });

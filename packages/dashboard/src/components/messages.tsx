@@ -27,7 +27,7 @@ export function LoadState({
 
 export function Notice({ tone, children }: { tone: "warning" | "error"; children: ReactNode }) {
   return (
-    <div className={`notice notice-${tone}`} role="alert">
+    <div className={`notice notice-${tone}`} role="status">
       {children}
     </div>
   );

@@ -54,7 +54,7 @@ function Count({ label, value, cap }: { label: string; value: number; cap?: numb
   return (
     <div>
       <dt>{label}</dt>
-      <dd>{cap !== undefined && value >= cap ? `${cap}+` : value}</dd>
+      <dd>{cap !== undefined && value > cap ? `${cap.toLocaleString()}+` : value}</dd>
     </div>
   );
 }

@@ -4,8 +4,8 @@ import { EndpointForm } from "../components/endpoint-form.tsx";
 import { Link } from "../components/link.tsx";
 import { LoadState, Notice } from "../components/messages.tsx";
 import { EnabledBadge } from "../components/status-badge.tsx";
-import { changesOfValues, valuesOfEndpoint } from "../endpoint-form-values.ts";
-import { describeOutcome, formatDateTime, formatRelative } from "../format.ts";
+import { changesOfEdits, type EndpointFormValues, valuesOfEndpoint } from "../endpoint-form-values.ts";
+import { describeOutcome, formatDateTime } from "../format.ts";
 import { type AccountBase, endpointsPath } from "../routes.ts";
 import { useEventTypes } from "../use-event-types.ts";
 import { usePolledResource } from "../use-polled-resource.ts";
@@ -45,8 +45,9 @@ export function EndpointPage({ base, scope, endpointId }: Props) {
   }
   const current = endpoint.data;
 
-  async function save(values: ReturnType<typeof valuesOfEndpoint>) {
-    await api.updateEndpoint(scope, endpointId, changesOfValues(values, { includeUrl: current.kind === "http" }));
+  async function save(_values: EndpointFormValues, edited: Partial<EndpointFormValues>) {
+    const changes = changesOfEdits(edited, { includeUrl: current.kind === "http" });
+    if (Object.keys(changes).length > 0) await api.updateEndpoint(scope, endpointId, changes);
     refresh();
   }
 
@@ -99,11 +100,8 @@ function EndpointBanners({ endpoint, stats }: { endpoint: Endpoint; stats: Endpo
       {last && !last.ok && (
         <Notice tone="error">
           <p>
-            Failing: the last attempt{" "}
-            <time dateTime={last.at} title={formatDateTime(last.at)}>
-              {formatRelative(last.at)}
-            </time>{" "}
-            got {describeOutcome(last.status_code, last.error)}
+            Failing: the last attempt, at <time dateTime={last.at}>{formatDateTime(last.at)}</time>, got{" "}
+            {describeOutcome(last.status_code, last.error)}
           </p>
         </Notice>
       )}

@@ -130,7 +130,11 @@ function EventList({ base, scope, filters, filtered }: EventListProps) {
         {events.items.length === 0 ? (
           <p className="empty-state">
             {filtered ? (
-              "No events match these filters."
+              events.hasMore ? (
+                "No match among the newest events. Load more to look further back."
+              ) : (
+                "No events match these filters."
+              )
             ) : (
               <>
                 No events yet. Send one with <code>POST /v1/events</code> or the 'Send test event' button on an

@@ -4,8 +4,14 @@ import { HooklineError, notFound } from "../errors.ts";
 import { hashKey, sameHash } from "../ids.ts";
 import type { Environment, Scope, Session, Store } from "../store/store.ts";
 
-/** The dashboard's session cookie (see routes/sessions.ts). */
-export const SESSION_COOKIE = "hookline_session";
+/**
+ * The dashboard's session cookies (see routes/sessions.ts): the operator's and a
+ * portal's are kept apart, so opening a portal link in the operator's browser
+ * replaces neither. A request names the one it means with `hookline-session:
+ * portal`; a cross-site request cannot send that header, so it never uses the
+ * portal cookie (the only one that may be sent cross-site, inside an iframe).
+ */
+export const SESSION_COOKIES = { admin: "hookline_session", account: "hookline_portal" } as const;
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -48,7 +54,7 @@ export function installAuth(app: FastifyInstance, store: Store, adminKeyHash: st
     if (!needs) return;
     const sessionId = request.headers.authorization === undefined ? sessionCookie(app, request) : undefined;
     if (sessionId) {
-      request.session = await liveSession(store, request, sessionId, now());
+      request.session = await liveSession(store, request, sessionId, now(), adminKeyHash);
       request.scope = await sessionScope(store, request, request.session, needs);
       return;
     }
@@ -73,16 +79,25 @@ export function installAuth(app: FastifyInstance, store: Store, adminKeyHash: st
   });
 }
 
-/** The session id the browser sent, if any (cookies are parsed only where they are used). */
+/** The session id the browser sent for the session the request names, if any. */
 export function sessionCookie(app: FastifyInstance, request: FastifyRequest): string | undefined {
   const header = request.headers.cookie;
-  return header ? app.parseCookie(header)[SESSION_COOKIE] : undefined;
+  const kind = request.headers["hookline-session"] === "portal" ? "account" : "admin";
+  return header ? app.parseCookie(header)[SESSION_COOKIES[kind]] : undefined;
 }
 
 /** The session behind a cookie; any change also needs its CSRF token in `x-csrf-token`. */
-export async function liveSession(store: Store, request: FastifyRequest, id: string, now: number): Promise<Session> {
+export async function liveSession(
+  store: Store,
+  request: FastifyRequest,
+  id: string,
+  now: number,
+  adminKeyHash: string,
+): Promise<Session> {
   const session = await store.findSession(hashKey(id), now);
-  if (!session) throw unauthorized("the session has ended; log in again");
+  // An operator session ends when the admin key it was opened with is replaced.
+  const stale = session?.kind === "admin" && session.adminKeyHash !== adminKeyHash;
+  if (!session || stale) throw unauthorized("the session has ended; log in again");
   if (request.method !== "GET" && request.method !== "HEAD") {
     const sent = Buffer.from(String(request.headers["x-csrf-token"] ?? ""));
     const expected = Buffer.from(session.csrfToken);

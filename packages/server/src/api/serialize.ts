@@ -1,5 +1,5 @@
 import { formatRetrySchedule } from "../delivery/retry-schedule.ts";
-import type { Account, Attempt, Delivery, Endpoint, EventRecord } from "../store/store.ts";
+import type { Account, Attempt, Delivery, Endpoint, EventList } from "../store/store.ts";
 
 /** The API's shapes: snake_case, ISO times. Kept in one place so every route agrees. */
 
@@ -33,10 +33,10 @@ export function endpointJson(endpoint: Endpoint) {
  * A page of events as JSON text. Events are shown as their stored bytes, so the
  * API shows exactly what receivers get and nothing is parsed to list them.
  */
-export function eventPageJson(events: EventRecord[], limit: number): string {
+export function eventPageJson({ events, resumeBefore }: EventList, limit: number): string {
   const more = events.length > limit;
   const shown = more ? events.slice(0, limit) : events;
-  const cursor = more ? JSON.stringify(shown.at(-1)?.id) : "null";
+  const cursor = JSON.stringify(more ? shown.at(-1)?.id : resumeBefore);
   return `{"data":[${shown.map((e) => e.body).join(",")}],"next_cursor":${cursor}}`;
 }
 

@@ -76,6 +76,19 @@ export interface EventFilter {
   until?: number | undefined;
 }
 
+/**
+ * A page of events, newest first. A delivery-status filter looks at a bounded
+ * number of events per call; when it ran out of them before filling the page,
+ * `resumeBefore` says where the next page starts (the page may then be short).
+ */
+export interface EventList {
+  events: EventRecord[];
+  resumeBefore: string | null;
+}
+
+/** How many events one delivery-status-filtered list call examines at most. */
+export const STATUS_FILTER_SCAN = 5000;
+
 export type DeliveryStatus = "pending" | "delivering" | "succeeded" | "failed" | "cancelled";
 
 export interface Delivery {
@@ -213,6 +226,8 @@ export interface Theme {
 export interface Session {
   kind: "admin" | "account";
   accountId: string | null;
+  /** An operator session's admin key (its hash): replacing the key ends the session. */
+  adminKeyHash: string | null;
   /** Sent back by the browser in `x-csrf-token` on every change. */
   csrfToken: string;
   theme: Theme | null;
@@ -235,16 +250,16 @@ export interface EndpointHour {
 }
 
 export interface EndpointStats {
-  /** Deliveries waiting for an attempt (pending or delivering), counted up to STATS_COUNT_CAP. */
+  /** Deliveries waiting for an attempt (pending or delivering); above STATS_COUNT_CAP, STATS_COUNT_CAP + 1. */
   pending: number;
-  /** Deliveries whose schedule is used up, counted up to STATS_COUNT_CAP. */
+  /** Deliveries whose schedule is used up; above STATS_COUNT_CAP, STATS_COUNT_CAP + 1. */
   failed: number;
   /** Hours since `since` with at least one attempt, oldest first. */
   hours: EndpointHour[];
   last: { at: number; ok: boolean; statusCode: number | null; error: string | null } | null;
 }
 
-/** Counting a huge backlog would stall the store; the dashboard shows "10,000+" instead. */
+/** Counting a huge backlog would stall the store: counts stop one past this, and the dashboard shows "10,000+". */
 export const STATS_COUNT_CAP = 10_000;
 
 export interface Store {
@@ -300,7 +315,7 @@ export interface Store {
   /** Adds an event type to the catalog, or replaces the one of that name. */
   putEventType(type: Omit<EventTypeRecord, "createdAt" | "updatedAt">, now: number): Promise<EventTypeRecord>;
   getEvent(scope: Scope, id: string): Promise<EventRecord | null>;
-  listEvents(scope: Scope, filter: EventFilter, page: Page): Promise<EventRecord[]>;
+  listEvents(scope: Scope, filter: EventFilter, page: Page): Promise<EventList>;
 
   getDelivery(scope: Scope, id: string): Promise<Delivery | null>;
   listDeliveries(scope: Scope, eventId: string): Promise<Delivery[]>;

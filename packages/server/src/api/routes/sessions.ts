@@ -1,9 +1,8 @@
 import type { CookieSerializeOptions } from "@fastify/cookie";
-import type { FastifyRequest } from "fastify";
 import { HooklineError, notFound } from "../../errors.ts";
 import { hashKey, randomToken, sameHash } from "../../ids.ts";
 import type { Session, Theme } from "../../store/store.ts";
-import { liveSession, SESSION_COOKIE, sessionCookie } from "../auth.ts";
+import { liveSession, SESSION_COOKIES, sessionCookie } from "../auth.ts";
 import type { Api, ApiContext } from "../context.ts";
 import { CreateSessionBody, IdParams, PortalLinkBody } from "../schemas.ts";
 import { iso } from "../serialize.ts";
@@ -18,6 +17,8 @@ const DEFAULT_PORTAL_LINK_S = 900;
  * changes is in the JSON, kept in the page's memory.
  */
 export function registerSessionRoutes(app: Api, { store, adminKeyHash, config, now }: ApiContext): void {
+  // Hookline serves plain http; behind a TLS proxy, the public URL says users come in over https.
+  const secure = config.publicUrl?.startsWith("https:") ?? false;
   app.post("/v1/sessions", { schema: { body: CreateSessionBody } }, async (request, reply) => {
     const body = request.body;
     let session: Session;
@@ -26,41 +27,48 @@ export function registerSessionRoutes(app: Api, { store, adminKeyHash, config, n
     if ("admin_key" in body) {
       const valid = body.admin_key.startsWith("hl_admin_") && sameHash(hashKey(body.admin_key), adminKeyHash);
       if (!valid) throw invalidCredentials("the admin key is not valid");
-      session = { ...base, kind: "admin", accountId: null, theme: null };
+      session = { ...base, kind: "admin", accountId: null, adminKeyHash, theme: null };
     } else {
       const link = await store.usePortalLink(hashKey(body.portal_token), at);
       if (!link) throw invalidCredentials("the portal link is not valid, has expired or was already used");
-      session = { ...base, kind: "account", accountId: link.accountId, theme: link.theme };
+      session = { ...base, kind: "account", accountId: link.accountId, adminKeyHash: null, theme: link.theme };
     }
     // Always a new id: a session id planted before login is never promoted (no fixation).
     const id = randomToken(40);
     await store.createSession(hashKey(id), session);
-    reply.setCookie(SESSION_COOKIE, id, cookieOptions(request, session));
+    reply.setCookie(SESSION_COOKIES[session.kind], id, cookieOptions(session, secure));
     return reply.code(201).send(await sessionJson(store, session));
   });
 
   app.get("/v1/session", async (request) => {
     const id = sessionCookie(app, request);
     if (!id) throw new HooklineError("unauthorized", "no session: log in first", { status: 401 });
-    return sessionJson(store, await liveSession(store, request, id, now()));
+    return sessionJson(store, await liveSession(store, request, id, now(), adminKeyHash));
   });
 
   app.delete("/v1/session", async (request, reply) => {
     const id = sessionCookie(app, request);
     if (!id) throw new HooklineError("unauthorized", "no session: log in first", { status: 401 });
-    const session = await liveSession(store, request, id, now());
+    const session = await liveSession(store, request, id, now(), adminKeyHash);
     await store.deleteSession(hashKey(id));
-    reply.clearCookie(SESSION_COOKIE, cookieOptions(request, session));
+    reply.clearCookie(SESSION_COOKIES[session.kind], cookieOptions(session, secure));
     return reply.code(204).send();
   });
 
   app.post(
     "/v1/accounts/:id/portal-link",
-    { config: { auth: "admin" }, schema: { params: IdParams, body: PortalLinkBody } },
+    {
+      config: { auth: "admin" },
+      schema: { params: IdParams, body: PortalLinkBody },
+      // Every field is optional, so no body at all is fine too.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+    },
     async (request, reply) => {
       const account = await store.getAccount(request.params.id);
       if (!account) throw notFound("account", request.params.id);
-      const body = request.body ?? {};
+      const body = request.body;
       const at = now();
       const expiresAt = at + (body.expires_in_s ?? DEFAULT_PORTAL_LINK_S) * 1000;
       const theme: Theme | null = body.theme
@@ -80,13 +88,12 @@ export function registerSessionRoutes(app: Api, { store, adminKeyHash, config, n
 }
 
 /**
- * HttpOnly always. The operator's session is SameSite=Strict. A portal session lives
- * in an iframe of another site, where only SameSite=None (Secure, and Partitioned
- * for browsers that block third-party cookies) reaches it; that needs https. CSRF
- * stays blocked by the x-csrf-token header either way.
+ * HttpOnly always, Secure over https. The operator's session is SameSite=Strict. A
+ * portal session lives in an iframe of another site, where only SameSite=None
+ * (Secure, and Partitioned for browsers that block third-party cookies) reaches it;
+ * that needs https. CSRF stays blocked by the x-csrf-token header either way.
  */
-function cookieOptions(request: FastifyRequest, session: Session): CookieSerializeOptions {
-  const secure = request.protocol === "https";
+function cookieOptions(session: Session, secure: boolean): CookieSerializeOptions {
   const common = {
     httpOnly: true,
     path: "/",

@@ -4,6 +4,7 @@ import { type Attempt, type EndpointStats, type Scope, STATS_COUNT_CAP } from ".
 import { prepareAll } from "./database.ts";
 
 const HOUR_MS = 3_600_000;
+const STATS_KEPT_MS = 8 * 24 * HOUR_MS;
 
 /**
  * Per-endpoint hourly attempt figures for the dashboard's health charts: added up
@@ -13,10 +14,11 @@ const HOUR_MS = 3_600_000;
 export function endpointStatsQueries(db: DatabaseSync) {
   const sql = prepareAll(db, {
     endpoint: "SELECT id FROM endpoints WHERE id = ? AND account_id = ? AND environment = ?",
+    // One past the cap, so "more than the cap" can be told from "exactly the cap".
     pending: `SELECT count(*) AS n FROM (SELECT 1 FROM deliveries WHERE endpoint_id = ? AND due_at IS NOT NULL
-      LIMIT ${STATS_COUNT_CAP})`,
+      LIMIT ${STATS_COUNT_CAP + 1})`,
     failed: `SELECT count(*) AS n FROM (SELECT 1 FROM deliveries WHERE endpoint_id = ? AND status = 'failed'
-      LIMIT ${STATS_COUNT_CAP})`,
+      LIMIT ${STATS_COUNT_CAP + 1})`,
     hours: `SELECT hour, attempts, succeeded, duration_ms FROM endpoint_stats
       WHERE endpoint_id = ? AND hour >= ? ORDER BY hour`,
     last: `SELECT last_at, last_ok, last_status_code, last_error FROM endpoint_stats
@@ -26,7 +28,10 @@ export function endpointStatsQueries(db: DatabaseSync) {
       ON CONFLICT (endpoint_id, hour) DO UPDATE SET attempts = attempts + excluded.attempts,
         succeeded = succeeded + excluded.succeeded, duration_ms = duration_ms + excluded.duration_ms,
         last_at = excluded.last_at, last_ok = excluded.last_ok, last_status_code = excluded.last_status_code,
-        last_error = excluded.last_error`,
+        last_error = excluded.last_error
+      RETURNING attempts`,
+    // Health looks 7 days back; older hours go when an endpoint starts a new one.
+    prune: "DELETE FROM endpoint_stats WHERE endpoint_id = ? AND hour < ?",
     forget: "DELETE FROM endpoint_stats WHERE endpoint_id = ?",
   });
 
@@ -54,7 +59,7 @@ export function endpointStatsQueries(db: DatabaseSync) {
         write() {
           for (const [endpointId, sum] of byEndpoint) {
             const { last } = sum;
-            sql.add.run(
+            const row = sql.add.get(
               endpointId,
               hour,
               sum.attempts,
@@ -64,7 +69,9 @@ export function endpointStatsQueries(db: DatabaseSync) {
               last.ok,
               last.status,
               last.error,
-            );
+            ) as Row;
+            // A new hour's first row: drop the endpoint's hours older than health looks back.
+            if (row.attempts === sum.attempts) sql.prune.run(endpointId, hour - STATS_KEPT_MS);
           }
         },
       };

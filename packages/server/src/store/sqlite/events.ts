@@ -7,6 +7,7 @@ import type {
   Claim,
   ClaimRequest,
   EventFilter,
+  EventList,
   EventRecord,
   Ingested,
   IngestRequest,
@@ -15,6 +16,7 @@ import type {
   Page,
   Scope,
 } from "../store.ts";
+import { STATUS_FILTER_SCAN } from "../store.ts";
 import { prepareAll, transaction } from "./database.ts";
 import type { QueueSummary } from "./queue.ts";
 
@@ -52,7 +54,16 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
     get: "SELECT * FROM events WHERE id = ? AND account_id = ? AND environment = ?",
     list: `SELECT * FROM events WHERE account_id = $account AND environment = $environment AND id < $before
       AND ($type IS NULL OR type = $type) AND created_at >= $since AND created_at < $until
-      AND ($status IS NULL OR EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status = $status))
+      ORDER BY id DESC LIMIT $limit`,
+    // The status filter: first the window of events it may look at (index only), then the matches in it.
+    statusWindow: `SELECT min(id) AS floor, count(*) AS n FROM (SELECT id FROM events
+      WHERE account_id = $account AND environment = $environment AND id < $before
+        AND ($type IS NULL OR type = $type) AND created_at >= $since AND created_at < $until
+      ORDER BY id DESC LIMIT $scan)`,
+    listWithStatus: `SELECT * FROM events WHERE account_id = $account AND environment = $environment
+      AND id < $before AND id >= $floor
+      AND ($type IS NULL OR type = $type) AND created_at >= $since AND created_at < $until
+      AND EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status = $status)
       ORDER BY id DESC LIMIT $limit`,
   });
 
@@ -189,18 +200,29 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
       const row = sql.get.get(id, scope.accountId, scope.environment) as Row | undefined;
       return row ? toEvent(row) : null;
     },
-    async listEvents(scope: Scope, filter: EventFilter, page: Page) {
-      const rows = sql.list.all({
+    async listEvents(scope: Scope, filter: EventFilter, page: Page): Promise<EventList> {
+      const params = {
         account: scope.accountId,
         environment: scope.environment,
         before: page.after ?? "\uffff",
         type: filter.type ?? null,
-        status: filter.deliveryStatus ?? null,
         since: filter.since ?? 0,
         until: filter.until ?? Number.MAX_SAFE_INTEGER,
         limit: page.limit,
-      }) as Row[];
-      return rows.map(toEvent);
+      };
+      if (!filter.deliveryStatus) {
+        return { events: (sql.list.all(params) as Row[]).map(toEvent), resumeBefore: null };
+      }
+      const { limit: _, ...windowParams } = params;
+      const window = sql.statusWindow.get({ ...windowParams, scan: STATUS_FILTER_SCAN }) as Row;
+      if (window.floor === null) return { events: [], resumeBefore: null };
+      const floor = String(window.floor);
+      const rows = sql.listWithStatus.all({ ...params, floor, status: filter.deliveryStatus }) as Row[];
+      const windowFull = Number(window.n) === STATUS_FILTER_SCAN;
+      return {
+        events: rows.map(toEvent),
+        resumeBefore: windowFull && rows.length < page.limit ? floor : null,
+      };
     },
   };
 }

@@ -113,6 +113,7 @@ export const MIGRATIONS: readonly string[] = [
     id_hash TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
     account_id TEXT,
+    admin_key_hash TEXT,
     csrf_token TEXT NOT NULL,
     theme TEXT,
     created_at INTEGER NOT NULL,
@@ -138,5 +139,15 @@ export const MIGRATIONS: readonly string[] = [
     last_error TEXT,
     PRIMARY KEY (endpoint_id, hour)
   ) STRICT, WITHOUT ROWID;
+  -- The last week's attempts, so health has history from the first start after the upgrade.
+  -- (With one max(), SQLite takes the other bare columns from the row that has it: the last attempt.)
+  INSERT INTO endpoint_stats (endpoint_id, hour, attempts, succeeded, duration_ms, last_at, last_ok,
+      last_status_code, last_error)
+    SELECT d.endpoint_id, a.started_at / 3600000 * 3600000, count(*),
+      sum(coalesce(a.status_code BETWEEN 200 AND 299, 0)), sum(a.duration_ms), max(a.started_at),
+      coalesce(a.status_code BETWEEN 200 AND 299, 0), a.status_code, a.error
+    FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+    WHERE a.started_at >= (unixepoch() - 8 * 86400) * 1000
+    GROUP BY d.endpoint_id, a.started_at / 3600000;
   `,
 ];

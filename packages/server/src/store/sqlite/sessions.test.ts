@@ -28,6 +28,7 @@ describe("sessions and portal links in the store", () => {
     const session: Session = {
       kind: "account",
       accountId,
+      adminKeyHash: null,
       csrfToken: "c",
       theme: { productName: "P", accentColor: null, logoUrl: null },
       createdAt: T0,

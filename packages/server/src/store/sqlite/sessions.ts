@@ -6,8 +6,8 @@ import { prepareAll, transaction } from "./database.ts";
 /** Dashboard sessions and portal links; only hashes of their secrets are stored. */
 export function sessionQueries(db: DatabaseSync) {
   const sql = prepareAll(db, {
-    insertSession: `INSERT INTO sessions (id_hash, kind, account_id, csrf_token, theme, created_at, expires_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    insertSession: `INSERT INTO sessions (id_hash, kind, account_id, admin_key_hash, csrf_token, theme, created_at,
+      expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     dropExpiredSessions: "DELETE FROM sessions WHERE expires_at <= ?",
     findSession: "SELECT * FROM sessions WHERE id_hash = ? AND expires_at > ?",
     deleteSession: "DELETE FROM sessions WHERE id_hash = ?",
@@ -26,6 +26,7 @@ export function sessionQueries(db: DatabaseSync) {
           idHash,
           session.kind,
           session.accountId,
+          session.adminKeyHash,
           session.csrfToken,
           themeText(session.theme),
           session.createdAt,
@@ -39,6 +40,7 @@ export function sessionQueries(db: DatabaseSync) {
       return {
         kind: row.kind as Session["kind"],
         accountId: row.account_id === null ? null : String(row.account_id),
+        adminKeyHash: row.admin_key_hash === null ? null : String(row.admin_key_hash),
         csrfToken: String(row.csrf_token),
         theme: toTheme(row.theme),
         createdAt: Number(row.created_at),
