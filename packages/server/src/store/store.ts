@@ -20,6 +20,12 @@ export interface Account {
   createdAt: number;
 }
 
+/** What a listen endpoint shows as its URL: its deliveries go to `hookline listen`, not to an address. */
+export const LISTEN_URL = "hookline:listen";
+
+/** The reason an endpoint shows when a user disabled it. */
+export const DISABLED_BY_REQUEST = "disabled by request";
+
 /** Where an endpoint's deliveries go: an HTTP URL, or a developer's `hookline listen` session. */
 export type EndpointKind = "http" | "listen";
 

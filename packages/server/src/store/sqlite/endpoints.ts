@@ -1,13 +1,8 @@
 import type { DatabaseSync } from "node:sqlite";
 import { newId } from "../../ids.ts";
-import type { Endpoint, EndpointPatch, NewEndpoint, Page, Scope } from "../store.ts";
-
-/** What a listen endpoint shows as its URL: its deliveries go to `hookline listen`, not to an address. */
-export const LISTEN_URL = "hookline:listen";
-
-const DISABLED_BY_REQUEST = "disabled by request";
-
 import { json, type Row, toEndpoint } from "../rows.ts";
+import type { Endpoint, EndpointPatch, NewEndpoint, Page, Scope } from "../store.ts";
+import { DISABLED_BY_REQUEST, LISTEN_URL } from "../store.ts";
 import { prepareAll, transaction } from "./database.ts";
 import type { QueueSummary } from "./queue.ts";
 

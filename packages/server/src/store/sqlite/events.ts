@@ -1,10 +1,19 @@
-import { randomUUID } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
-import { HooklineError, notFound } from "../../errors.ts";
+import { HooklineError } from "../../errors.ts";
 import { newId } from "../../ids.ts";
-import { type Row, toClaim, toEvent } from "../rows.ts";
+import {
+  eventBody,
+  forgetLeases,
+  type Leasing,
+  leasedClaim,
+  startLeasing,
+  type Target,
+  takeRoom,
+  testTarget,
+  toTarget,
+} from "../ingest-plan.ts";
+import { type Row, toEvent } from "../rows.ts";
 import type {
-  Claim,
   ClaimRequest,
   EventFilter,
   EventList,
@@ -19,26 +28,6 @@ import type {
 import { STATUS_FILTER_SCAN } from "../store.ts";
 import { prepareAll, transaction } from "./database.ts";
 import type { QueueSummary } from "./queue.ts";
-
-/** An endpoint an event may go to: its row, with the type filter parsed. */
-interface Target {
-  id: string;
-  eventTypes: string[] | null;
-  endpoint: Row;
-}
-
-/**
- * Leasing new deliveries at ingest: what is left of the claim's limit, the room
- * each endpoint has left, and the lease written on every row leased.
- */
-interface Leasing {
-  request: ClaimRequest;
-  token: string;
-  until: number;
-  left: number;
-  room: Map<string, number>;
-  claims: Claim[];
-}
 
 export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
   const sql = prepareAll(db, {
@@ -82,14 +71,7 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
       }
       return targets;
     };
-    const leasing: Leasing | null = lease && {
-      request: lease,
-      token: randomUUID(),
-      until: now + lease.leaseMs,
-      left: lease.limit,
-      room: new Map(),
-      claims: [],
-    };
+    const leasing = startLeasing(lease, now);
     return transaction(db, () => {
       const results = requests.map((request): IngestResult => {
         db.exec("SAVEPOINT request");
@@ -118,20 +100,8 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
     });
   }
 
-  /** The test-event target: its type filter does not apply, but it must be enabled. */
   function onlyTarget(scope: Scope, endpointId: string): Target[] {
-    const row = sql.target.get(endpointId, scope.accountId, scope.environment) as Row | undefined;
-    if (!row) throw notFound("endpoint", endpointId);
-    if (row.enabled !== 1) {
-      throw new HooklineError(
-        "endpoint_disabled",
-        `endpoint ${endpointId} is disabled; enable it to send a test event`,
-        {
-          status: 409,
-        },
-      );
-    }
-    return [{ ...toTarget(row), eventTypes: null }];
+    return testTarget(sql.target.get(endpointId, scope.accountId, scope.environment) as Row | undefined, endpointId);
   }
 
   function ingestOne(
@@ -147,8 +117,7 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
       if (existing) return { event: toEvent(existing), replayed: true, deliveries: 0 };
     }
     const id = newId("evt", now);
-    const createdAt = new Date(now).toISOString();
-    const body = `{"id":"${id}","type":${JSON.stringify(input.type)},"created_at":"${createdAt}","environment":"${scope.environment}","data":${input.dataJson}}`;
+    const body = eventBody(id, input.type, now, scope.environment, input.dataJson);
     sql.insertEvent.run(id, scope.accountId, scope.environment, input.type, body, input.idempotencyKey, now);
     let deliveries = 0;
     for (const target of targets) {
@@ -171,12 +140,7 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
         now,
         now,
       );
-      if (leased) {
-        const row = { ...target.endpoint, id: deliveryId, event_id: id, endpoint_id: target.id, body };
-        leasing.claims.push(
-          toClaim({ ...row, scheduled_attempts: 0, next_attempt_at: now, manual: 0 }, leasing.token, now, due),
-        );
-      }
+      if (leased) leasedClaim(leasing, target, deliveryId, id, body, now);
       reached.set(target.id, Math.min(due, reached.get(target.id) ?? due));
       deliveries++;
     }
@@ -225,36 +189,4 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
       };
     },
   };
-}
-
-function toTarget(row: Row): Target {
-  const eventTypes = row.event_types === null ? null : JSON.parse(String(row.event_types));
-  return { id: String(row.id), eventTypes, endpoint: row };
-}
-
-/**
- * Whether the next delivery to `target` may be leased at once: the endpoint is not
- * excluded, has room under its share, and has nothing older due (that goes first,
- * through the claim). Once one of its deliveries is left due, the rest are too.
- */
-function takeRoom(leasing: Leasing, target: Target, now: number): boolean {
-  let room = leasing.room.get(target.id);
-  if (room === undefined) {
-    const { request } = leasing;
-    const nextDue = target.endpoint.next_due_at;
-    const cap =
-      target.endpoint.max_in_flight === null ? request.defaultMaxInFlight : Number(target.endpoint.max_in_flight);
-    const olderDue = nextDue !== null && Number(nextDue) <= now;
-    room = olderDue || request.excludeEndpoints.includes(target.id) ? 0 : (request.room.get(target.id) ?? cap);
-  }
-  const take = room > 0 && leasing.left > 0;
-  leasing.room.set(target.id, take ? room - 1 : 0);
-  if (take) leasing.left--;
-  return take;
-}
-
-/** A request rolled back: the leases it wrote are gone, so are their claims (its rooms stay used, which is safe). */
-function forgetLeases(leasing: Leasing, keep: number) {
-  leasing.left += leasing.claims.length - keep;
-  leasing.claims.length = keep;
 }
