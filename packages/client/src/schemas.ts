@@ -9,16 +9,23 @@ import { type Static, Type } from "typebox";
 const strict = { additionalProperties: false } as const;
 
 export const EventType = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$" });
-export const IdempotencyKey = Type.String({ minLength: 1, maxLength: 256 });
+/** Free text may hold anything but NUL, which PostgreSQL text cannot store. */
+const noNul = "^[^\\u0000]*$";
+
+export const IdempotencyKey = Type.String({ minLength: 1, maxLength: 256, pattern: noNul });
 export const Duration = Type.String({ pattern: "^\\d+(\\.\\d+)?(ms|s|m|h|d)(\\*\\d+)?$" });
 export const Timestamp = Type.String({ format: "date-time" });
 
-export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+/** Hookline's ids (`evt_01J…`, `ep_…`) and the cursors made of them. */
+const Id = Type.String({ pattern: "^[A-Za-z0-9_]{1,64}$" });
+const Cursor = Type.String({ pattern: "^[A-Za-z0-9_]{0,64}$" });
+
+export const IdParams = Type.Object({ id: Id });
 
 export const PageQuery = Type.Object(
   {
     limit: Type.Optional(Type.String({ pattern: "^[0-9]{1,4}$" })),
-    after: Type.Optional(Type.String({ maxLength: 64 })),
+    after: Type.Optional(Cursor),
   },
   strict,
 );
@@ -34,7 +41,7 @@ export const DeliveryStatus = Type.Union([
 export const EventListQuery = Type.Object(
   {
     limit: Type.Optional(Type.String({ pattern: "^[0-9]{1,4}$" })),
-    after: Type.Optional(Type.String({ maxLength: 64 })),
+    after: Type.Optional(Cursor),
     type: Type.Optional(EventType),
     delivery_status: Type.Optional(DeliveryStatus),
     since: Type.Optional(Timestamp),
@@ -43,11 +50,14 @@ export const EventListQuery = Type.Object(
   strict,
 );
 
-export const CreateAccountBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) }, strict);
+export const CreateAccountBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 200, pattern: noNul }) },
+  strict,
+);
 
 const endpointFields = {
-  url: Type.String({ minLength: 1, maxLength: 2048 }),
-  description: Type.String({ maxLength: 1024 }),
+  url: Type.String({ minLength: 1, maxLength: 2048, pattern: noNul }),
+  description: Type.String({ maxLength: 1024, pattern: noNul }),
   event_types: Type.Union([Type.Array(EventType, { minItems: 1, maxItems: 200, uniqueItems: true }), Type.Null()]),
   rate_limit_per_s: Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()]),
   max_in_flight: Type.Union([Type.Integer({ minimum: 1, maximum: 10_000 }), Type.Null()]),
@@ -101,7 +111,7 @@ export const EventTypeParams = Type.Object({ name: EventType });
 export const EventTypeBody = Type.Object(
   {
     name: EventType,
-    description: Type.Optional(Type.String({ maxLength: 1000 })),
+    description: Type.Optional(Type.String({ maxLength: 1000, pattern: noNul })),
     schema: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
     example: Type.Record(Type.String(), Type.Unknown()),
   },
@@ -124,7 +134,7 @@ export const PortalLinkBody = Type.Object(
     theme: Type.Optional(
       Type.Object(
         {
-          product_name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+          product_name: Type.Optional(Type.String({ minLength: 1, maxLength: 100, pattern: noNul })),
           accent_color: Type.Optional(Type.String({ pattern: "^#[0-9a-fA-F]{6}$" })),
           logo_url: Type.Optional(HttpsUrl),
         },

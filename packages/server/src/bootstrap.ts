@@ -13,6 +13,8 @@ export interface FirstStartKeys {
 /**
  * Finds the admin key's hash, making a key on first start (unless the operator
  * set one) together with a ready "Default" account, so the first curl works.
+ * The key is claimed before the account is made: a node that loses the race to
+ * another one starting at the same time makes nothing and uses the winner's key.
  */
 export async function bootstrap(
   store: Store,
@@ -24,8 +26,11 @@ export async function bootstrap(
     return { adminKeyHash: configuredAdminKey ? hashKey(configuredAdminKey) : stored, firstStart: null };
   }
   const adminKey = configuredAdminKey ?? `hl_admin_${randomToken(32)}`;
+  // Nodes starting together on one new database: only the first makes the key and the Default account.
+  if (!(await store.addSetting("admin_key_hash", hashKey(adminKey)))) {
+    return bootstrap(store, configuredAdminKey, now);
+  }
   const { account, keys } = await createAccountWithKeys(store, "Default", now);
-  await store.setSetting("admin_key_hash", hashKey(adminKey));
   return {
     adminKeyHash: hashKey(adminKey),
     firstStart: {

@@ -11,6 +11,12 @@ export interface Config {
   /** Where users reach this server (e.g. https://hooks.example.com), for links it makes; null: the request's own origin. */
   readonly publicUrl: string | null;
   readonly dataDir: string;
+  /** PostgreSQL instead of the embedded store (many nodes on one database); null: SQLite in dataDir. */
+  readonly databaseUrl: string | null;
+  /** The PostgreSQL schema Hookline's tables live in. */
+  readonly databaseSchema: string;
+  /** Connections each process keeps to PostgreSQL. */
+  readonly databasePoolSize: number;
   /** When set, this admin key is accepted instead of the generated one. */
   readonly adminKey: string | null;
   readonly maxBodyBytes: number;
@@ -34,6 +40,14 @@ const OPTIONS: Record<keyof Config, { file: string; env: string; parse: Parser; 
   port: { file: "port", env: "HOOKLINE_PORT", parse: integer(0, 65535), fallback: 8080 },
   publicUrl: { file: "public_url", env: "HOOKLINE_PUBLIC_URL", parse: origin, fallback: null },
   dataDir: { file: "data_dir", env: "HOOKLINE_DATA_DIR", parse: text, fallback: "./.hookline" },
+  databaseUrl: { file: "database_url", env: "DATABASE_URL", parse: postgresUrl, fallback: null },
+  databaseSchema: { file: "database_schema", env: "HOOKLINE_DATABASE_SCHEMA", parse: identifier, fallback: "hookline" },
+  databasePoolSize: {
+    file: "database_pool_size",
+    env: "HOOKLINE_DATABASE_POOL_SIZE",
+    parse: integer(1, 1000),
+    fallback: 10,
+  },
   adminKey: { file: "admin_key", env: "HOOKLINE_ADMIN_KEY", parse: text, fallback: null },
   maxBodyBytes: {
     file: "max_body_bytes",
@@ -153,6 +167,22 @@ function origin(raw: unknown, name: string): string {
     );
   }
   return url.origin;
+}
+
+function postgresUrl(raw: unknown, name: string): string {
+  const value = text(raw, name);
+  if (!/^postgres(ql)?:\/\//.test(value)) {
+    throw configError(`${name} must be a PostgreSQL URL like postgres://user:password@host:5432/db`);
+  }
+  return value;
+}
+
+function identifier(raw: unknown, name: string): string {
+  const value = text(raw, name);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) {
+    throw configError(`${name} must be a lowercase SQL name (letters, digits, _), got ${JSON.stringify(value)}`);
+  }
+  return value;
 }
 
 function integer(min: number, max: number): Parser {

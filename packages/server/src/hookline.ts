@@ -8,6 +8,7 @@ import { createHttpSender } from "./delivery/http-sender.ts";
 import { createListenHub } from "./delivery/listen-hub.ts";
 import { HooklineError } from "./errors.ts";
 import { createGroupCommit } from "./store/group-commit.ts";
+import { createPostgresStore } from "./store/postgres/postgres-store.ts";
 import { startThreadedSqliteStore } from "./store/sqlite/threaded-store.ts";
 import type { Store } from "./store/store.ts";
 import { VERSION } from "./version.ts";
@@ -25,7 +26,13 @@ export interface Hookline {
 /** Starts one Hookline process: the API, the dispatcher and the embedded store. */
 export async function startHookline(config: Config, logger: Logger): Promise<Hookline> {
   const now = Date.now;
-  const store = await startThreadedSqliteStore(config.dataDir);
+  const store = config.databaseUrl
+    ? await createPostgresStore({
+        url: config.databaseUrl,
+        schema: config.databaseSchema,
+        poolSize: config.databasePoolSize,
+      })
+    : await startThreadedSqliteStore(config.dataDir);
   try {
     const { adminKeyHash, firstStart } = await bootstrap(store, config.adminKey, now());
     const listeners = createListenHub({ maxResponseBytes: config.maxResponseBytes });

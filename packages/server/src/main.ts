@@ -12,20 +12,14 @@ const logger = pino(
 );
 
 async function serve(options: ServeOptions) {
-  if (options.databaseUrl) {
-    throw new HooklineError(
-      "unsupported",
-      "PostgreSQL is not supported yet; leave --database-url/DATABASE_URL unset to use the embedded store",
-    );
-  }
   if (options.role !== "all") {
     throw new HooklineError(
       "unsupported",
-      `--role ${options.role} needs PostgreSQL (shared by many nodes); the embedded store runs --role all`,
+      `--role ${options.role} is not available yet: every process runs the API and the dispatcher (--role all)`,
     );
   }
   const config = loadConfig({
-    flags: { host: options.host, port: options.port, dataDir: options.dataDir },
+    flags: { host: options.host, port: options.port, dataDir: options.dataDir, databaseUrl: options.databaseUrl },
     env: process.env,
     file: options.config ?? "hookline.config.json",
     fileRequired: options.config !== undefined,

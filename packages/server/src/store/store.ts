@@ -280,7 +280,8 @@ export interface Store {
   createPortalLink(tokenHash: string, link: PortalLink, now: number): Promise<void>;
   /** Uses a portal link: the first call while it is live gets it, every later one null. */
   usePortalLink(tokenHash: string, now: number): Promise<PortalLink | null>;
-  setSetting(key: string, value: string): Promise<void>;
+  /** Stores a setting unless it exists; true when this call stored it (the first of many racing nodes). */
+  addSetting(key: string, value: string): Promise<boolean>;
 
   createAccount(name: string, keyHashes: Record<Environment, string>, now: number): Promise<Account>;
   listAccounts(page: Page): Promise<Account[]>;

@@ -5,6 +5,7 @@ import { pino } from "pino";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { type Hookline, startHookline } from "../../src/hookline.ts";
 import { type ApiClient, apiClient } from "./client.ts";
+import { dropSchema, testSchema } from "./postgres.ts";
 
 export function tempDir(prefix = "hookline-test-"): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
@@ -25,11 +26,16 @@ export interface TestHookline {
 
 /**
  * Starts Hookline in this process on a free loopback port with a fresh data
- * directory. `env` takes the same HOOKLINE_* settings as the real command.
+ * directory. `env` takes the same HOOKLINE_* settings as the real command. With
+ * HOOKLINE_TEST_DATABASE_URL set (the test runner's PostgreSQL pass), the store
+ * is PostgreSQL, in a schema of its own.
  */
 export async function startTestHookline(env: Record<string, string> = {}): Promise<TestHookline> {
   const dir = tempDir();
-  const config = loadConfig({ env: { HOOKLINE_PORT: "0", HOOKLINE_DATA_DIR: dir.path, ...env } });
+  const postgres = process.env.HOOKLINE_TEST_DATABASE_URL;
+  const schema = postgres ? testSchema() : null;
+  const database = postgres && schema ? { DATABASE_URL: postgres, HOOKLINE_DATABASE_SCHEMA: schema } : {};
+  const config = loadConfig({ env: { HOOKLINE_PORT: "0", HOOKLINE_DATA_DIR: dir.path, ...database, ...env } });
   const logger = pino({ level: process.env.HOOKLINE_TEST_LOG ?? "silent" });
   const hookline = await startHookline(config, logger);
   const first = hookline.firstStart;
@@ -45,6 +51,7 @@ export async function startTestHookline(env: Record<string, string> = {}): Promi
     live: apiClient(hookline.url, keys.live),
     async stop() {
       await hookline.stop();
+      if (postgres && schema) await dropSchema(postgres, schema);
       dir.remove();
     },
   };

@@ -7,8 +7,7 @@ import { prepareAll, transaction } from "./database.ts";
 export function accountQueries(db: DatabaseSync) {
   const sql = prepareAll(db, {
     getSetting: "SELECT value FROM settings WHERE key = ?",
-    setSetting:
-      "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    addSetting: "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
     insertAccount: "INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)",
     insertKey: "INSERT INTO api_keys (key_hash, account_id, environment, created_at) VALUES (?, ?, ?, ?)",
     listAccounts: "SELECT * FROM accounts WHERE id > ? ORDER BY id LIMIT ?",
@@ -21,8 +20,8 @@ export function accountQueries(db: DatabaseSync) {
       const row = sql.getSetting.get(key) as Row | undefined;
       return row ? String(row.value) : null;
     },
-    async setSetting(key: string, value: string) {
-      sql.setSetting.run(key, value);
+    async addSetting(key: string, value: string) {
+      return sql.addSetting.run(key, value).changes > 0;
     },
     async createAccount(name: string, keyHashes: Record<Environment, string>, now: number) {
       const account: Account = { id: newId("acct", now), name, createdAt: now };

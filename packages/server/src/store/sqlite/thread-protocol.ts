@@ -8,7 +8,7 @@ import type { Store } from "../store.ts";
  */
 export const STORE_METHODS: Record<Exclude<keyof Store, "close">, "read" | "write"> = {
   getSetting: "read",
-  setSetting: "write",
+  addSetting: "write",
   createSession: "write",
   findSession: "read",
   deleteSession: "write",

@@ -1,0 +1,134 @@
+import { createHash } from "node:crypto";
+import pg from "pg";
+import { HooklineError } from "../../errors.ts";
+import type { Row } from "../rows.ts";
+import { MIGRATIONS } from "./migrations.ts";
+
+// int8 (BIGINT: millisecond times, counts) as a JS number, as SQLite gives it; safe below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+/** Deadlock detected, serialization failure: the transaction may simply run again. */
+const RETRIED = new Set(["40P01", "40001"]);
+const MAX_ATTEMPTS = 5;
+
+/** What a query runs on: the pool (one statement, autocommit) or one transaction's connection. */
+export interface Sql {
+  all(text: string, values?: unknown[]): Promise<Row[]>;
+  get(text: string, values?: unknown[]): Promise<Row | undefined>;
+  /** Runs a statement; answers how many rows it changed. */
+  run(text: string, values?: unknown[]): Promise<number>;
+}
+
+export interface Database extends Sql {
+  /**
+   * Runs `work` in one transaction on one connection; commits if it resolves, rolls
+   * back if it throws, and runs it again after a deadlock: `work` must do nothing but
+   * its queries (or start over cleanly).
+   */
+  transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface PostgresOptions {
+  url: string;
+  /** Every table lives in this schema (created if missing). */
+  schema: string;
+  poolSize: number;
+}
+
+/**
+ * Opens the pool and brings the schema up to date. Migrations run under an
+ * advisory lock, so many nodes starting at once apply each one exactly once.
+ */
+export async function openDatabase(options: PostgresOptions): Promise<Database> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) {
+    throw new HooklineError("invalid_config", `the schema name "${options.schema}" must be a lowercase SQL identifier`);
+  }
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize,
+    options: `-c search_path=${options.schema}`,
+  });
+  // An idle connection that breaks (a server restart) must not crash the process; the pool replaces it.
+  pool.on("error", () => {});
+  const database = wrap(pool);
+  try {
+    await migrate(pool, options.schema);
+  } catch (error) {
+    await pool.end();
+    throw new HooklineError("store_unavailable", `cannot open PostgreSQL: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return database;
+}
+
+async function migrate(pool: pg.Pool, schema: string): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('hookline migrations'))");
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await client.query("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    const row = (await client.query("SELECT version FROM schema_version")).rows[0] as { version: number } | undefined;
+    if (!row) await client.query("INSERT INTO schema_version (version) VALUES (0)");
+    for (let v = row?.version ?? 0; v < MIGRATIONS.length; v++) {
+      await client.query(MIGRATIONS[v] as string);
+      await client.query("UPDATE schema_version SET version = $1", [v + 1]);
+    }
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Statements are prepared once per connection, named by their text. */
+function statement(text: string, values: unknown[] | undefined) {
+  const name = `h${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+  return { name, text, values: values ?? [] };
+}
+
+function sqlOn(runner: { query: pg.Pool["query"] }): Sql {
+  return {
+    async all(text, values) {
+      return (await runner.query(statement(text, values))).rows as Row[];
+    },
+    async get(text, values) {
+      return (await runner.query(statement(text, values))).rows[0] as Row | undefined;
+    },
+    async run(text, values) {
+      return (await runner.query(statement(text, values))).rowCount ?? 0;
+    },
+  };
+}
+
+function wrap(pool: pg.Pool): Database {
+  return {
+    ...sqlOn(pool),
+    async transaction(work) {
+      for (let attempt = 1; ; attempt++) {
+        const client = await pool.connect();
+        try {
+          await client.query("BEGIN");
+          const result = await work(sqlOn(client));
+          await client.query("COMMIT");
+          return result;
+        } catch (error) {
+          await client.query("ROLLBACK").catch(() => {});
+          // Two transactions that lock the same rows in a different order: PostgreSQL
+          // aborts one; running it again is the standard answer (it did nothing).
+          if (!RETRIED.has((error as { code?: string }).code ?? "") || attempt >= MAX_ATTEMPTS) throw error;
+        } finally {
+          client.release();
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+      }
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}

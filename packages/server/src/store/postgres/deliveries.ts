@@ -1,0 +1,215 @@
+import { randomUUID } from "node:crypto";
+import { newId } from "../../ids.ts";
+import { toAttempt, toClaim, toDelivery } from "../rows.ts";
+import type { Claim, ClaimRequest, DeliveryStatus, Outcome, Page, Scope } from "../store.ts";
+import type { Database, Sql } from "./database.ts";
+import { tally } from "./endpoint-stats.ts";
+import { queue } from "./queue.ts";
+
+// Everything one attempt needs, read only for the deliveries actually claimed.
+const CLAIMED = `SELECT d.id, d.event_id, d.endpoint_id, d.scheduled_attempts, d.next_attempt_at, d.manual, e.body,
+    p.url, p.environment, p.kind, p.secret, p.previous_secret, p.previous_secret_expires_at, p.retry_schedule,
+    p.max_in_flight, p.rate_limit_per_s
+  FROM deliveries d JOIN endpoints p ON p.id = d.endpoint_id JOIN events e ON e.id = d.event_id
+  WHERE d.id = $1`;
+
+const GET = "SELECT * FROM deliveries WHERE id = $1 AND account_id = $2 AND environment = $3";
+
+export function deliveryQueries(db: Database) {
+  /**
+   * Claims up to `limit` due deliveries: endpoint by endpoint, the one waiting longest
+   * first, each endpoint's oldest first and never more than its share. Rows another
+   * node is claiming right now are skipped (SKIP LOCKED), never waited for.
+   */
+  async function claimDue(tx: Sql, request: ClaimRequest): Promise<Claim[]> {
+    const { now, limit, leaseMs } = request;
+    const claims: Claim[] = [];
+    const endpoints = await tx.all(
+      `SELECT id, max_in_flight FROM endpoints
+      WHERE next_due_at IS NOT NULL AND next_due_at <= $1 AND enabled = 1 AND NOT (id = ANY($2::text[]))
+      ORDER BY next_due_at LIMIT $3`,
+      [now, request.excludeEndpoints, limit],
+    );
+    for (const endpoint of endpoints) {
+      const endpointId = String(endpoint.id);
+      const cap = endpoint.max_in_flight === null ? request.defaultMaxInFlight : Number(endpoint.max_in_flight);
+      const room = Math.min(request.room.get(endpointId) ?? cap, limit - claims.length);
+      if (room <= 0) continue;
+      const due = await tx.all(
+        `SELECT id FROM deliveries WHERE endpoint_id = $1 AND due_at IS NOT NULL AND due_at <= $2
+        ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
+        [endpointId, now, room],
+      );
+      for (const { id } of due) {
+        const claimToken = randomUUID();
+        await tx.run(
+          "UPDATE deliveries SET status = 'delivering', due_at = $1, claim_token = $2, updated_at = $3 WHERE id = $4",
+          [now + leaseMs, claimToken, now, id],
+        );
+        const row = await tx.get(CLAIMED, [id]);
+        if (row) claims.push(toClaim(row, claimToken, now, now + leaseMs));
+      }
+      await queue.refresh(tx, [endpointId]);
+      if (claims.length === limit) break;
+    }
+    return claims;
+  }
+
+  /** Writes attempts and delivery states; an outcome whose claim token no longer holds writes nothing. */
+  async function recordOutcomes(tx: Sql, outcomes: Outcome[], now: number): Promise<number> {
+    let recorded = 0;
+    const touched = new Set<string>();
+    const stats = tally(now);
+    for (const outcome of outcomes) {
+      const { claim, attempt } = outcome;
+      let { status, nextAttemptAt } = outcome;
+      if (outcome.disableEndpoint) {
+        await tx.run("UPDATE endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2 WHERE id = $3", [
+          outcome.disableEndpoint,
+          now,
+          claim.endpointId,
+        ]);
+        await queue.failPending(tx, claim.endpointId, "endpoint_disabled", now);
+      }
+      // An endpoint disabled or deleted meanwhile gets no further attempts.
+      const endpoint = await tx.get("SELECT enabled FROM endpoints WHERE id = $1", [claim.endpointId]);
+      if (status === "pending" && endpoint?.enabled !== 1) {
+        status = "failed";
+        nextAttemptAt = null;
+      }
+      const lastError =
+        attempt.error ??
+        (attempt.statusCode !== null && attempt.statusCode >= 300 ? `http_${attempt.statusCode}` : null);
+      const changed = await tx.run(
+        `UPDATE deliveries SET status = $1, attempt_count = attempt_count + 1, scheduled_attempts = $2,
+          next_attempt_at = $3, due_at = $4, manual = 0, claim_token = NULL, last_status_code = $5, last_error = $6,
+          updated_at = $7
+        WHERE id = $8 AND claim_token = $9`,
+        [
+          status,
+          outcome.scheduledAttempts,
+          nextAttemptAt,
+          status === "pending" ? nextAttemptAt : null,
+          attempt.statusCode,
+          lastError,
+          now,
+          claim.deliveryId,
+          claim.claimToken,
+        ],
+      );
+      if (!changed) continue;
+      recorded++;
+      touched.add(claim.endpointId);
+      stats.count(claim.endpointId, attempt);
+      await tx.run(
+        `INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_snippet,
+          request_headers, trigger) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [
+          newId("att", attempt.startedAt),
+          claim.deliveryId,
+          attempt.startedAt,
+          attempt.durationMs,
+          attempt.statusCode,
+          attempt.error,
+          attempt.responseSnippet,
+          JSON.stringify(attempt.requestHeaders),
+          attempt.trigger,
+        ],
+      );
+    }
+    await queue.refresh(tx, touched);
+    await stats.write(tx);
+    return recorded;
+  }
+
+  return {
+    async getDelivery(scope: Scope, id: string) {
+      const row = await db.get(GET, [id, scope.accountId, scope.environment]);
+      return row ? toDelivery(row) : null;
+    },
+    async listDeliveries(scope: Scope, eventId: string) {
+      const rows = await db.all(
+        "SELECT * FROM deliveries WHERE event_id = $1 AND account_id = $2 AND environment = $3 ORDER BY id",
+        [eventId, scope.accountId, scope.environment],
+      );
+      return rows.map(toDelivery);
+    },
+    async listAttempts(scope: Scope, deliveryId: string, page: Page) {
+      const rows = await db.all(
+        `SELECT a.* FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+        WHERE a.delivery_id = $1 AND d.account_id = $2 AND d.environment = $3 AND a.id > $4 ORDER BY a.id LIMIT $5`,
+        [deliveryId, scope.accountId, scope.environment, page.after ?? "", page.limit],
+      );
+      return rows.map(toAttempt);
+    },
+    async requestRetry(scope: Scope, id: string, now: number) {
+      return db.transaction(async (tx) => {
+        const row = await tx.get(`${GET} FOR UPDATE`, [id, scope.accountId, scope.environment]);
+        if (!row) return null;
+        const status = row.status as DeliveryStatus;
+        if (status === "delivering") return "busy" as const;
+        if (status === "pending") {
+          await tx.run("UPDATE deliveries SET manual = 1, due_at = $1, updated_at = $1 WHERE id = $2", [now, id]);
+        } else {
+          await tx.run(
+            `UPDATE deliveries SET status = 'pending', manual = 1, due_at = $1, next_attempt_at = NULL, updated_at = $1
+            WHERE id = $2`,
+            [now, id],
+          );
+        }
+        await queue.dueBy(tx, String(row.endpoint_id), now);
+        return toDelivery((await tx.get(GET, [id, scope.accountId, scope.environment])) as NonNullable<typeof row>);
+      });
+    },
+    async advancePending(scope: Scope, now: number) {
+      return db.transaction(async (tx) => {
+        let advanced = 0;
+        const endpoints = await tx.all("SELECT id FROM endpoints WHERE account_id = $1 AND environment = $2", [
+          scope.accountId,
+          scope.environment,
+        ]);
+        for (const { id } of endpoints) {
+          // Through the queue index, endpoint by endpoint: only rows waiting for a later time.
+          const changed = await tx.run(
+            `UPDATE deliveries SET due_at = $1, next_attempt_at = $1, updated_at = $1
+            WHERE endpoint_id = $2 AND due_at > $1 AND status = 'pending'`,
+            [now, id],
+          );
+          if (changed) await queue.dueBy(tx, String(id), now);
+          advanced += changed;
+        }
+        return advanced;
+      });
+    },
+    async settle(outcomes: Outcome[], claim: ClaimRequest | null, now: number) {
+      return db.transaction(async (tx) => ({
+        recorded: await recordOutcomes(tx, outcomes, now),
+        claims: claim ? await claimDue(tx, claim) : [],
+      }));
+    },
+    async releaseClaims(claims: Claim[], now: number) {
+      await db.transaction(async (tx) => {
+        for (const claim of claims) {
+          // Due again at once, unless its endpoint was disabled meanwhile: then failed, like the rest of its work.
+          await tx.run(
+            `UPDATE deliveries SET claim_token = NULL, updated_at = $1,
+              status = CASE WHEN e.enabled = 1 THEN 'pending' ELSE 'failed' END,
+              due_at = CASE WHEN e.enabled = 1 THEN $1 END,
+              next_attempt_at = CASE WHEN e.enabled = 1 THEN deliveries.next_attempt_at END,
+              last_error = CASE WHEN e.enabled = 1 THEN deliveries.last_error ELSE 'endpoint_disabled' END
+            FROM (SELECT enabled FROM endpoints WHERE id = $4) AS e
+            WHERE deliveries.id = $2 AND claim_token = $3 AND status = 'delivering'`,
+            [now, claim.deliveryId, claim.claimToken, claim.endpointId],
+          );
+        }
+        await queue.refresh(tx, new Set(claims.map((claim) => claim.endpointId)));
+      });
+    },
+    async nextDueAt() {
+      const row = await db.get(
+        "SELECT min(next_due_at) AS due FROM endpoints WHERE next_due_at IS NOT NULL AND enabled = 1",
+      );
+      return row?.due === null || row?.due === undefined ? null : Number(row.due);
+    },
+  };
+}

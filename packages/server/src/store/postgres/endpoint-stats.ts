@@ -1,0 +1,102 @@
+import { type Attempt, type EndpointStats, type Scope, STATS_COUNT_CAP } from "../store.ts";
+import type { Database, Sql } from "./database.ts";
+
+const HOUR_MS = 3_600_000;
+const STATS_KEPT_MS = 8 * 24 * HOUR_MS;
+
+type Last = { ok: number; status: number | null; error: string | null };
+
+/**
+ * Per-endpoint hourly attempt figures for the dashboard's health charts, added up as
+ * outcomes are recorded (one upsert per endpoint per commit), as in the SQLite store.
+ */
+export function tally(now: number) {
+  const hour = Math.floor(now / HOUR_MS) * HOUR_MS;
+  const byEndpoint = new Map<string, { attempts: number; succeeded: number; durationMs: number; last: Last }>();
+  return {
+    count(endpointId: string, attempt: Omit<Attempt, "id" | "deliveryId">) {
+      const ok = attempt.statusCode !== null && attempt.statusCode >= 200 && attempt.statusCode < 300;
+      const sum = byEndpoint.get(endpointId) ?? {
+        attempts: 0,
+        succeeded: 0,
+        durationMs: 0,
+        last: { ok: 0, status: null, error: null },
+      };
+      sum.attempts++;
+      if (ok) sum.succeeded++;
+      sum.durationMs += attempt.durationMs;
+      sum.last = { ok: ok ? 1 : 0, status: attempt.statusCode, error: attempt.error };
+      byEndpoint.set(endpointId, sum);
+    },
+    async write(tx: Sql) {
+      for (const [endpointId, sum] of byEndpoint) {
+        const { last } = sum;
+        const row = await tx.get(
+          `INSERT INTO endpoint_stats (endpoint_id, hour, attempts, succeeded, duration_ms, last_at, last_ok,
+            last_status_code, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+          ON CONFLICT (endpoint_id, hour) DO UPDATE SET attempts = endpoint_stats.attempts + excluded.attempts,
+            succeeded = endpoint_stats.succeeded + excluded.succeeded,
+            duration_ms = endpoint_stats.duration_ms + excluded.duration_ms,
+            last_at = excluded.last_at, last_ok = excluded.last_ok, last_status_code = excluded.last_status_code,
+            last_error = excluded.last_error
+          RETURNING attempts`,
+          [endpointId, hour, sum.attempts, sum.succeeded, sum.durationMs, now, last.ok, last.status, last.error],
+        );
+        // A new hour's first row: drop the endpoint's hours older than health looks back.
+        if (row?.attempts === sum.attempts) {
+          await tx.run("DELETE FROM endpoint_stats WHERE endpoint_id = $1 AND hour < $2", [
+            endpointId,
+            hour - STATS_KEPT_MS,
+          ]);
+        }
+      }
+    },
+  };
+}
+
+export function endpointStatsQueries(db: Database) {
+  return {
+    async endpointStats(scope: Scope, id: string, since: number): Promise<EndpointStats | null> {
+      const endpoint = await db.get("SELECT id FROM endpoints WHERE id = $1 AND account_id = $2 AND environment = $3", [
+        id,
+        scope.accountId,
+        scope.environment,
+      ]);
+      if (!endpoint) return null;
+      // One past the cap, so "more than the cap" can be told from "exactly the cap".
+      const counts = (await db.get(
+        `SELECT
+          (SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE endpoint_id = $1 AND due_at IS NOT NULL LIMIT $2) p) AS pending,
+          (SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE endpoint_id = $1 AND status = 'failed' LIMIT $2) f) AS failed`,
+        [id, STATS_COUNT_CAP + 1],
+      )) as { pending: number; failed: number };
+      const hours = await db.all(
+        "SELECT hour, attempts, succeeded, duration_ms FROM endpoint_stats WHERE endpoint_id = $1 AND hour >= $2 ORDER BY hour",
+        [id, since],
+      );
+      const last = await db.get(
+        `SELECT last_at, last_ok, last_status_code, last_error FROM endpoint_stats
+        WHERE endpoint_id = $1 ORDER BY hour DESC LIMIT 1`,
+        [id],
+      );
+      return {
+        pending: Number(counts.pending),
+        failed: Number(counts.failed),
+        hours: hours.map((row) => ({
+          hour: Number(row.hour),
+          attempts: Number(row.attempts),
+          succeeded: Number(row.succeeded),
+          durationMs: Number(row.duration_ms),
+        })),
+        last: last
+          ? {
+              at: Number(last.last_at),
+              ok: last.last_ok === 1,
+              statusCode: last.last_status_code === null ? null : Number(last.last_status_code),
+              error: last.last_error === null ? null : String(last.last_error),
+            }
+          : null,
+      };
+    },
+  };
+}

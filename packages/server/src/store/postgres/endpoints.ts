@@ -1,0 +1,163 @@
+import { newId } from "../../ids.ts";
+import { json, toEndpoint } from "../rows.ts";
+import type { Endpoint, EndpointPatch, NewEndpoint, Page, Scope } from "../store.ts";
+import { DISABLED_BY_REQUEST, LISTEN_URL } from "../store.ts";
+import type { Database, Sql } from "./database.ts";
+import { queue } from "./queue.ts";
+
+const INSERT = `INSERT INTO endpoints (id, account_id, environment, kind, url, description, event_types, enabled,
+  disabled_reason, secret, rate_limit_per_s, max_in_flight, retry_schedule, created_at, updated_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)`;
+
+export function endpointQueries(db: Database) {
+  const get = async (sql: Sql, scope: Scope, id: string) => {
+    const row = await sql.get("SELECT * FROM endpoints WHERE id = $1 AND account_id = $2 AND environment = $3", [
+      id,
+      scope.accountId,
+      scope.environment,
+    ]);
+    return row ? toEndpoint(row) : null;
+  };
+
+  return {
+    async createEndpoint(scope: Scope, input: NewEndpoint, now: number) {
+      const id = newId("ep", now);
+      await db.run(INSERT, [
+        id,
+        scope.accountId,
+        scope.environment,
+        "http",
+        input.url,
+        input.description,
+        json(input.eventTypes),
+        input.enabled === false ? 0 : 1,
+        input.enabled === false ? DISABLED_BY_REQUEST : null,
+        input.secret,
+        input.rateLimitPerS,
+        input.maxInFlight,
+        json(input.retrySchedule),
+        now,
+      ]);
+      return (await get(db, scope, id)) as Endpoint;
+    },
+    async getEndpoint(scope: Scope, id: string) {
+      return get(db, scope, id);
+    },
+    async listEndpoints(scope: Scope, page: Page) {
+      const rows = await db.all(
+        "SELECT * FROM endpoints WHERE account_id = $1 AND environment = $2 AND id > $3 ORDER BY id LIMIT $4",
+        [scope.accountId, scope.environment, page.after ?? "", page.limit],
+      );
+      return rows.map(toEndpoint);
+    },
+    async updateEndpoint(scope: Scope, id: string, patch: EndpointPatch, now: number) {
+      return db.transaction(async (tx) => {
+        const current = await get(tx, scope, id);
+        if (!current) return null;
+        const next = { ...current, ...patch };
+        const disabling = current.enabled && !next.enabled;
+        const reason = next.enabled ? null : disabling ? DISABLED_BY_REQUEST : current.disabledReason;
+        await tx.run(
+          `UPDATE endpoints SET url = $1, description = $2, event_types = $3, enabled = $4, disabled_reason = $5,
+            rate_limit_per_s = $6, max_in_flight = $7, retry_schedule = $8, updated_at = $9 WHERE id = $10`,
+          [
+            next.url,
+            next.description,
+            json(next.eventTypes),
+            next.enabled ? 1 : 0,
+            reason,
+            next.rateLimitPerS,
+            next.maxInFlight,
+            json(next.retrySchedule),
+            now,
+            id,
+          ],
+        );
+        if (disabling) await queue.failPending(tx, id, "endpoint_disabled", now);
+        return get(tx, scope, id);
+      });
+    },
+    async deleteEndpoint(scope: Scope, id: string, now: number) {
+      return db.transaction(async (tx) => {
+        const deleted =
+          (await tx.run("DELETE FROM endpoints WHERE id = $1 AND account_id = $2 AND environment = $3", [
+            id,
+            scope.accountId,
+            scope.environment,
+          ])) > 0;
+        if (deleted) {
+          await tx.run(
+            `UPDATE deliveries SET status = 'cancelled', due_at = NULL, next_attempt_at = NULL, claim_token = NULL,
+              last_error = 'endpoint_deleted', updated_at = $1
+            WHERE endpoint_id = $2 AND due_at IS NOT NULL AND status IN ('pending', 'delivering')`,
+            [now, id],
+          );
+          await tx.run("DELETE FROM endpoint_stats WHERE endpoint_id = $1", [id]);
+        }
+        return deleted;
+      });
+    },
+    async rotateSecret(scope: Scope, id: string, secret: string, previousExpiresAt: number, now: number) {
+      const changed = await db.run(
+        `UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = $1, secret = $2, updated_at = $3
+        WHERE id = $4 AND account_id = $5 AND environment = $6`,
+        [previousExpiresAt, secret, now, id, scope.accountId, scope.environment],
+      );
+      return changed ? get(db, scope, id) : null;
+    },
+    async openListener(scope: Scope, eventTypes: string[] | null, secret: string, now: number) {
+      return db.transaction(async (tx) => {
+        // One listen endpoint per scope, even when two sessions connect at once.
+        await tx.run("SELECT pg_advisory_xact_lock(hashtext($1))", [`listen ${scope.accountId} ${scope.environment}`]);
+        const row = await tx.get(
+          "SELECT id FROM endpoints WHERE account_id = $1 AND environment = $2 AND kind = 'listen'",
+          [scope.accountId, scope.environment],
+        );
+        const id = row ? String(row.id) : newId("ep", now);
+        if (!row) {
+          await tx.run(INSERT, [
+            id,
+            scope.accountId,
+            scope.environment,
+            "listen",
+            LISTEN_URL,
+            "hookline listen: events relayed to a developer's machine",
+            null,
+            1,
+            null,
+            secret,
+            null,
+            null,
+            null,
+            now,
+          ]);
+        }
+        await tx.run(
+          "UPDATE endpoints SET event_types = $1, enabled = 1, disabled_reason = NULL, updated_at = $2 WHERE id = $3",
+          [json(eventTypes), now, id],
+        );
+        // What waited for a listener that was away goes out as soon as one is back.
+        await tx.run(
+          `UPDATE deliveries SET due_at = $1, next_attempt_at = $1, updated_at = $1
+          WHERE endpoint_id = $2 AND due_at > $1 AND status = 'pending'`,
+          [now, id],
+        );
+        await queue.refresh(tx, [id]);
+        return (await get(tx, scope, id)) as Endpoint;
+      });
+    },
+    async recoverEndpoint(scope: Scope, id: string, since: number, until: number, now: number) {
+      return db.transaction(async (tx) => {
+        if (!(await get(tx, scope, id))) return null;
+        const recovered = await tx.run(
+          `UPDATE deliveries SET status = 'pending', due_at = $1, next_attempt_at = $1, scheduled_attempts = 0,
+            manual = 0, updated_at = $1
+          WHERE endpoint_id = $2 AND status = 'failed' AND created_at >= $3 AND created_at < $4`,
+          [now, id, since, until],
+        );
+        await queue.refresh(tx, [id]);
+        return recovered;
+      });
+    },
+  };
+}

@@ -1,0 +1,204 @@
+import { HooklineError } from "../../errors.ts";
+import { newId } from "../../ids.ts";
+import {
+  eventBody,
+  forgetLeases,
+  type Leasing,
+  leasedClaim,
+  startLeasing,
+  type Target,
+  takeRoom,
+  testTarget,
+  toTarget,
+} from "../ingest-plan.ts";
+import { toEvent } from "../rows.ts";
+import type {
+  ClaimRequest,
+  EventFilter,
+  EventList,
+  EventRecord,
+  Ingested,
+  IngestRequest,
+  IngestResult,
+  NewEvent,
+  Page,
+  Scope,
+} from "../store.ts";
+import { STATUS_FILTER_SCAN } from "../store.ts";
+import type { Database, Sql } from "./database.ts";
+import { queue } from "./queue.ts";
+
+const FILTERS = `account_id = $1 AND environment = $2 AND id < $3 AND ($4::text IS NULL OR type = $4)
+  AND created_at >= $5 AND created_at < $6`;
+
+export function eventQueries(db: Database) {
+  /**
+   * Commits many API requests in one transaction (group commit). Each request gets
+   * a savepoint, so one bad request fails alone.
+   */
+  async function ingest(requests: IngestRequest[], now: number, lease: ClaimRequest | null): Promise<Ingested> {
+    return db.transaction(async (tx) => {
+      const leasing = startLeasing(lease, now);
+      const targetsByScope = new Map<string, Target[]>();
+      const targetsOf = async (scope: Scope) => {
+        const key = `${scope.accountId}/${scope.environment}`;
+        let targets = targetsByScope.get(key);
+        if (!targets) {
+          const rows = await tx.all(
+            "SELECT * FROM endpoints WHERE account_id = $1 AND environment = $2 AND enabled = 1",
+            [scope.accountId, scope.environment],
+          );
+          targets = rows.map(toTarget);
+          targetsByScope.set(key, targets);
+        }
+        return targets;
+      };
+      const results: IngestResult[] = [];
+      for (const request of requests) {
+        await tx.run("SAVEPOINT request");
+        const leasedBefore = leasing?.claims.length ?? 0;
+        try {
+          const targets = request.onlyEndpointId
+            ? testTarget(
+                await tx.get("SELECT * FROM endpoints WHERE id = $1 AND account_id = $2 AND environment = $3", [
+                  request.onlyEndpointId,
+                  request.scope.accountId,
+                  request.scope.environment,
+                ]),
+                request.onlyEndpointId,
+              )
+            : await targetsOf(request.scope);
+          const reached = new Map<string, number>();
+          const events = [];
+          for (const event of request.events) {
+            events.push(await ingestOne(tx, request.scope, event, targets, { reached, leasing, now }));
+          }
+          for (const [endpointId, due] of reached) await queue.dueBy(tx, endpointId, due);
+          await tx.run("RELEASE SAVEPOINT request");
+          results.push({ ok: true, events, deliveries: events.reduce((sum, e) => sum + e.deliveries, 0) });
+        } catch (error) {
+          await tx.run("ROLLBACK TO SAVEPOINT request");
+          if (leasing) forgetLeases(leasing, leasedBefore);
+          if (!(error instanceof HooklineError)) throw error;
+          results.push({ ok: false, error });
+        }
+      }
+      return { results, claims: leasing?.claims ?? [] };
+    });
+  }
+
+  async function ingestOne(
+    tx: Sql,
+    scope: Scope,
+    input: NewEvent,
+    targets: Target[],
+    { reached, leasing, now }: { reached: Map<string, number>; leasing: Leasing | null; now: number },
+  ) {
+    if (input.idempotencyKey !== null) {
+      const existing = await tx.get(
+        "SELECT * FROM events WHERE account_id = $1 AND environment = $2 AND idempotency_key = $3",
+        [scope.accountId, scope.environment, input.idempotencyKey],
+      );
+      if (existing) return { event: toEvent(existing), replayed: true, deliveries: 0 };
+    }
+    const id = newId("evt", now);
+    const body = eventBody(id, input.type, now, scope.environment, input.dataJson);
+    // Two nodes (or two commits) with the same new key: the second waits for the first, then replays it.
+    const inserted = await tx.get(
+      `INSERT INTO events (id, account_id, environment, type, body, idempotency_key, created_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7)
+      ON CONFLICT (account_id, environment, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+      RETURNING id`,
+      [id, scope.accountId, scope.environment, input.type, body, input.idempotencyKey, now],
+    );
+    if (!inserted) {
+      const first = await tx.get(
+        "SELECT * FROM events WHERE account_id = $1 AND environment = $2 AND idempotency_key = $3",
+        [scope.accountId, scope.environment, input.idempotencyKey],
+      );
+      if (first) return { event: toEvent(first), replayed: true, deliveries: 0 };
+    }
+    let deliveries = 0;
+    for (const target of targets) {
+      if (target.eventTypes && !target.eventTypes.includes(input.type)) continue;
+      const deliveryId = newId("dlv", now);
+      const leased = leasing !== null && takeRoom(leasing, target, now);
+      const due = leased ? leasing.until : now;
+      // A new delivery is due now (pending), or leased to the ingesting process already (delivering).
+      await tx.run(
+        `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, environment, status, attempt_count,
+          scheduled_attempts, next_attempt_at, due_at, manual, claim_token, created_at, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, 0, 0, $7, $8, 0, $9, $7, $7)`,
+        [
+          deliveryId,
+          id,
+          target.id,
+          scope.accountId,
+          scope.environment,
+          leased ? "delivering" : "pending",
+          now,
+          due,
+          leased ? leasing.token : null,
+        ],
+      );
+      if (leased) leasedClaim(leasing, target, deliveryId, id, body, now);
+      reached.set(target.id, Math.min(due, reached.get(target.id) ?? due));
+      deliveries++;
+    }
+    const event: EventRecord = {
+      id,
+      accountId: scope.accountId,
+      environment: scope.environment,
+      type: input.type,
+      body,
+      idempotencyKey: input.idempotencyKey,
+      createdAt: now,
+    };
+    return { event, replayed: false, deliveries };
+  }
+
+  return {
+    ingest(requests: IngestRequest[], now: number, lease?: ClaimRequest | null) {
+      return ingest(requests, now, lease ?? null);
+    },
+    async getEvent(scope: Scope, id: string) {
+      const row = await db.get("SELECT * FROM events WHERE id = $1 AND account_id = $2 AND environment = $3", [
+        id,
+        scope.accountId,
+        scope.environment,
+      ]);
+      return row ? toEvent(row) : null;
+    },
+    async listEvents(scope: Scope, filter: EventFilter, page: Page): Promise<EventList> {
+      const params = [
+        scope.accountId,
+        scope.environment,
+        page.after ?? "\uffff",
+        filter.type ?? null,
+        filter.since ?? 0,
+        filter.until ?? Number.MAX_SAFE_INTEGER,
+      ];
+      if (!filter.deliveryStatus) {
+        const rows = await db.all(`SELECT * FROM events WHERE ${FILTERS} ORDER BY id DESC LIMIT $7`, [
+          ...params,
+          page.limit,
+        ]);
+        return { events: rows.map(toEvent), resumeBefore: null };
+      }
+      // Looks at a bounded window of events (index only), then at the matches in it.
+      const window = (await db.get(
+        `SELECT min(id) AS floor, count(*) AS n FROM (SELECT id FROM events WHERE ${FILTERS} ORDER BY id DESC LIMIT $7) w`,
+        [...params, STATUS_FILTER_SCAN],
+      )) as { floor: string | null; n: number };
+      if (window.floor === null) return { events: [], resumeBefore: null };
+      const rows = await db.all(
+        `SELECT * FROM events WHERE ${FILTERS} AND id >= $7
+          AND EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status = $8)
+        ORDER BY id DESC LIMIT $9`,
+        [...params, window.floor, filter.deliveryStatus, page.limit],
+      );
+      const windowFull = Number(window.n) === STATUS_FILTER_SCAN;
+      return { events: rows.map(toEvent), resumeBefore: windowFull && rows.length < page.limit ? window.floor : null };
+    },
+  };
+}

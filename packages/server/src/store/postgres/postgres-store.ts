@@ -1,0 +1,27 @@
+import type { Store } from "../store.ts";
+import { accountQueries } from "./accounts.ts";
+import { openDatabase, type PostgresOptions } from "./database.ts";
+import { deliveryQueries } from "./deliveries.ts";
+import { endpointStatsQueries } from "./endpoint-stats.ts";
+import { endpointQueries } from "./endpoints.ts";
+import { eventTypeQueries } from "./event-types.ts";
+import { eventQueries } from "./events.ts";
+import { sessionQueries } from "./sessions.ts";
+
+/**
+ * The PostgreSQL store: the same Store as the embedded SQLite one, for many nodes
+ * on one database. Writes run in transactions on a pooled connection.
+ */
+export async function createPostgresStore(options: PostgresOptions): Promise<Store> {
+  const db = await openDatabase(options);
+  return {
+    ...accountQueries(db),
+    ...sessionQueries(db),
+    ...endpointQueries(db),
+    ...endpointStatsQueries(db),
+    ...eventQueries(db),
+    ...eventTypeQueries(db),
+    ...deliveryQueries(db),
+    close: () => db.close(),
+  };
+}

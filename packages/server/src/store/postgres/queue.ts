@@ -1,0 +1,35 @@
+import type { Sql } from "./database.ts";
+
+/**
+ * The delivery queue's summary, as in the SQLite store: `endpoints.next_due_at` is
+ * the `due_at` of the endpoint's oldest queued delivery, kept true by every write
+ * that moves a `due_at`, in the same transaction.
+ */
+export const queue = {
+  /** Recomputes the endpoints' next due time from their deliveries (one index probe each). */
+  async refresh(tx: Sql, endpointIds: Iterable<string>) {
+    for (const id of endpointIds) {
+      await tx.run(
+        `UPDATE endpoints SET next_due_at =
+          (SELECT min(due_at) FROM deliveries WHERE endpoint_id = $1 AND due_at IS NOT NULL) WHERE id = $1`,
+        [id],
+      );
+    }
+  },
+  /** The endpoint has a delivery due at `at`: move its next due time earlier if needed. */
+  async dueBy(tx: Sql, endpointId: string, at: number) {
+    await tx.run("UPDATE endpoints SET next_due_at = $2 WHERE id = $1 AND (next_due_at IS NULL OR next_due_at > $2)", [
+      endpointId,
+      at,
+    ]);
+  },
+  /** Disabling an endpoint fails what was waiting for it, claimed or not; `recover` brings those back. */
+  async failPending(tx: Sql, endpointId: string, reason: string, now: number) {
+    await tx.run(
+      `UPDATE deliveries SET status = 'failed', due_at = NULL, next_attempt_at = NULL, last_error = $1,
+        updated_at = $2 WHERE endpoint_id = $3 AND due_at IS NOT NULL AND status IN ('pending', 'delivering')`,
+      [reason, now, endpointId],
+    );
+    await queue.refresh(tx, [endpointId]);
+  },
+};

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { apiClient } from "./helpers/client.ts";
+import { tempDir } from "./helpers/hookline.ts";
+import { dropSchema, testSchema } from "./helpers/postgres.ts";
+import { printedKeys, type ServerProcess, spawnServer } from "./helpers/process.ts";
+import { startReceiver } from "./helpers/receiver.ts";
+
+const url = process.env.HOOKLINE_TEST_DATABASE_URL;
+
+describe("hookline serve on PostgreSQL", {
+  skip: url ? false : "runs in npm test's PostgreSQL pass (HOOKLINE_TEST_DATABASE_URL)",
+}, () => {
+  const servers: ServerProcess[] = [];
+  const schema = testSchema();
+  after(async () => {
+    for (const server of servers) server.child.kill("SIGTERM");
+    await Promise.all(servers.map((server) => server.exited));
+    if (url) await dropSchema(url, schema);
+  });
+
+  it("two nodes started together on a new schema: one migration, one Default account, both serve and deliver", async () => {
+    const env = { DATABASE_URL: url as string, HOOKLINE_DATABASE_SCHEMA: schema };
+    servers.push(...(await Promise.all([spawnServer(tempDir().path, env), spawnServer(tempDir().path, env)])));
+    const firstStarts = servers.filter((server) => server.stdout().includes("First start"));
+    assert.equal(firstStarts.length, 1, "exactly one node made the admin key and the Default account");
+    const keys = printedKeys((firstStarts[0] as ServerProcess).stdout());
+    const [a, b] = servers.map((server) => apiClient(server.url, keys.test));
+    const accounts = await apiClient((servers[1] as ServerProcess).url, keys.admin).get("/v1/accounts");
+    assert.equal(accounts.status, 200, "the admin key works on the other node too");
+    assert.deepEqual(
+      accounts.body.data.map((account: { name: string }) => account.name),
+      ["Default"],
+    );
+
+    const receiver = await startReceiver();
+    try {
+      assert.equal((await a?.post("/v1/endpoints", { url: `${receiver.url}/hooks` }))?.status, 201);
+      for (let i = 0; i < 10; i++) {
+        const node = i % 2 === 0 ? a : b;
+        assert.equal((await node?.post("/v1/events", { type: "pg.test", data: { i } }))?.status, 202);
+      }
+      const arrived = await receiver.waitFor(10, 15_000);
+      const ids = new Set(arrived.map((request) => request.headers["webhook-id"]));
+      assert.equal(ids.size, 10, "every event delivered once");
+    } finally {
+      await receiver.close();
+    }
+  });
+});
