@@ -17,6 +17,8 @@ export interface Config {
   readonly databaseSchema: string;
   /** Connections each process keeps to PostgreSQL. */
   readonly databasePoolSize: number;
+  /** What this process runs: the API, the delivery workers, or both. */
+  readonly role: "all" | "api" | "worker";
   /** When set, this admin key is accepted instead of the generated one. */
   readonly adminKey: string | null;
   readonly maxBodyBytes: number;
@@ -48,6 +50,7 @@ const OPTIONS: Record<keyof Config, { file: string; env: string; parse: Parser; 
     parse: integer(1, 1000),
     fallback: 10,
   },
+  role: { file: "role", env: "HOOKLINE_ROLE", parse: oneOf(["all", "api", "worker"]), fallback: "all" },
   adminKey: { file: "admin_key", env: "HOOKLINE_ADMIN_KEY", parse: text, fallback: null },
   maxBodyBytes: {
     file: "max_body_bytes",
@@ -119,6 +122,11 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     else config[key] = option.fallback;
   }
   const result = config as unknown as Config;
+  if (result.role !== "all" && result.databaseUrl === null) {
+    throw configError(
+      `role ${result.role} needs PostgreSQL (database_url / DATABASE_URL): the embedded store is one process, role all`,
+    );
+  }
   if (result.leaseMs <= result.attemptTimeoutMs) {
     throw configError(
       `lease (${result.leaseMs} ms) must be longer than attempt_timeout (${result.attemptTimeoutMs} ms)`,
@@ -169,6 +177,15 @@ function origin(raw: unknown, name: string): string {
   return url.origin;
 }
 
+function oneOf(choices: string[]): Parser {
+  return (raw, name) => {
+    if (typeof raw !== "string" || !choices.includes(raw)) {
+      throw configError(`${name} must be one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`);
+    }
+    return raw;
+  };
+}
+
 function postgresUrl(raw: unknown, name: string): string {
   const value = text(raw, name);
   if (!/^postgres(ql)?:\/\//.test(value)) {
@@ -179,7 +196,8 @@ function postgresUrl(raw: unknown, name: string): string {
 
 function identifier(raw: unknown, name: string): string {
   const value = text(raw, name);
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) {
+  // Short enough that the wake-up channel `hookline_due_<schema>` stays a valid name.
+  if (!/^[a-z_][a-z0-9_]{0,48}$/.test(value)) {
     throw configError(`${name} must be a lowercase SQL name (letters, digits, _), got ${JSON.stringify(value)}`);
   }
   return value;

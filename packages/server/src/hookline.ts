@@ -23,16 +23,21 @@ export interface Hookline {
   stop(): Promise<void>;
 }
 
-/** Starts one Hookline process: the API, the dispatcher and the embedded store. */
+/**
+ * Starts one Hookline process on its store (embedded SQLite, or PostgreSQL shared by
+ * many nodes): the API, the delivery workers (the dispatcher), or both (`role`).
+ */
 export async function startHookline(config: Config, logger: Logger): Promise<Hookline> {
   const now = Date.now;
-  const store = config.databaseUrl
+  const postgres = config.databaseUrl
     ? await createPostgresStore({
         url: config.databaseUrl,
         schema: config.databaseSchema,
         poolSize: config.databasePoolSize,
       })
-    : await startThreadedSqliteStore(config.dataDir);
+    : null;
+  const store = postgres ?? (await startThreadedSqliteStore(config.dataDir));
+  const delivers = config.role !== "api";
   try {
     const { adminKeyHash, firstStart } = await bootstrap(store, config.adminKey, now());
     const listeners = createListenHub({ maxResponseBytes: config.maxResponseBytes });
@@ -58,8 +63,23 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
       },
       { store, sender, logger: logger.child({ component: "dispatcher" }) },
     );
-    const ingest = createGroupCommit(store, { now, lease: dispatcher.lease, onDue: dispatcher.wake });
-    const api = buildApi({ config, store, adminKeyHash, ingest, dispatcher, listeners, now }, logger);
+    // An API-only node leases nothing to itself; the database's notifications wake the workers.
+    const ingest = delivers
+      ? createGroupCommit(store, { now, lease: dispatcher.lease, onDue: dispatcher.wake })
+      : createGroupCommit(store, { now, lease: () => null, onDue: () => {} });
+    const api = buildApi(
+      {
+        config,
+        store,
+        adminKeyHash,
+        ingest,
+        dispatcher: delivers ? dispatcher : { wake() {}, forget() {} },
+        listeners,
+        now,
+      },
+      logger,
+      config.role === "worker" ? "health" : "all",
+    );
     try {
       await api.listen({ host: config.host, port: config.port });
     } catch (error) {
@@ -69,16 +89,19 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
         cause: error,
       });
     }
-    dispatcher.start();
+    // Other nodes' new work arrives as a notification (PostgreSQL); this node's own wakes it directly.
+    const unwatch = delivers && postgres ? postgres.watchDue(dispatcher.wake) : () => {};
+    if (delivers) dispatcher.start();
     const address = api.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
 
     let stopped: Promise<void> | null = null;
     async function stop() {
+      unwatch();
       listeners.shutdown();
       await api.close();
-      await dispatcher.stop();
+      if (delivers) await dispatcher.stop();
       await sender.close();
       await store.close();
     }

@@ -12,14 +12,14 @@ const logger = pino(
 );
 
 async function serve(options: ServeOptions) {
-  if (options.role !== "all") {
-    throw new HooklineError(
-      "unsupported",
-      `--role ${options.role} is not available yet: every process runs the API and the dispatcher (--role all)`,
-    );
-  }
   const config = loadConfig({
-    flags: { host: options.host, port: options.port, dataDir: options.dataDir, databaseUrl: options.databaseUrl },
+    flags: {
+      host: options.host,
+      port: options.port,
+      dataDir: options.dataDir,
+      databaseUrl: options.databaseUrl,
+      role: options.role,
+    },
     env: process.env,
     file: options.config ?? "hookline.config.json",
     fileRequired: options.config !== undefined,

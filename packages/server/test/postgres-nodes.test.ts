@@ -13,10 +13,11 @@ describe("hookline serve on PostgreSQL", {
 }, () => {
   const servers: ServerProcess[] = [];
   const schema = testSchema();
+  const schemas = [schema];
   after(async () => {
     for (const server of servers) server.child.kill("SIGTERM");
     await Promise.all(servers.map((server) => server.exited));
-    if (url) await dropSchema(url, schema);
+    if (url) for (const name of schemas) await dropSchema(url, name);
   });
 
   it("two nodes started together on a new schema: one migration, one Default account, both serve and deliver", async () => {
@@ -45,6 +46,47 @@ describe("hookline serve on PostgreSQL", {
       assert.equal(ids.size, 10, "every event delivered once");
     } finally {
       await receiver.close();
+    }
+  });
+
+  it("1 API node and 3 worker nodes deliver 20,000 events to 20 receivers, each exactly once", async () => {
+    const workSchema = testSchema();
+    schemas.push(workSchema);
+    const env = { DATABASE_URL: url as string, HOOKLINE_DATABASE_SCHEMA: workSchema };
+    const api = await spawnServer(tempDir().path, { ...env, HOOKLINE_ROLE: "api" });
+    servers.push(api);
+    const workers = await Promise.all(
+      [1, 2, 3].map(() => spawnServer(tempDir().path, { ...env, HOOKLINE_ROLE: "worker" })),
+    );
+    servers.push(...workers);
+    const keys = printedKeys(api.stdout());
+    const client = apiClient(api.url, keys.test);
+    const worker = apiClient((workers[0] as ServerProcess).url, keys.test);
+    assert.equal((await worker.get("/healthz")).status, 200);
+    assert.equal((await worker.get("/v1/endpoints")).status, 404, "a worker serves no API");
+
+    const receivers = await Promise.all(Array.from({ length: 20 }, () => startReceiver()));
+    try {
+      for (const [i, receiver] of receivers.entries()) {
+        const created = await client.post("/v1/endpoints", {
+          url: `${receiver.url}/r${i}`,
+          event_types: [`load.r${i}`],
+        });
+        assert.equal(created.status, 201);
+      }
+      for (const [i] of receivers.entries()) {
+        const events = Array.from({ length: 1000 }, (_, n) => ({ type: `load.r${i}`, data: { n } }));
+        assert.equal((await client.post("/v1/events/batch", { events })).status, 202);
+      }
+      for (const receiver of receivers) {
+        const arrived = await receiver.waitFor(1000, 120_000);
+        assert.equal(new Set(arrived.map((request) => request.headers["webhook-id"])).size, 1000);
+      }
+      // A moment more: nothing arrives twice.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      for (const receiver of receivers) assert.equal(receiver.requests.length, 1000);
+    } finally {
+      await Promise.all(receivers.map((receiver) => receiver.close()));
     }
   });
 });

@@ -16,8 +16,11 @@ import { registerHealthRoutes } from "./routes/health.ts";
 import { registerListenRoutes } from "./routes/listen.ts";
 import { registerSessionRoutes } from "./routes/sessions.ts";
 
-/** Builds the HTTP API (not yet listening). */
-export function buildApi(ctx: ApiContext, logger: Logger): Api {
+/**
+ * Builds the HTTP API (not yet listening). A worker node (`parts: "health"`) serves
+ * only its liveness and readiness probes.
+ */
+export function buildApi(ctx: ApiContext, logger: Logger, parts: "all" | "health" = "all"): Api {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -29,9 +32,10 @@ export function buildApi(ctx: ApiContext, logger: Logger): Api {
   // Only JSON bodies: anything else is a 415, not a confusing validation error.
   app.removeContentTypeParser("text/plain");
   installErrorHandler(app);
+  registerHealthRoutes(app, ctx);
+  if (parts === "health") return app;
   app.register(cookie, { hook: false });
   installAuth(app, ctx.store, ctx.adminKeyHash, ctx.now);
-  registerHealthRoutes(app, ctx);
   registerDashboard(app);
   registerAccountRoutes(app, ctx);
   registerSessionRoutes(app, ctx);

@@ -19,7 +19,7 @@ export interface ServeOptions {
   dataDir?: string;
   config?: string;
   databaseUrl?: string;
-  role: string;
+  role?: string;
 }
 
 /** Builds the `hookline` command tree. Every command has --help. */
@@ -31,20 +31,19 @@ export function buildProgram(io: CliIo): Command {
 
   program
     .command("serve")
-    .description("start the API and the dispatcher with the embedded store")
+    .description("start the API and the delivery workers (embedded store, or PostgreSQL with --database-url)")
     .option("--host <host>", "address to listen on (env HOOKLINE_HOST, default 127.0.0.1)")
     .option("--port <port>", "port to listen on (env HOOKLINE_PORT, default 8080)")
     .option("--data-dir <dir>", "where the embedded store lives (env HOOKLINE_DATA_DIR, default ./.hookline)")
     .option("--config <file>", "JSON config file (default ./hookline.config.json when it exists)")
     .option("--database-url <url>", "PostgreSQL instead of the embedded store (env DATABASE_URL)")
-    .addOption(new Option("--role <role>", "which parts to run (env HOOKLINE_ROLE)").choices(["all", "api", "worker"]))
-    .action((options) =>
-      io.serve({
-        ...options,
-        databaseUrl: options.databaseUrl ?? io.env.DATABASE_URL,
-        role: options.role ?? io.env.HOOKLINE_ROLE ?? "all",
-      }),
-    );
+    .addOption(
+      new Option(
+        "--role <role>",
+        "all: API and delivery; api or worker: one part, for many nodes on PostgreSQL (env HOOKLINE_ROLE)",
+      ).choices(["all", "api", "worker"]),
+    )
+    .action((options) => io.serve(options));
 
   const client = (command: Command) =>
     command

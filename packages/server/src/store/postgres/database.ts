@@ -17,6 +17,8 @@ export interface Sql {
   get(text: string, values?: unknown[]): Promise<Row | undefined>;
   /** Runs a statement; answers how many rows it changed. */
   run(text: string, values?: unknown[]): Promise<number>;
+  /** Tells every node's workers that deliveries became due (NOTIFY, sent when the transaction commits). */
+  notifyDue(): Promise<void>;
 }
 
 export interface Database extends Sql {
@@ -26,6 +28,12 @@ export interface Database extends Sql {
    * its queries (or start over cleanly).
    */
   transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T>;
+  /**
+   * Calls `listener` whenever any node sends notifyDue, on a connection of its own
+   * that reconnects by itself (and calls `listener` once after a reconnect, for what
+   * it may have missed). Returns how to stop listening.
+   */
+  watchDue(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -51,7 +59,7 @@ export async function openDatabase(options: PostgresOptions): Promise<Database> 
   });
   // An idle connection that breaks (a server restart) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
-  const database = wrap(pool);
+  const database = wrap(pool, options);
   try {
     await migrate(pool, options.schema);
   } catch (error) {
@@ -91,8 +99,11 @@ function statement(text: string, values: unknown[] | undefined) {
   return { name, text, values: values ?? [] };
 }
 
-function sqlOn(runner: { query: pg.Pool["query"] }): Sql {
+function sqlOn(runner: { query: pg.Pool["query"] }, channel: string): Sql {
   return {
+    async notifyDue() {
+      await runner.query(statement("SELECT pg_notify($1, '')", [channel]));
+    },
     async all(text, values) {
       return (await runner.query(statement(text, values))).rows as Row[];
     },
@@ -105,15 +116,21 @@ function sqlOn(runner: { query: pg.Pool["query"] }): Sql {
   };
 }
 
-function wrap(pool: pg.Pool): Database {
+/** The wake-up channel of one installation (one schema). */
+function dueChannel(schema: string): string {
+  return `hookline_due_${schema}`;
+}
+
+function wrap(pool: pg.Pool, options: PostgresOptions): Database {
+  const channel = dueChannel(options.schema);
   return {
-    ...sqlOn(pool),
+    ...sqlOn(pool, channel),
     async transaction(work) {
       for (let attempt = 1; ; attempt++) {
         const client = await pool.connect();
         try {
           await client.query("BEGIN");
-          const result = await work(sqlOn(client));
+          const result = await work(sqlOn(client, channel));
           await client.query("COMMIT");
           return result;
         } catch (error) {
@@ -127,8 +144,50 @@ function wrap(pool: pg.Pool): Database {
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
       }
     },
+    watchDue(listener) {
+      return watch(options.url, channel, listener);
+    },
     async close() {
       await pool.end();
     },
+  };
+}
+
+const RECONNECT_MS = [1000, 2000, 5000, 10_000, 30_000];
+
+function watch(url: string, channel: string, listener: () => void): () => void {
+  let stopped = false;
+  let client: pg.Client | null = null;
+  let failures = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const connect = async () => {
+    timer = null;
+    if (stopped) return;
+    const next = new pg.Client({ connectionString: url });
+    client = next;
+    next.on("notification", () => listener());
+    const lost = () => {
+      if (client !== next || stopped) return;
+      client = null;
+      next.end().catch(() => {});
+      timer = setTimeout(connect, RECONNECT_MS[Math.min(failures++, RECONNECT_MS.length - 1)]);
+    };
+    next.on("error", lost);
+    next.on("end", lost);
+    try {
+      await next.connect();
+      await next.query(`LISTEN "${channel}"`);
+      if (failures > 0) listener();
+      failures = 0;
+    } catch {
+      lost();
+    }
+  };
+  void connect();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    client?.end().catch(() => {});
+    client = null;
   };
 }

@@ -203,6 +203,7 @@ export function deliveryQueries(db: Database) {
           );
         }
         await queue.refresh(tx, new Set(claims.map((claim) => claim.endpointId)));
+        if (claims.length > 0) await tx.notifyDue();
       });
     },
     async nextDueAt() {

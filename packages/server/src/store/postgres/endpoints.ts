@@ -143,6 +143,7 @@ export function endpointQueries(db: Database) {
           [now, id],
         );
         await queue.refresh(tx, [id]);
+        await tx.notifyDue();
         return (await get(tx, scope, id)) as Endpoint;
       });
     },
@@ -156,6 +157,7 @@ export function endpointQueries(db: Database) {
           [now, id, since, until],
         );
         await queue.refresh(tx, [id]);
+        if (recovered) await tx.notifyDue();
         return recovered;
       });
     },

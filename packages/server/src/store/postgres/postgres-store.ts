@@ -8,13 +8,19 @@ import { eventTypeQueries } from "./event-types.ts";
 import { eventQueries } from "./events.ts";
 import { sessionQueries } from "./sessions.ts";
 
+export interface PostgresStore extends Store {
+  /** Calls `listener` when any node made deliveries due (see Database.watchDue). */
+  watchDue(listener: () => void): () => void;
+}
+
 /**
  * The PostgreSQL store: the same Store as the embedded SQLite one, for many nodes
  * on one database. Writes run in transactions on a pooled connection.
  */
-export async function createPostgresStore(options: PostgresOptions): Promise<Store> {
+export async function createPostgresStore(options: PostgresOptions): Promise<PostgresStore> {
   const db = await openDatabase(options);
   return {
+    watchDue: (listener) => db.watchDue(listener),
     ...accountQueries(db),
     ...sessionQueries(db),
     ...endpointQueries(db),

@@ -16,12 +16,13 @@ export const queue = {
       );
     }
   },
-  /** The endpoint has a delivery due at `at`: move its next due time earlier if needed. */
+  /** The endpoint has a delivery due at `at`: move its next due time earlier if needed, and wake the workers. */
   async dueBy(tx: Sql, endpointId: string, at: number) {
     await tx.run("UPDATE endpoints SET next_due_at = $2 WHERE id = $1 AND (next_due_at IS NULL OR next_due_at > $2)", [
       endpointId,
       at,
     ]);
+    await tx.notifyDue();
   },
   /** Disabling an endpoint fails what was waiting for it, claimed or not; `recover` brings those back. */
   async failPending(tx: Sql, endpointId: string, reason: string, now: number) {
