@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { apiClient } from "./helpers/client.ts";
+import { apiClient, eventually } from "./helpers/client.ts";
 import { tempDir } from "./helpers/hookline.ts";
 import { dropSchema, testSchema } from "./helpers/postgres.ts";
 import { printedKeys, type ServerProcess, spawnServer } from "./helpers/process.ts";
@@ -96,6 +96,50 @@ describe("hookline serve on PostgreSQL", {
       for (const receiver of receivers) assert.equal(receiver.requests.length, 1000);
     } finally {
       await Promise.all(receivers.map((receiver) => receiver.close()));
+    }
+  });
+
+  it("a worker killed with SIGKILL mid-run loses nothing: its claims go out after the lease, duplicates at most what it had in flight", async () => {
+    const killSchema = testSchema();
+    schemas.push(killSchema);
+    const env = {
+      DATABASE_URL: url as string,
+      HOOKLINE_DATABASE_SCHEMA: killSchema,
+      HOOKLINE_ATTEMPT_TIMEOUT: "2s",
+      HOOKLINE_LEASE: "3s",
+      HOOKLINE_MAX_IN_FLIGHT_PER_ENDPOINT: "10",
+    };
+    const api = await spawnServer(tempDir().path, { ...env, HOOKLINE_ROLE: "api" });
+    servers.push(api);
+    const [doomed, survivor] = await Promise.all(
+      [1, 2].map(() => spawnServer(tempDir().path, { ...env, HOOKLINE_ROLE: "worker" })),
+    );
+    servers.push(survivor as ServerProcess);
+    // Slow enough that the doomed worker has attempts in flight when it dies.
+    const receiver = await startReceiver((_request, res) => {
+      setTimeout(() => res.end(), 20);
+    });
+    try {
+      const client = apiClient(api.url, printedKeys(api.stdout()).test);
+      assert.equal((await client.post("/v1/endpoints", { url: `${receiver.url}/k` })).status, 201);
+      for (let batch = 0; batch < 2; batch++) {
+        const events = Array.from({ length: 1000 }, (_, n) => ({ type: "kill.test", data: { batch, n } }));
+        assert.equal((await client.post("/v1/events/batch", { events })).status, 202);
+      }
+      await receiver.waitFor(300, 60_000);
+      (doomed as ServerProcess).child.kill("SIGKILL");
+      await (doomed as ServerProcess).exited;
+      await eventually(
+        () => (new Set(receiver.requests.map((r) => r.headers["webhook-id"])).size === 2000 ? true : undefined),
+        60_000,
+        "every event to arrive after the kill",
+      );
+      // What the dead worker had not recorded: at most 10 attempts running (its cap) and 10 finished
+      // ones whose outcomes were waiting for the next commit.
+      const duplicates = receiver.requests.length - 2000;
+      assert.ok(duplicates <= 20, `${duplicates} duplicates`);
+    } finally {
+      await receiver.close();
     }
   });
 });
