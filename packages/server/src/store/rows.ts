@@ -7,9 +7,11 @@ import type {
   DeliveryStatus,
   Endpoint,
   EndpointKind,
+  EndpointStats,
   Environment,
   EventRecord,
   EventTypeRecord,
+  Session,
   Theme,
 } from "./store.ts";
 
@@ -134,4 +136,41 @@ export function toTheme(value: Row[string] | undefined): Theme | null {
 
 export function themeText(theme: Theme | null): string | null {
   return theme === null ? null : JSON.stringify(theme);
+}
+
+export function toSession(row: Row): Session {
+  return {
+    kind: row.kind as Session["kind"],
+    accountId: row.account_id === null ? null : String(row.account_id),
+    adminKeyHash: row.admin_key_hash === null ? null : String(row.admin_key_hash),
+    csrfToken: String(row.csrf_token),
+    theme: toTheme(row.theme),
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+  };
+}
+
+/** An endpoint's health from its counts, its hourly rows and its latest row's last attempt. */
+export function toEndpointStats(
+  counts: { pending: number; failed: number },
+  hours: Row[],
+  last: Row | undefined,
+): EndpointStats {
+  return {
+    ...counts,
+    hours: hours.map((row) => ({
+      hour: Number(row.hour),
+      attempts: Number(row.attempts),
+      succeeded: Number(row.succeeded),
+      durationMs: Number(row.duration_ms),
+    })),
+    last: last
+      ? {
+          at: Number(last.last_at),
+          ok: last.last_ok === 1,
+          statusCode: last.last_status_code === null ? null : Number(last.last_status_code),
+          error: last.last_error === null ? null : String(last.last_error),
+        }
+      : null,
+  };
 }

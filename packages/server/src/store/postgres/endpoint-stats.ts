@@ -1,36 +1,18 @@
-import { type Attempt, type EndpointStats, type Scope, STATS_COUNT_CAP } from "../store.ts";
+import { STATS_KEPT_MS, tallyAttempts } from "../attempt-tally.ts";
+import { toEndpointStats } from "../rows.ts";
+import { type EndpointStats, type Scope, STATS_COUNT_CAP } from "../store.ts";
 import type { Database, Sql } from "./database.ts";
-
-const HOUR_MS = 3_600_000;
-const STATS_KEPT_MS = 8 * 24 * HOUR_MS;
-
-type Last = { ok: number; status: number | null; error: string | null };
 
 /**
  * Per-endpoint hourly attempt figures for the dashboard's health charts, added up as
  * outcomes are recorded (one upsert per endpoint per commit), as in the SQLite store.
  */
 export function tally(now: number) {
-  const hour = Math.floor(now / HOUR_MS) * HOUR_MS;
-  const byEndpoint = new Map<string, { attempts: number; succeeded: number; durationMs: number; last: Last }>();
+  const tally = tallyAttempts(now);
   return {
-    count(endpointId: string, attempt: Omit<Attempt, "id" | "deliveryId">) {
-      const ok = attempt.statusCode !== null && attempt.statusCode >= 200 && attempt.statusCode < 300;
-      const sum = byEndpoint.get(endpointId) ?? {
-        attempts: 0,
-        succeeded: 0,
-        durationMs: 0,
-        last: { ok: 0, status: null, error: null },
-      };
-      sum.attempts++;
-      if (ok) sum.succeeded++;
-      sum.durationMs += attempt.durationMs;
-      sum.last = { ok: ok ? 1 : 0, status: attempt.statusCode, error: attempt.error };
-      byEndpoint.set(endpointId, sum);
-    },
+    count: tally.count,
     async write(tx: Sql) {
-      for (const [endpointId, sum] of byEndpoint) {
-        const { last } = sum;
+      for (const t of tally.tallies()) {
         const row = await tx.get(
           `INSERT INTO endpoint_stats (endpoint_id, hour, attempts, succeeded, duration_ms, last_at, last_ok,
             last_status_code, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -40,13 +22,13 @@ export function tally(now: number) {
             last_at = excluded.last_at, last_ok = excluded.last_ok, last_status_code = excluded.last_status_code,
             last_error = excluded.last_error
           RETURNING attempts`,
-          [endpointId, hour, sum.attempts, sum.succeeded, sum.durationMs, now, last.ok, last.status, last.error],
+          [t.endpointId, t.hour, t.attempts, t.succeeded, t.durationMs, now, t.lastOk, t.lastStatusCode, t.lastError],
         );
         // A new hour's first row: drop the endpoint's hours older than health looks back.
-        if (row?.attempts === sum.attempts) {
+        if (row?.attempts === t.attempts) {
           await tx.run("DELETE FROM endpoint_stats WHERE endpoint_id = $1 AND hour < $2", [
-            endpointId,
-            hour - STATS_KEPT_MS,
+            t.endpointId,
+            t.hour - STATS_KEPT_MS,
           ]);
         }
       }
@@ -79,24 +61,7 @@ export function endpointStatsQueries(db: Database) {
         WHERE endpoint_id = $1 ORDER BY hour DESC LIMIT 1`,
         [id],
       );
-      return {
-        pending: Number(counts.pending),
-        failed: Number(counts.failed),
-        hours: hours.map((row) => ({
-          hour: Number(row.hour),
-          attempts: Number(row.attempts),
-          succeeded: Number(row.succeeded),
-          durationMs: Number(row.duration_ms),
-        })),
-        last: last
-          ? {
-              at: Number(last.last_at),
-              ok: last.last_ok === 1,
-              statusCode: last.last_status_code === null ? null : Number(last.last_status_code),
-              error: last.last_error === null ? null : String(last.last_error),
-            }
-          : null,
-      };
+      return toEndpointStats({ pending: Number(counts.pending), failed: Number(counts.failed) }, hours, last);
     },
   };
 }

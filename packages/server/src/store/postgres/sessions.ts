@@ -1,4 +1,4 @@
-import { themeText, toTheme } from "../rows.ts";
+import { themeText, toSession, toTheme } from "../rows.ts";
 import type { PortalLink, Session } from "../store.ts";
 import type { Database } from "./database.ts";
 
@@ -26,16 +26,7 @@ export function sessionQueries(db: Database) {
     },
     async findSession(idHash: string, now: number): Promise<Session | null> {
       const row = await db.get("SELECT * FROM sessions WHERE id_hash = $1 AND expires_at > $2", [idHash, now]);
-      if (!row) return null;
-      return {
-        kind: row.kind as Session["kind"],
-        accountId: row.account_id === null ? null : String(row.account_id),
-        adminKeyHash: row.admin_key_hash === null ? null : String(row.admin_key_hash),
-        csrfToken: String(row.csrf_token),
-        theme: toTheme(row.theme),
-        createdAt: Number(row.created_at),
-        expiresAt: Number(row.expires_at),
-      };
+      return row ? toSession(row) : null;
     },
     async deleteSession(idHash: string) {
       await db.run("DELETE FROM sessions WHERE id_hash = $1", [idHash]);

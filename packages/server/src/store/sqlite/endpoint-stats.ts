@@ -1,10 +1,8 @@
 import type { DatabaseSync } from "node:sqlite";
-import type { Row } from "../rows.ts";
-import { type Attempt, type EndpointStats, type Scope, STATS_COUNT_CAP } from "../store.ts";
+import { STATS_KEPT_MS, tallyAttempts } from "../attempt-tally.ts";
+import { type Row, toEndpointStats } from "../rows.ts";
+import { type EndpointStats, type Scope, STATS_COUNT_CAP } from "../store.ts";
 import { prepareAll } from "./database.ts";
-
-const HOUR_MS = 3_600_000;
-const STATS_KEPT_MS = 8 * 24 * HOUR_MS;
 
 /**
  * Per-endpoint hourly attempt figures for the dashboard's health charts: added up
@@ -30,7 +28,6 @@ export function endpointStatsQueries(db: DatabaseSync) {
         last_at = excluded.last_at, last_ok = excluded.last_ok, last_status_code = excluded.last_status_code,
         last_error = excluded.last_error
       RETURNING attempts`,
-    // Health looks 7 days back; older hours go when an endpoint starts a new one.
     prune: "DELETE FROM endpoint_stats WHERE endpoint_id = ? AND hour < ?",
     forget: "DELETE FROM endpoint_stats WHERE endpoint_id = ?",
   });
@@ -38,40 +35,24 @@ export function endpointStatsQueries(db: DatabaseSync) {
   return {
     /** Adds up the attempts recorded in one commit, then writes one row per endpoint. */
     tally(now: number) {
-      const hour = Math.floor(now / HOUR_MS) * HOUR_MS;
-      type Last = { ok: number; status: number | null; error: string | null };
-      const byEndpoint = new Map<string, { attempts: number; succeeded: number; durationMs: number; last: Last }>();
+      const tally = tallyAttempts(now);
       return {
-        count(endpointId: string, attempt: Omit<Attempt, "id" | "deliveryId">) {
-          const ok = attempt.statusCode !== null && attempt.statusCode >= 200 && attempt.statusCode < 300;
-          const sum = byEndpoint.get(endpointId) ?? {
-            attempts: 0,
-            succeeded: 0,
-            durationMs: 0,
-            last: { ok: 0, status: null, error: null },
-          };
-          sum.attempts++;
-          if (ok) sum.succeeded++;
-          sum.durationMs += attempt.durationMs;
-          sum.last = { ok: ok ? 1 : 0, status: attempt.statusCode, error: attempt.error };
-          byEndpoint.set(endpointId, sum);
-        },
+        count: tally.count,
         write() {
-          for (const [endpointId, sum] of byEndpoint) {
-            const { last } = sum;
+          for (const t of tally.tallies()) {
             const row = sql.add.get(
-              endpointId,
-              hour,
-              sum.attempts,
-              sum.succeeded,
-              sum.durationMs,
+              t.endpointId,
+              t.hour,
+              t.attempts,
+              t.succeeded,
+              t.durationMs,
               now,
-              last.ok,
-              last.status,
-              last.error,
+              t.lastOk,
+              t.lastStatusCode,
+              t.lastError,
             ) as Row;
             // A new hour's first row: drop the endpoint's hours older than health looks back.
-            if (row.attempts === sum.attempts) sql.prune.run(endpointId, hour - STATS_KEPT_MS);
+            if (row.attempts === t.attempts) sql.prune.run(t.endpointId, t.hour - STATS_KEPT_MS);
           }
         },
       };
@@ -81,25 +62,8 @@ export function endpointStatsQueries(db: DatabaseSync) {
     },
     async endpointStats(scope: Scope, id: string, since: number): Promise<EndpointStats | null> {
       if (!sql.endpoint.get(id, scope.accountId, scope.environment)) return null;
-      const last = sql.last.get(id) as Row | undefined;
-      return {
-        pending: Number((sql.pending.get(id) as Row).n),
-        failed: Number((sql.failed.get(id) as Row).n),
-        hours: (sql.hours.all(id, since) as Row[]).map((row) => ({
-          hour: Number(row.hour),
-          attempts: Number(row.attempts),
-          succeeded: Number(row.succeeded),
-          durationMs: Number(row.duration_ms),
-        })),
-        last: last
-          ? {
-              at: Number(last.last_at),
-              ok: last.last_ok === 1,
-              statusCode: last.last_status_code === null ? null : Number(last.last_status_code),
-              error: last.last_error === null ? null : String(last.last_error),
-            }
-          : null,
-      };
+      const counts = { pending: Number((sql.pending.get(id) as Row).n), failed: Number((sql.failed.get(id) as Row).n) };
+      return toEndpointStats(counts, sql.hours.all(id, since) as Row[], sql.last.get(id) as Row | undefined);
     },
   };
 }

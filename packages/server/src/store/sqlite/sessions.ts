@@ -1,5 +1,5 @@
 import type { DatabaseSync } from "node:sqlite";
-import { type Row, themeText, toTheme } from "../rows.ts";
+import { type Row, themeText, toSession, toTheme } from "../rows.ts";
 import type { PortalLink, Session } from "../store.ts";
 import { prepareAll, transaction } from "./database.ts";
 
@@ -36,16 +36,7 @@ export function sessionQueries(db: DatabaseSync) {
     },
     async findSession(idHash: string, now: number): Promise<Session | null> {
       const row = sql.findSession.get(idHash, now) as Row | undefined;
-      if (!row) return null;
-      return {
-        kind: row.kind as Session["kind"],
-        accountId: row.account_id === null ? null : String(row.account_id),
-        adminKeyHash: row.admin_key_hash === null ? null : String(row.admin_key_hash),
-        csrfToken: String(row.csrf_token),
-        theme: toTheme(row.theme),
-        createdAt: Number(row.created_at),
-        expiresAt: Number(row.expires_at),
-      };
+      return row ? toSession(row) : null;
     },
     async deleteSession(idHash: string) {
       sql.deleteSession.run(idHash);
