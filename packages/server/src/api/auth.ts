@@ -21,8 +21,6 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The account and environment of an account key, set before the body is read. */
     scope: Scope | null;
-    /** The dashboard session the request came with, when it had no key. */
-    session: Session | null;
   }
 }
 
@@ -48,14 +46,13 @@ export function installAuth(app: FastifyInstance, store: Store, adminKeyHash: st
     return scope;
   };
   app.decorateRequest("scope", null);
-  app.decorateRequest("session", null);
   app.addHook("onRequest", async (request) => {
     const needs = request.routeOptions.config.auth;
     if (!needs) return;
     const sessionId = request.headers.authorization === undefined ? sessionCookie(app, request) : undefined;
     if (sessionId) {
-      request.session = await liveSession(store, request, sessionId, now(), adminKeyHash);
-      request.scope = await sessionScope(store, request, request.session, needs);
+      const session = await liveSession(store, request, sessionId, now(), adminKeyHash);
+      request.scope = await sessionScope(store, request, session, needs);
       return;
     }
     const key = bearer(request);

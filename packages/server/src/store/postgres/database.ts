@@ -93,9 +93,15 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
   }
 }
 
-/** Statements are prepared once per connection, named by their text. */
+const names = new Map<string, string>();
+
+/** Statements are prepared once per connection, named by their text (the store's texts are a fixed set). */
 function statement(text: string, values: unknown[] | undefined) {
-  const name = `h${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+  let name = names.get(text);
+  if (!name) {
+    name = `h${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+    names.set(text, name);
+  }
   return { name, text, values: values ?? [] };
 }
 
