@@ -49,7 +49,8 @@ export interface PostgresOptions {
  * advisory lock, so many nodes starting at once apply each one exactly once.
  */
 export async function openDatabase(options: PostgresOptions): Promise<Database> {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(options.schema)) {
+  // At most 49 characters, so the wake-up channel `hookline_due_<schema>` fits PostgreSQL's 63.
+  if (!/^[a-z_][a-z0-9_]{0,48}$/.test(options.schema)) {
     throw new HooklineError("invalid_config", `the schema name "${options.schema}" must be a lowercase SQL identifier`);
   }
   const pool = new pg.Pool({

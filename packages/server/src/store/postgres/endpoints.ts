@@ -10,12 +10,11 @@ const INSERT = `INSERT INTO endpoints (id, account_id, environment, kind, url, d
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)`;
 
 export function endpointQueries(db: Database) {
-  const get = async (sql: Sql, scope: Scope, id: string) => {
-    const row = await sql.get("SELECT * FROM endpoints WHERE id = $1 AND account_id = $2 AND environment = $3", [
-      id,
-      scope.accountId,
-      scope.environment,
-    ]);
+  const get = async (sql: Sql, scope: Scope, id: string, lock = "") => {
+    const row = await sql.get(
+      `SELECT * FROM endpoints WHERE id = $1 AND account_id = $2 AND environment = $3 ${lock}`,
+      [id, scope.accountId, scope.environment],
+    );
     return row ? toEndpoint(row) : null;
   };
 
@@ -52,7 +51,8 @@ export function endpointQueries(db: Database) {
     },
     async updateEndpoint(scope: Scope, id: string, patch: EndpointPatch, now: number) {
       return db.transaction(async (tx) => {
-        const current = await get(tx, scope, id);
+        // Locked: two patches to one endpoint apply one after the other, neither undoes the other.
+        const current = await get(tx, scope, id, "FOR UPDATE");
         if (!current) return null;
         const next = { ...current, ...patch };
         const disabling = current.enabled && !next.enabled;

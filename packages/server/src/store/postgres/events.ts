@@ -44,8 +44,9 @@ export function eventQueries(db: Database) {
         const key = `${scope.accountId}/${scope.environment}`;
         let targets = targetsByScope.get(key);
         if (!targets) {
+          // KEY SHARE: an endpoint deleted meanwhile waits for this commit, then cancels what it made.
           const rows = await tx.all(
-            "SELECT * FROM endpoints WHERE account_id = $1 AND environment = $2 AND enabled = 1",
+            "SELECT * FROM endpoints WHERE account_id = $1 AND environment = $2 AND enabled = 1 FOR KEY SHARE",
             [scope.accountId, scope.environment],
           );
           targets = rows.map(toTarget);
@@ -117,6 +118,8 @@ export function eventQueries(db: Database) {
         [scope.accountId, scope.environment, input.idempotencyKey],
       );
       if (first) return { event: toEvent(first), replayed: true, deliveries: 0 };
+      // The event that held the key is gone again: the whole commit fails (503) and the caller retries.
+      throw new Error("the event with this idempotency key changed during the commit");
     }
     let deliveries = 0;
     for (const target of targets) {

@@ -6,9 +6,15 @@ import type { Sql } from "./database.ts";
  * that moves a `due_at`, in the same transaction.
  */
 export const queue = {
-  /** Recomputes the endpoints' next due time from their deliveries (one index probe each). */
+  /**
+   * Recomputes the endpoints' next due time from their deliveries (one index probe each).
+   * The row is locked first and the minimum read by a later statement: computed in the
+   * same statement, it would come from a snapshot taken before a concurrent writer's
+   * deliveries committed, and overwrite the time they set.
+   */
   async refresh(tx: Sql, endpointIds: Iterable<string>) {
-    for (const id of endpointIds) {
+    for (const id of [...endpointIds].sort()) {
+      await tx.run("SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE", [id]);
       await tx.run(
         `UPDATE endpoints SET next_due_at =
           (SELECT min(due_at) FROM deliveries WHERE endpoint_id = $1 AND due_at IS NOT NULL) WHERE id = $1`,
@@ -16,9 +22,13 @@ export const queue = {
       );
     }
   },
-  /** The endpoint has a delivery due at `at`: move its next due time earlier if needed, and wake the workers. */
+  /**
+   * The endpoint has a delivery due at `at`: move its next due time earlier if needed,
+   * and wake the workers. It always writes the row, so it holds the row's lock until
+   * commit and a concurrent refresh recomputes after this transaction's deliveries exist.
+   */
   async dueBy(tx: Sql, endpointId: string, at: number) {
-    await tx.run("UPDATE endpoints SET next_due_at = $2 WHERE id = $1 AND (next_due_at IS NULL OR next_due_at > $2)", [
+    await tx.run("UPDATE endpoints SET next_due_at = LEAST(COALESCE(next_due_at, $2), $2) WHERE id = $1", [
       endpointId,
       at,
     ]);
