@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { newId } from "../../ids.ts";
+import { recordedState } from "../outcome-rules.ts";
 import { toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, Outcome, Page, Scope } from "../store.ts";
 import type { Database, Sql } from "./database.ts";
@@ -62,7 +63,6 @@ export function deliveryQueries(db: Database) {
     const stats = tally(now);
     for (const outcome of outcomes) {
       const { claim, attempt } = outcome;
-      let { status, nextAttemptAt } = outcome;
       if (outcome.disableEndpoint) {
         await tx.run("UPDATE endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2 WHERE id = $3", [
           outcome.disableEndpoint,
@@ -71,15 +71,8 @@ export function deliveryQueries(db: Database) {
         ]);
         await queue.failPending(tx, claim.endpointId, "endpoint_disabled", now);
       }
-      // An endpoint disabled or deleted meanwhile gets no further attempts.
       const endpoint = await tx.get("SELECT enabled FROM endpoints WHERE id = $1", [claim.endpointId]);
-      if (status === "pending" && endpoint?.enabled !== 1) {
-        status = "failed";
-        nextAttemptAt = null;
-      }
-      const lastError =
-        attempt.error ??
-        (attempt.statusCode !== null && attempt.statusCode >= 300 ? `http_${attempt.statusCode}` : null);
+      const { status, nextAttemptAt, lastError } = recordedState(outcome, endpoint?.enabled === 1);
       const changed = await tx.run(
         `UPDATE deliveries SET status = $1, attempt_count = attempt_count + 1, scheduled_attempts = $2,
           next_attempt_at = $3, due_at = $4, manual = 0, claim_token = NULL, last_status_code = $5, last_error = $6,

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { newId } from "../../ids.ts";
+import { recordedState } from "../outcome-rules.ts";
 import { type Row, toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, Outcome, Page, Scope } from "../store.ts";
 import { prepareAll, transaction } from "./database.ts";
@@ -89,20 +90,12 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     const tally = startTally(now);
     for (const outcome of outcomes) {
       const { claim, attempt } = outcome;
-      let { status, nextAttemptAt } = outcome;
       if (outcome.disableEndpoint) {
         sql.disableEndpoint.run(outcome.disableEndpoint, now, claim.endpointId);
         queue.failPending(claim.endpointId, "endpoint_disabled", now);
       }
-      // An endpoint disabled or deleted meanwhile gets no further attempts.
       const endpoint = sql.endpointEnabled.get(claim.endpointId) as Row | undefined;
-      if (status === "pending" && endpoint?.enabled !== 1) {
-        status = "failed";
-        nextAttemptAt = null;
-      }
-      const lastError =
-        attempt.error ??
-        (attempt.statusCode !== null && attempt.statusCode >= 300 ? `http_${attempt.statusCode}` : null);
+      const { status, nextAttemptAt, lastError } = recordedState(outcome, endpoint?.enabled === 1);
       const changed = sql.complete.run(
         status,
         outcome.scheduledAttempts,
