@@ -318,6 +318,7 @@ describe("crash recovery", () => {
         leaseMs,
         excludeEndpoints: [],
         room: new Map(),
+        held: new Map(),
         defaultMaxInFlight: 20,
       });
       const succeeded = (claim: Claim, startedAt: number): Outcome => ({

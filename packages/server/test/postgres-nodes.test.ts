@@ -142,4 +142,46 @@ describe("hookline serve on PostgreSQL", {
       await receiver.close();
     }
   });
+
+  it("max_in_flight and rate_limit_per_s hold across 3 worker nodes", async () => {
+    const limitSchema = testSchema();
+    schemas.push(limitSchema);
+    const env = { DATABASE_URL: url as string, HOOKLINE_DATABASE_SCHEMA: limitSchema };
+    const api = await spawnServer(tempDir().path, { ...env, HOOKLINE_ROLE: "api" });
+    servers.push(api);
+    servers.push(
+      ...(await Promise.all([1, 2, 3].map(() => spawnServer(tempDir().path, { ...env, HOOKLINE_ROLE: "worker" })))),
+    );
+    let open = 0;
+    let mostOpen = 0;
+    const capped = await startReceiver((_request, res) => {
+      mostOpen = Math.max(mostOpen, ++open);
+      setTimeout(() => {
+        open--;
+        res.writeHead(204).end();
+      }, 30);
+    });
+    const paced = await startReceiver();
+    try {
+      const client = apiClient(api.url, printedKeys(api.stdout()).test);
+      const endpoints = [
+        { url: capped.url, event_types: ["limit.capped"], max_in_flight: 2 },
+        { url: paced.url, event_types: ["limit.paced"], rate_limit_per_s: 20 },
+      ];
+      for (const endpoint of endpoints) assert.equal((await client.post("/v1/endpoints", endpoint)).status, 201);
+      for (const type of ["limit.capped", "limit.paced"]) {
+        const events = Array.from({ length: 60 }, (_, n) => ({ type, data: { n } }));
+        assert.equal((await client.post("/v1/events/batch", { events })).status, 202);
+      }
+      await capped.waitFor(60, 30_000);
+      assert.ok(mostOpen <= 2, `${mostOpen} requests were in flight at once to an endpoint with max_in_flight 2`);
+      const times = (await paced.waitFor(60, 30_000)).map((request) => request.receivedAt).sort((a, b) => a - b);
+      // 20 a second: send times 50 ms apart, so any second holds 21 at most (one more for arrival jitter).
+      const busiest = Math.max(...times.map((t, i) => times.filter((u, j) => j >= i && u - t < 1000).length));
+      assert.ok(busiest <= 22, `${busiest} requests within one second to an endpoint limited to 20/s`);
+    } finally {
+      await capped.close();
+      await paced.close();
+    }
+  });
 });

@@ -22,6 +22,7 @@ describe("PostgreSQL store under concurrent writers", {
     leaseMs: 60_000,
     excludeEndpoints: [],
     room: new Map(),
+    held: new Map(),
     defaultMaxInFlight: 10,
   });
 

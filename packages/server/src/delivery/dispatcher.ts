@@ -93,8 +93,6 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
    * moment later; a claim for them already on its way must not be sent meanwhile.
    */
   const gone = new Set<string>();
-  /** Rate limits: the earliest time each limited endpoint may get its next request. */
-  const nextSendAt = new Map<string, number>();
   const outcomes: Outcome[] = [];
   const released: Claim[] = [];
   const shutdown = new AbortController();
@@ -109,6 +107,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   /** Whether the next cycle should claim; finished attempts alone only need their outcomes written. */
   let wantClaim = false;
   let queued = false;
+  /** The last store write failed (its outcomes wait for the next one). */
+  let storeFailing = false;
   let timer: NodeJS.Timeout | null = null;
   let outcomeTimer: NodeJS.Timeout | null = null;
 
@@ -178,8 +178,12 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     try {
       const claim = room > 0 ? claimRequest(t, room) : null;
       ({ claims } = await store.settle(batch, claim, t));
+      storeFailing = false;
     } catch (error) {
-      // Unwritten outcomes are not lost: their leases expire and the attempts run again.
+      storeFailing = true;
+      // The outcomes are written with the next try; should their leases expire first, the
+      // attempts run again (the late write then changes nothing).
+      outcomes.unshift(...batch);
       logger.error({ err: error, outcomes: batch.length }, "the dispatcher's store write failed; trying again shortly");
       setTimer(BLOCKED_RECHECK_MS);
       return false;
@@ -191,7 +195,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     return true;
   }
 
-  /** A claim for up to `limit` deliveries, within every endpoint's share and rate. */
+  /** A claim for up to `limit` deliveries, within every endpoint's share (the store keeps rate limits). */
   function claimRequest(t: number, limit: number): ClaimRequest {
     // An endpoint's state outlives its last claim for a while, so its pace (and buffer)
     // survives the moments its work runs out; after a quiet spell it is dropped.
@@ -204,8 +208,9 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       now: t,
       limit,
       leaseMs: options.leaseMs,
-      excludeEndpoints: [...rateLimited(t), ...atCapacity()],
+      excludeEndpoints: atCapacity(),
       room: new Map([...endpoints].map(([id, state]) => [id, roomOf(state)])),
+      held: new Map([...endpoints].map(([id, state]) => [id, state.running + state.waiting.length])),
       defaultMaxInFlight: options.maxInFlightPerEndpoint,
     };
   }
@@ -213,8 +218,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   async function armTimer() {
     const due = await store.nextDueAt();
     const t = now();
-    let delay = due === null ? IDLE_RECHECK_MS : due > t ? due - t : BLOCKED_RECHECK_MS;
-    for (const at of nextSendAt.values()) if (at > t) delay = Math.min(delay, at - t);
+    const delay = due === null ? IDLE_RECHECK_MS : due > t ? due - t : BLOCKED_RECHECK_MS;
     setTimer(Math.min(delay, IDLE_RECHECK_MS));
   }
 
@@ -228,16 +232,6 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     timer.unref();
   }
 
-  /** An endpoint with more than a second of requests already spaced out gets no new claims. */
-  function rateLimited(t: number): string[] {
-    const limited: string[] = [];
-    for (const [endpointId, at] of nextSendAt) {
-      if (at <= t) nextSendAt.delete(endpointId);
-      else if (at - t > 1000) limited.push(endpointId);
-    }
-    return limited;
-  }
-
   /** Endpoints holding all the claims they may; leaving them out keeps claims for the others. */
   function atCapacity(): string[] {
     const full: string[] = [];
@@ -245,15 +239,6 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       if (roomOf(state) <= 0) full.push(endpointId);
     }
     return full;
-  }
-
-  /** Spaces requests to a rate-limited endpoint evenly; returns how long this one waits. */
-  function rateDelay(claim: Claim): number {
-    if (!claim.rateLimitPerS) return 0;
-    const t = now();
-    const at = Math.max(t, nextSendAt.get(claim.endpointId) ?? t);
-    nextSendAt.set(claim.endpointId, at + 1000 / claim.rateLimitPerS);
-    return at - t;
   }
 
   /** Takes a fresh claim: start it if its endpoint has a free slot, else let it wait for one. */
@@ -293,15 +278,16 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   }
 
   async function attempt(claim: Claim) {
+    // A rate-limited endpoint's request waits for the send time its claim reserved.
+    const wait = claim.sendAt - now();
+    if (wait > 0 && !(await sleep(wait, shutdown.signal))) {
+      released.push(claim);
+      return;
+    }
     // A claim that waited too long could outlive its lease mid-attempt: give it back
     // instead, and the delivery is claimed afresh.
     if (claim.leaseUntil - now() < options.attemptTimeoutMs + leaseMargin) {
       giveBack([claim]);
-      return;
-    }
-    const wait = rateDelay(claim);
-    if (wait > 0 && !(await sleep(wait, shutdown.signal))) {
-      released.push(claim);
       return;
     }
     const result = await sender.send(claim, now);
@@ -353,8 +339,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     shutdown.abort();
     sender.abortAll();
     await Promise.all(running.values());
-    // Write what finished; the cycle claims nothing once stopping.
-    while (cycling || outcomes.length > 0) await cycle();
+    // Write what finished (the cycle claims nothing once stopping), unless the store is failing.
+    while ((cycling || outcomes.length > 0) && !storeFailing) await cycle();
     if (released.length) await store.releaseClaims(released.splice(0), now());
   }
 

@@ -17,6 +17,7 @@ const claim = (overrides: Partial<Claim> = {}): Claim => ({
   retrySchedule: null,
   maxInFlight: null,
   rateLimitPerS: null,
+  sendAt: NOW,
   scheduledAttempts: 0,
   leaseUntil: NOW + 60_000,
   nextAttemptAt: NOW,

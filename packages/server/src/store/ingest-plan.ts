@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { HooklineError, notFound } from "../errors.ts";
+import { capOf } from "./claim-rules.ts";
 import { type Row, toClaim } from "./rows.ts";
 import type { Claim, ClaimRequest, Environment } from "./store.ts";
 
@@ -65,20 +66,26 @@ export function eventBody(id: string, type: string, now: number, environment: En
 }
 
 /**
- * Whether the next delivery to `target` may be leased at once: the endpoint is not
- * excluded, has room under its share, and has nothing older due (that goes first,
- * through the claim). Once one of its deliveries is left due, the rest are too.
+ * How many of this commit's deliveries to `target` this process's policy lets it
+ * lease: none if the endpoint is excluded, rate-limited (its send times are reserved
+ * by claims) or has anything older due (that goes first, through the claim); else
+ * its room under its share.
+ */
+export function leaseRoom(leasing: Leasing, target: Target, now: number): number {
+  const { request } = leasing;
+  const { endpoint } = target;
+  const olderDue = endpoint.next_due_at !== null && Number(endpoint.next_due_at) <= now;
+  if (olderDue || endpoint.rate_limit_per_s !== null || request.excludeEndpoints.includes(target.id)) return 0;
+  return request.room.get(target.id) ?? capOf(endpoint, request);
+}
+
+/**
+ * Whether the next delivery to `target` may be leased at once. The first decision
+ * for an endpoint in a commit sets its room (`leaseRoom`, or a shared store's
+ * narrower figure); once one of its deliveries is left due, the rest are too.
  */
 export function takeRoom(leasing: Leasing, target: Target, now: number): boolean {
-  let room = leasing.room.get(target.id);
-  if (room === undefined) {
-    const { request } = leasing;
-    const nextDue = target.endpoint.next_due_at;
-    const cap =
-      target.endpoint.max_in_flight === null ? request.defaultMaxInFlight : Number(target.endpoint.max_in_flight);
-    const olderDue = nextDue !== null && Number(nextDue) <= now;
-    room = olderDue || request.excludeEndpoints.includes(target.id) ? 0 : (request.room.get(target.id) ?? cap);
-  }
+  const room = leasing.room.get(target.id) ?? leaseRoom(leasing, target, now);
   const take = room > 0 && leasing.left > 0;
   leasing.room.set(target.id, take ? room - 1 : 0);
   if (take) leasing.left--;
@@ -100,8 +107,19 @@ export function leasedClaim(
   );
 }
 
-/** A request rolled back: the leases it wrote are gone, so are their claims (its rooms stay used, which is safe). */
-export function forgetLeases(leasing: Leasing, keep: number) {
-  leasing.left += leasing.claims.length - keep;
-  leasing.claims.length = keep;
+/** Where a request's leases begin, so a rollback can forget them. */
+export function leaseMark(leasing: Leasing | null) {
+  return { claims: leasing?.claims.length ?? 0, rooms: leasing?.room.size ?? 0 };
+}
+
+/**
+ * A request rolled back: the leases it wrote are gone, so are their claims. Rooms it
+ * first decided are forgotten (on a shared store, the row lock behind them went with
+ * the savepoint); rooms decided before it stay used, which is safe.
+ */
+export function forgetLeases(leasing: Leasing | null, mark: ReturnType<typeof leaseMark>) {
+  if (!leasing) return;
+  leasing.left += leasing.claims.length - mark.claims;
+  leasing.claims.length = mark.claims;
+  for (const endpointId of [...leasing.room.keys()].slice(mark.rooms)) leasing.room.delete(endpointId);
 }

@@ -26,7 +26,7 @@ export function toAccount(row: Row): Account {
 }
 
 /** A claim from a delivery row joined with its endpoint's row (and the event's body). */
-export function toClaim(row: Row, claimToken: string, now: number, leaseUntil: number): Claim {
+export function toClaim(row: Row, claimToken: string, now: number, leaseUntil: number, sendAt = now): Claim {
   const secrets = [String(row.secret)];
   if (row.previous_secret !== null && Number(row.previous_secret_expires_at) > now) {
     secrets.push(String(row.previous_secret));
@@ -44,6 +44,7 @@ export function toClaim(row: Row, claimToken: string, now: number, leaseUntil: n
     retrySchedule: row.retry_schedule === null ? null : JSON.parse(String(row.retry_schedule)),
     maxInFlight: row.max_in_flight === null ? null : Number(row.max_in_flight),
     rateLimitPerS: row.rate_limit_per_s === null ? null : Number(row.rate_limit_per_s),
+    sendAt,
     scheduledAttempts: Number(row.scheduled_attempts),
     leaseUntil,
     nextAttemptAt: row.next_attempt_at === null ? null : Number(row.next_attempt_at),

@@ -174,6 +174,8 @@ export interface Claim {
   retrySchedule: number[] | null;
   maxInFlight: number | null;
   rateLimitPerS: number | null;
+  /** Not to be sent before this time: later than the claim only for a rate-limited endpoint. */
+  sendAt: number;
   /** Scheduled attempts made before this one. */
   scheduledAttempts: number;
   /** When the lease ends; an attempt that could outlast it is not started. */
@@ -187,13 +189,15 @@ export interface ClaimRequest {
   now: number;
   limit: number;
   leaseMs: number;
-  /** Endpoints that must not get more work now (rate-limited). */
+  /** Endpoints that must not get more work now (this process holds all it may for them). */
   excludeEndpoints: readonly string[];
   /**
    * How many more claims each endpoint this process already holds claims for may
    * take (the dispatcher's policy). Any other endpoint may take up to its in-flight cap.
    */
   room: ReadonlyMap<string, number>;
+  /** Claims this process holds per endpoint (running or waiting), so a shared store can tell others' apart. */
+  held: ReadonlyMap<string, number>;
   defaultMaxInFlight: number;
 }
 

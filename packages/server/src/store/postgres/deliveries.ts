@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { newId } from "../../ids.ts";
+import { RATE_AHEAD_MS, rateSlots } from "../claim-rules.ts";
 import { recordedState } from "../outcome-rules.ts";
 import { toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, Outcome, Page, Scope } from "../store.ts";
 import type { Database, Sql } from "./database.ts";
 import { tally } from "./endpoint-stats.ts";
-import { queue } from "./queue.ts";
+import { queue, roomOn } from "./queue.ts";
 
 // Everything one attempt needs, read only for the deliveries actually claimed.
 const CLAIMED = `SELECT d.id, d.event_id, d.endpoint_id, d.scheduled_attempts, d.next_attempt_at, d.manual, e.body,
@@ -19,36 +20,56 @@ const GET = "SELECT * FROM deliveries WHERE id = $1 AND account_id = $2 AND envi
 export function deliveryQueries(db: Database) {
   /**
    * Claims up to `limit` due deliveries: endpoint by endpoint, the one waiting longest
-   * first, each endpoint's oldest first and never more than its share. Rows another
-   * node is claiming right now are skipped (SKIP LOCKED), never waited for.
+   * first, each endpoint's oldest first and never more than its share. Each endpoint's
+   * row is locked first (NO KEY UPDATE: ingest's target reads go on), so this node sees
+   * every other node's claims on it and the in-flight cap and the rate limit hold across
+   * nodes. A claim never waits for a lock (SKIP LOCKED), so claims cannot deadlock: an
+   * endpoint locked by another node's claim is that node's to serve now, and one locked
+   * by an ingest wakes every worker when that ingest commits.
    */
   async function claimDue(tx: Sql, request: ClaimRequest): Promise<Claim[]> {
     const { now, limit, leaseMs } = request;
     const claims: Claim[] = [];
+    // More candidates than claims wanted: some may be locked, or full with other nodes' claims.
     const endpoints = await tx.all(
-      `SELECT id, max_in_flight FROM endpoints
+      `SELECT id FROM endpoints
       WHERE next_due_at IS NOT NULL AND next_due_at <= $1 AND enabled = 1 AND NOT (id = ANY($2::text[]))
+        AND (rate_next_at IS NULL OR rate_next_at < $1 + $4)
       ORDER BY next_due_at LIMIT $3`,
-      [now, request.excludeEndpoints, limit],
+      [now, request.excludeEndpoints, limit * 4, RATE_AHEAD_MS],
     );
-    for (const endpoint of endpoints) {
-      const endpointId = String(endpoint.id);
-      const cap = endpoint.max_in_flight === null ? request.defaultMaxInFlight : Number(endpoint.max_in_flight);
-      const room = Math.min(request.room.get(endpointId) ?? cap, limit - claims.length);
+    for (const { id } of endpoints) {
+      const endpointId = String(id);
+      const endpoint = await tx.get(
+        `SELECT max_in_flight, rate_limit_per_s, rate_next_at FROM endpoints WHERE id = $1 AND enabled = 1
+        FOR NO KEY UPDATE SKIP LOCKED`,
+        [endpointId],
+      );
+      if (!endpoint) continue;
+      const wanted = Math.min(await roomOn(tx, endpoint, endpointId, request), limit - claims.length);
+      const rate = endpoint.rate_limit_per_s === null ? null : Number(endpoint.rate_limit_per_s);
+      const slots = rate === null ? null : rateSlots(rate, endpoint.rate_next_at as number | null, now, wanted);
+      const room = slots ? slots.count : wanted;
       if (room <= 0) continue;
       const due = await tx.all(
         `SELECT id FROM deliveries WHERE endpoint_id = $1 AND due_at IS NOT NULL AND due_at <= $2
         ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
         [endpointId, now, room],
       );
-      for (const { id } of due) {
+      for (const [i, { id }] of due.entries()) {
         const claimToken = randomUUID();
         await tx.run(
           "UPDATE deliveries SET status = 'delivering', due_at = $1, claim_token = $2, updated_at = $3 WHERE id = $4",
           [now + leaseMs, claimToken, now, id],
         );
         const row = await tx.get(CLAIMED, [id]);
-        if (row) claims.push(toClaim(row, claimToken, now, now + leaseMs));
+        if (row) claims.push(toClaim(row, claimToken, now, now + leaseMs, slots?.sendAt(i)));
+      }
+      if (slots) {
+        await tx.run("UPDATE endpoints SET rate_next_at = $1 WHERE id = $2", [
+          slots.nextFreeAt(due.length),
+          endpointId,
+        ]);
       }
       await queue.refresh(tx, [endpointId]);
       if (claims.length === limit) break;

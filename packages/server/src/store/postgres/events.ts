@@ -5,6 +5,8 @@ import {
   forgetLeases,
   type Leasing,
   leasedClaim,
+  leaseMark,
+  leaseRoom,
   startLeasing,
   type Target,
   takeRoom,
@@ -26,10 +28,22 @@ import type {
 } from "../store.ts";
 import { STATUS_FILTER_SCAN } from "../store.ts";
 import type { Database, Sql } from "./database.ts";
-import { queue } from "./queue.ts";
+import { queue, roomOn } from "./queue.ts";
 
 const FILTERS = `account_id = $1 AND environment = $2 AND id < $3 AND ($4::text IS NULL OR type = $4)
   AND created_at >= $5 AND created_at < $6`;
+
+/**
+ * The room this commit may lease on `target`: the process's policy, narrowed by other
+ * nodes' claims, counted under the endpoint's row lock (skipped if another node holds it).
+ */
+async function sharedLeaseRoom(tx: Sql, leasing: Leasing, target: Target, now: number): Promise<number> {
+  if (leaseRoom(leasing, target, now) <= 0) return 0;
+  const endpoint = await tx.get("SELECT max_in_flight FROM endpoints WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED", [
+    target.id,
+  ]);
+  return endpoint ? roomOn(tx, endpoint, target.id, leasing.request) : 0;
+}
 
 export function eventQueries(db: Database) {
   /**
@@ -57,7 +71,7 @@ export function eventQueries(db: Database) {
       const results: IngestResult[] = [];
       for (const request of requests) {
         await tx.run("SAVEPOINT request");
-        const leasedBefore = leasing?.claims.length ?? 0;
+        const mark = leaseMark(leasing);
         try {
           const targets = request.onlyEndpointId
             ? testTarget(
@@ -79,7 +93,7 @@ export function eventQueries(db: Database) {
           results.push({ ok: true, events, deliveries: events.reduce((sum, e) => sum + e.deliveries, 0) });
         } catch (error) {
           await tx.run("ROLLBACK TO SAVEPOINT request");
-          if (leasing) forgetLeases(leasing, leasedBefore);
+          forgetLeases(leasing, mark);
           if (!(error instanceof HooklineError)) throw error;
           results.push({ ok: false, error });
         }
@@ -125,6 +139,8 @@ export function eventQueries(db: Database) {
     for (const target of targets) {
       if (target.eventTypes && !target.eventTypes.includes(input.type)) continue;
       const deliveryId = newId("dlv", now);
+      if (leasing && !leasing.room.has(target.id))
+        leasing.room.set(target.id, await sharedLeaseRoom(tx, leasing, target, now));
       const leased = leasing !== null && takeRoom(leasing, target, now);
       const due = leased ? leasing.until : now;
       // A new delivery is due now (pending), or leased to the ingesting process already (delivering).

@@ -121,4 +121,10 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (endpoint_id, hour)
   );
   `,
+  // Limits that hold across nodes: rate-limit send times are reserved on the endpoint row,
+  // and a claim counts the endpoint's unexpired claims (its in-flight cap) through this index.
+  `
+  ALTER TABLE endpoints ADD COLUMN rate_next_at BIGINT;
+  CREATE INDEX deliveries_delivering ON deliveries (endpoint_id, due_at) WHERE status = 'delivering';
+  `,
 ];

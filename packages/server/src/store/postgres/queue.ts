@@ -1,3 +1,6 @@
+import { capOf, sharedRoom } from "../claim-rules.ts";
+import type { Row } from "../rows.ts";
+import type { ClaimRequest } from "../store.ts";
 import type { Sql } from "./database.ts";
 
 /**
@@ -14,7 +17,7 @@ export const queue = {
    */
   async refresh(tx: Sql, endpointIds: Iterable<string>) {
     for (const id of [...endpointIds].sort()) {
-      await tx.run("SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE", [id]);
+      await tx.run("SELECT 1 FROM endpoints WHERE id = $1 FOR NO KEY UPDATE", [id]);
       await tx.run(
         `UPDATE endpoints SET next_due_at =
           (SELECT min(due_at) FROM deliveries WHERE endpoint_id = $1 AND due_at IS NOT NULL) WHERE id = $1`,
@@ -44,3 +47,18 @@ export const queue = {
     await queue.refresh(tx, [endpointId]);
   },
 };
+
+/**
+ * How many more claims `request`'s process may take on an endpoint whose row this
+ * transaction has locked: its own policy, narrowed by the unexpired claims of other nodes.
+ */
+export async function roomOn(tx: Sql, endpoint: Row, endpointId: string, request: ClaimRequest): Promise<number> {
+  const cap = capOf(endpoint, request);
+  const local = request.room.get(endpointId) ?? cap;
+  if (local <= 0) return 0;
+  const row = await tx.get(
+    "SELECT count(*) AS claimed FROM deliveries WHERE endpoint_id = $1 AND status = 'delivering' AND due_at > $2",
+    [endpointId, request.now],
+  );
+  return sharedRoom(local, cap, Number(row?.claimed ?? 0), request.held.get(endpointId) ?? 0);
+}

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { newId } from "../../ids.ts";
+import { capOf, RATE_AHEAD_MS, rateSlots } from "../claim-rules.ts";
 import { recordedState } from "../outcome-rules.ts";
 import { type Row, toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, Outcome, Page, Scope } from "../store.ts";
@@ -17,11 +18,13 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     retryPending: "UPDATE deliveries SET manual = 1, due_at = ?, updated_at = ? WHERE id = ?",
     retryFinal: `UPDATE deliveries SET status = 'pending', manual = 1, due_at = ?, next_attempt_at = NULL, updated_at = ?
       WHERE id = ?`,
-    // Endpoints with work due, the longest-waiting first.
-    dueEndpoints: `SELECT id, max_in_flight FROM endpoints
-      WHERE next_due_at IS NOT NULL AND next_due_at <= ? AND enabled = 1
-        AND id NOT IN (SELECT value FROM json_each(?))
-      ORDER BY next_due_at LIMIT ?`,
+    // Endpoints with work due, the longest-waiting first; a rate-limited one only while it has a free send time.
+    dueEndpoints: `SELECT id, max_in_flight, rate_limit_per_s, rate_next_at FROM endpoints
+      WHERE next_due_at IS NOT NULL AND next_due_at <= ?1 AND enabled = 1
+        AND (rate_next_at IS NULL OR rate_next_at < ?1 + ?4)
+        AND id NOT IN (SELECT value FROM json_each(?2))
+      ORDER BY next_due_at LIMIT ?3`,
+    reserveRate: "UPDATE endpoints SET rate_next_at = ? WHERE id = ?",
     // One endpoint's oldest due deliveries, straight from the (endpoint_id, due_at) index.
     dueOf:
       "SELECT id FROM deliveries WHERE endpoint_id = ? AND due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?",
@@ -65,18 +68,22 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
   function claimDue(request: ClaimRequest): Claim[] {
     const { now, limit, leaseMs } = request;
     const claims: Claim[] = [];
-    const endpoints = sql.dueEndpoints.all(now, JSON.stringify(request.excludeEndpoints), limit) as Row[];
+    const excluded = JSON.stringify(request.excludeEndpoints);
+    const endpoints = sql.dueEndpoints.all(now, excluded, limit, RATE_AHEAD_MS) as Row[];
     for (const endpoint of endpoints) {
       const endpointId = String(endpoint.id);
-      const cap = endpoint.max_in_flight === null ? request.defaultMaxInFlight : Number(endpoint.max_in_flight);
-      const room = Math.min(request.room.get(endpointId) ?? cap, limit - claims.length);
+      const wanted = Math.min(request.room.get(endpointId) ?? capOf(endpoint, request), limit - claims.length);
+      const rate = endpoint.rate_limit_per_s === null ? null : Number(endpoint.rate_limit_per_s);
+      const slots = rate === null ? null : rateSlots(rate, endpoint.rate_next_at as number | null, now, wanted);
+      const room = slots ? slots.count : wanted;
       if (room <= 0) continue;
       const ids = (sql.dueOf.all(endpointId, now, room) as Row[]).map((row) => String(row.id));
-      for (const id of ids) {
+      for (const [i, id] of ids.entries()) {
         const claimToken = randomUUID();
         sql.lease.run(now + leaseMs, claimToken, now, id);
-        claims.push(toClaim(sql.claimed.get(id) as Row, claimToken, now, now + leaseMs));
+        claims.push(toClaim(sql.claimed.get(id) as Row, claimToken, now, now + leaseMs, slots?.sendAt(i)));
       }
+      if (slots) sql.reserveRate.run(slots.nextFreeAt(ids.length), endpointId);
       queue.refresh([endpointId]);
       if (claims.length === limit) break;
     }

@@ -6,6 +6,7 @@ import {
   forgetLeases,
   type Leasing,
   leasedClaim,
+  leaseMark,
   startLeasing,
   type Target,
   takeRoom,
@@ -75,7 +76,7 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
     return transaction(db, () => {
       const results = requests.map((request): IngestResult => {
         db.exec("SAVEPOINT request");
-        const leasedBefore = leasing?.claims.length ?? 0;
+        const mark = leaseMark(leasing);
         try {
           const targets = request.onlyEndpointId
             ? onlyTarget(request.scope, request.onlyEndpointId)
@@ -91,7 +92,7 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
         } catch (error) {
           db.exec("ROLLBACK TO request");
           db.exec("RELEASE request");
-          if (leasing) forgetLeases(leasing, leasedBefore);
+          forgetLeases(leasing, mark);
           if (error instanceof HooklineError) return { ok: false as const, error };
           throw error;
         }

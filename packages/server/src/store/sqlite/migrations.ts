@@ -150,4 +150,8 @@ export const MIGRATIONS: readonly string[] = [
     WHERE a.started_at >= (unixepoch() - 8 * 86400) * 1000
     GROUP BY d.endpoint_id, a.started_at / 3600000;
   `,
+  // Rate limits kept with the endpoint: each claim reserves the send times it takes.
+  `
+  ALTER TABLE endpoints ADD COLUMN rate_next_at INTEGER;
+  `,
 ];

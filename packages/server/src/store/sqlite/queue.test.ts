@@ -57,6 +57,7 @@ describe("the delivery queue", () => {
       leaseMs: 60_000,
       excludeEndpoints: [],
       room,
+      held: new Map(),
       defaultMaxInFlight: 10,
     };
     return (await store.settle([], request, now)).claims;
@@ -151,6 +152,7 @@ describe("the delivery queue", () => {
       leaseMs: 60_000,
       excludeEndpoints: [excluded.id],
       room: new Map([[fresh.id, 3]]),
+      held: new Map(),
       defaultMaxInFlight: 10,
     };
     const events = (type: string, count: number) =>
