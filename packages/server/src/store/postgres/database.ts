@@ -74,6 +74,9 @@ export async function openDatabase(options: PostgresOptions): Promise<Database> 
 
 async function migrate(pool: pg.Pool, schema: string): Promise<void> {
   const client = await pool.connect();
+  // A cut connection fails the query under way; the event must not end the process.
+  const ignore = () => {};
+  client.on("error", ignore);
   try {
     await client.query("BEGIN");
     await client.query("SELECT pg_advisory_xact_lock(hashtext('hookline migrations'))");
@@ -90,7 +93,8 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
     await client.query("ROLLBACK").catch(() => {});
     throw error;
   } finally {
-    client.release();
+    client.off("error", ignore);
+    client.release(true);
   }
 }
 
@@ -135,18 +139,29 @@ function wrap(pool: pg.Pool, options: PostgresOptions): Database {
     async transaction(work) {
       for (let attempt = 1; ; attempt++) {
         const client = await pool.connect();
+        // A connection cut between two queries (a server restart) is reported on the
+        // client; unheard, it would end the process. The transaction fails instead.
+        let broken = false;
+        const onError = () => {
+          broken = true;
+        };
+        client.on("error", onError);
         try {
           await client.query("BEGIN");
           const result = await work(sqlOn(client, channel));
           await client.query("COMMIT");
           return result;
         } catch (error) {
-          await client.query("ROLLBACK").catch(() => {});
+          await client.query("ROLLBACK").catch(() => {
+            broken = true;
+          });
           // Two transactions that lock the same rows in a different order: PostgreSQL
           // aborts one; running it again is the standard answer (it did nothing).
           if (!RETRIED.has((error as { code?: string }).code ?? "") || attempt >= MAX_ATTEMPTS) throw error;
         } finally {
-          client.release();
+          client.off("error", onError);
+          // A broken connection is closed, not handed to the next transaction.
+          client.release(broken);
         }
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
       }
