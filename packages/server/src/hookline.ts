@@ -7,6 +7,7 @@ import { createDispatcher } from "./delivery/dispatcher.ts";
 import { createHttpSender } from "./delivery/http-sender.ts";
 import { createListenHub } from "./delivery/listen-hub.ts";
 import { HooklineError } from "./errors.ts";
+import { newId } from "./ids.ts";
 import { createGroupCommit } from "./store/group-commit.ts";
 import { createPostgresStore } from "./store/postgres/postgres-store.ts";
 import { startThreadedSqliteStore } from "./store/sqlite/threaded-store.ts";
@@ -40,6 +41,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
   const delivers = config.role !== "api";
   try {
     const { adminKeyHash, firstStart } = await bootstrap(store, config.adminKey, now());
+    const node = newId("node", now());
     const listeners = createListenHub({ maxResponseBytes: config.maxResponseBytes });
     const sender = createHttpSender(
       {
@@ -60,21 +62,30 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
         maxInFlightPerEndpoint: config.maxInFlightPerEndpoint,
         retrySchedule: config.retrySchedule,
         shutdownTimeoutMs: config.shutdownTimeoutMs,
+        node,
+        listenersOnly: !delivers,
       },
       { store, sender, logger: logger.child({ component: "dispatcher" }) },
     );
-    // An API-only node leases nothing to itself; the database's notifications wake the workers.
-    const ingest = delivers
-      ? createGroupCommit(store, { now, lease: dispatcher.lease, onDue: dispatcher.wake })
-      : createGroupCommit(store, { now, lease: () => null, onDue: () => {} });
+    // A node serving only the API delivers to the `hookline listen` sockets it holds, and
+    // only once it holds one; the database's notifications wake the workers for the rest.
+    const wake = delivers
+      ? dispatcher.wake
+      : () => {
+          if (listeners.endpointIds().length === 0) return;
+          dispatcher.start();
+          dispatcher.wake();
+        };
+    const ingest = createGroupCommit(store, { now, lease: delivers ? dispatcher.lease : () => null, onDue: wake });
     const api = buildApi(
       {
         config,
         store,
         adminKeyHash,
         ingest,
-        dispatcher: delivers ? dispatcher : { wake() {}, forget() {} },
+        dispatcher: { wake, forget: dispatcher.forget },
         listeners,
+        node,
         now,
       },
       logger,
@@ -90,7 +101,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
       });
     }
     // Other nodes' new work arrives as a notification (PostgreSQL); this node's own wakes it directly.
-    const unwatch = delivers && postgres ? postgres.watchDue(dispatcher.wake) : () => {};
+    const unwatch = postgres ? postgres.watchDue(wake) : () => {};
     if (delivers) dispatcher.start();
     const address = api.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
@@ -101,7 +112,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
       unwatch();
       listeners.shutdown();
       await api.close();
-      if (delivers) await dispatcher.stop();
+      await dispatcher.stop();
       await sender.close();
       await store.close();
     }

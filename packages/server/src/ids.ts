@@ -11,7 +11,7 @@ const lastRandom = new Uint8Array(10);
  * Crockford base32. Within one millisecond the random part counts up, so ids
  * sort in creation order, which keyset pagination relies on.
  */
-export function newId(prefix: "evt" | "dlv" | "att" | "ep" | "acct", now = Date.now()): string {
+export function newId(prefix: "evt" | "dlv" | "att" | "ep" | "acct" | "node", now = Date.now()): string {
   if (now > lastTime) {
     lastTime = now;
     lastRandom.set(randomBytes(10));

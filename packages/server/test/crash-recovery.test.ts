@@ -319,6 +319,8 @@ describe("crash recovery", () => {
         excludeEndpoints: [],
         room: new Map(),
         held: new Map(),
+        node: "test-node",
+        listenersOnly: false,
         defaultMaxInFlight: 20,
       });
       const succeeded = (claim: Claim, startedAt: number): Outcome => ({

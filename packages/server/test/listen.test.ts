@@ -10,38 +10,10 @@ import { startHookline } from "../src/hookline.ts";
 import { attemptsOf, deliveriesOf, deliveryWhen } from "./helpers/api.ts";
 import { apiClient, eventually } from "./helpers/client.ts";
 import { startTestHookline, type TestHookline, tempDir } from "./helpers/hookline.ts";
+import { startListen } from "./helpers/process.ts";
 import { type Receiver, startReceiver } from "./helpers/receiver.ts";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
-
-/** A real `hookline listen` process; its output is collected line by line. */
-function startListen(args: string[]) {
-  const child: ChildProcess = spawn(process.execPath, [MAIN, "listen", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (chunk) => {
-    out += chunk;
-  });
-  child.stderr?.on("data", (chunk) => {
-    err += chunk;
-  });
-  const exited = new Promise<number | string>((resolve) =>
-    child.on("exit", (code, signal) => resolve(code ?? signal ?? -1)),
-  );
-  return {
-    child,
-    exited,
-    stdout: () => out,
-    stderr: () => err,
-    /** The signing secret it prints once connected. */
-    secret: () =>
-      eventually(() => /signing secret is (whsec_\S+)/.exec(out)?.[1], 10_000, `hookline listen to connect:\n${err}`),
-    async stop() {
-      child.kill("SIGINT");
-      return exited;
-    },
-  };
-}
 
 describe("hookline listen", () => {
   let h: TestHookline;

@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { deliveriesOf } from "./helpers/api.ts";
 import { apiClient, eventually } from "./helpers/client.ts";
 import { tempDir } from "./helpers/hookline.ts";
 import { dropSchema, testSchema } from "./helpers/postgres.ts";
-import { printedKeys, type ServerProcess, spawnServer } from "./helpers/process.ts";
+import { printedKeys, type ServerProcess, spawnServer, startListen } from "./helpers/process.ts";
 import { startReceiver } from "./helpers/receiver.ts";
 
 const url = process.env.HOOKLINE_TEST_DATABASE_URL;
@@ -182,6 +183,64 @@ describe("hookline serve on PostgreSQL", {
     } finally {
       await capped.close();
       await paced.close();
+    }
+  });
+
+  it("hookline listen on one API node gets the events sent to another, while worker nodes deliver the rest", async () => {
+    const listenSchema = testSchema();
+    schemas.push(listenSchema);
+    const env = { DATABASE_URL: url as string, HOOKLINE_DATABASE_SCHEMA: listenSchema };
+    const api = await spawnServer(tempDir().path, { ...env, HOOKLINE_ROLE: "api" });
+    servers.push(api);
+    const [other] = await Promise.all(
+      ["api", "worker", "worker"].map((role) => spawnServer(tempDir().path, { ...env, HOOKLINE_ROLE: role })),
+    ).then((started) => {
+      servers.push(...started);
+      return started;
+    });
+    const key = printedKeys(api.stdout()).test;
+    // Events go in through the other API node: the listener's node learns of them as the workers do.
+    const client = apiClient((other as ServerProcess).url, key);
+    const local = await startReceiver();
+    const hosted = await startReceiver();
+    const listen = startListen(["--api-url", api.url, "--api-key", key, "--forward-to", local.url]);
+    try {
+      await listen.secret();
+      assert.equal((await client.post("/v1/endpoints", { url: hosted.url })).status, 201);
+      const sent = [];
+      for (let n = 0; n < 20; n++) {
+        const event = await client.post("/v1/events", { type: "listen.nodes", data: { n } });
+        assert.equal(event.status, 202);
+        sent.push(event.body);
+      }
+      await local.waitFor(20, 15_000);
+      await hosted.waitFor(20, 15_000);
+      for (const { id } of sent) {
+        const deliveries = await eventually(async () => {
+          const all = await deliveriesOf(client, id);
+          return all.every((delivery) => delivery.attempt_count > 0) ? all : undefined;
+        });
+        assert.deepEqual(
+          deliveries.map((delivery) => [delivery.status, delivery.attempt_count]),
+          [
+            ["succeeded", 1],
+            ["succeeded", 1],
+          ],
+          "each event reached the listener and the URL on the first attempt",
+        );
+      }
+
+      // Once the listener has gone, any node may attempt its deliveries, and they fail as offline.
+      await listen.stop();
+      const missed = await client.post("/v1/events", { type: "listen.nodes", data: { late: true } });
+      await eventually(async () => {
+        const deliveries = await deliveriesOf(client, missed.body.id);
+        return deliveries.some((delivery) => delivery.last_error === "listener_offline") ? true : undefined;
+      }, 15_000);
+    } finally {
+      await listen.stop();
+      await local.close();
+      await hosted.close();
     }
   });
 });

@@ -23,6 +23,8 @@ describe("PostgreSQL store under concurrent writers", {
     excludeEndpoints: [],
     room: new Map(),
     held: new Map(),
+    node: "test-node",
+    listenersOnly: false,
     defaultMaxInFlight: 10,
   });
 

@@ -27,6 +27,8 @@ export interface ApiContext {
   };
   /** Connected `hookline listen` sessions. */
   listeners: ListenHub;
+  /** This process's id, as the holder of the listen endpoints whose sockets it has. */
+  node: string;
   now: () => number;
 }
 

@@ -12,6 +12,10 @@ export interface DispatcherOptions {
   maxInFlightPerEndpoint: number;
   retrySchedule: readonly number[];
   shutdownTimeoutMs: number;
+  /** This process, as listen endpoints' holder (see ClaimRequest.node). */
+  node: string;
+  /** Deliver only to listen endpoints whose listener is on this process (a node serving the API, no worker). */
+  listenersOnly: boolean;
 }
 
 export interface DispatcherDeps {
@@ -212,6 +216,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       room: new Map([...endpoints].map(([id, state]) => [id, roomOf(state)])),
       held: new Map([...endpoints].map(([id, state]) => [id, state.running + state.waiting.length])),
       defaultMaxInFlight: options.maxInFlightPerEndpoint,
+      node: options.node,
+      listenersOnly: options.listenersOnly,
     };
   }
 

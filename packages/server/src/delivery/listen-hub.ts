@@ -18,6 +18,8 @@ export interface ListenHub {
   attach(endpointId: string, socket: ListenerSocket): ListenerSession;
   /** Sends one attempt to the endpoint's listener and waits for the local server's answer. */
   relay(claim: Claim, headers: Record<string, string>, timeoutMs: number): Promise<Reply>;
+  /** The listen endpoints with a session on this process. */
+  endpointIds(): string[];
   /** Ends every relayed attempt at once as aborted (shutdown). */
   abortAll(): void;
   /** The server is stopping: sockets closing from now on hand their attempts back (aborted), not failed. */
@@ -61,6 +63,8 @@ export function createListenHub(options: { maxResponseBytes: number }): ListenHu
         },
       };
     },
+
+    endpointIds: () => [...sockets.keys()],
 
     relay(claim, headers, timeoutMs) {
       const socket = sockets.get(claim.endpointId)?.at(-1);

@@ -68,14 +68,15 @@ export function eventBody(id: string, type: string, now: number, environment: En
 /**
  * How many of this commit's deliveries to `target` this process's policy lets it
  * lease: none if the endpoint is excluded, rate-limited (its send times are reserved
- * by claims) or has anything older due (that goes first, through the claim); else
+ * by claims), a listen endpoint (its listener may be on another node) or has anything older due (that goes first, through the claim); else
  * its room under its share.
  */
 export function leaseRoom(leasing: Leasing, target: Target, now: number): number {
   const { request } = leasing;
   const { endpoint } = target;
   const olderDue = endpoint.next_due_at !== null && Number(endpoint.next_due_at) <= now;
-  if (olderDue || endpoint.rate_limit_per_s !== null || request.excludeEndpoints.includes(target.id)) return 0;
+  if (olderDue || endpoint.rate_limit_per_s !== null || endpoint.kind === "listen") return 0;
+  if (request.excludeEndpoints.includes(target.id)) return 0;
   return request.room.get(target.id) ?? capOf(endpoint, request);
 }
 

@@ -199,6 +199,19 @@ export interface ClaimRequest {
   /** Claims this process holds per endpoint (running or waiting), so a shared store can tell others' apart. */
   held: ReadonlyMap<string, number>;
   defaultMaxInFlight: number;
+  /**
+   * The claiming process. A listen endpoint's deliveries go to the process holding its
+   * listener (`openListener`); while nobody does, any process may attempt them (they fail: offline).
+   */
+  node: string;
+  /** Claim only for listen endpoints this process holds (a node that serves the API but no workers). */
+  listenersOnly: boolean;
+}
+
+/** The process holding a listen endpoint's socket, and until when (renewed while the socket is open). */
+export interface ListenerHold {
+  node: string;
+  until: number;
 }
 
 /** What one attempt did to its delivery, written only while the claim token still holds. */
@@ -307,9 +320,19 @@ export interface Store {
   /**
    * A `hookline listen` session connects: the scope's listen endpoint, created with
    * `secret` the first time (it keeps that secret across sessions), now enabled with
-   * this event filter; its pending deliveries become due now.
+   * this event filter and held by `hold.node`; its pending deliveries become due now.
    */
-  openListener(scope: Scope, eventTypes: string[] | null, secret: string, now: number): Promise<Endpoint>;
+  openListener(
+    scope: Scope,
+    eventTypes: string[] | null,
+    secret: string,
+    hold: ListenerHold,
+    now: number,
+  ): Promise<Endpoint>;
+  /** Renews this node's hold on its listen endpoints (one another node has taken over stays with that node). */
+  holdListeners(endpointIds: string[], hold: ListenerHold): Promise<void>;
+  /** This node's last socket for the listen endpoint closed: any node may attempt its deliveries again. */
+  releaseListener(endpointId: string, node: string): Promise<void>;
   /** Counts and hourly attempt figures of one endpoint since `since`; null when unknown. */
   endpointStats(scope: Scope, id: string, since: number): Promise<EndpointStats | null>;
   /** Re-queues failed deliveries created in [since, until); returns how many. */

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { eventually } from "./client.ts";
 
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 
@@ -59,5 +60,34 @@ export function printedKeys(stdout: string) {
     admin: find(/admin key[^:]*: (hl_admin_\S+)/),
     test: find(/TEST key: (hl_test_\S+)/),
     live: find(/LIVE key: (hl_live_\S+)/),
+  };
+}
+
+/** A real `hookline listen` process; its output is collected line by line. */
+export function startListen(args: string[]) {
+  const child: ChildProcess = spawn(process.execPath, [MAIN, "listen", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (chunk) => {
+    out += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    err += chunk;
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    child.on("exit", (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  return {
+    child,
+    exited,
+    stdout: () => out,
+    stderr: () => err,
+    /** The signing secret it prints once connected. */
+    secret: () =>
+      eventually(() => /signing secret is (whsec_\S+)/.exec(out)?.[1], 10_000, `hookline listen to connect:\n${err}`),
+    async stop() {
+      child.kill("SIGINT");
+      return exited;
+    },
   };
 }

@@ -6,6 +6,11 @@ import { ListenQuery } from "../schemas.ts";
 
 /** A listener that answers no ping for this long is gone (a laptop that went to sleep). */
 const PING_EVERY_MS = 15_000;
+/**
+ * A node holds its listen endpoints for this long at a time, renewed at a third of it
+ * while their sockets are open; a node that dies releases them when it runs out.
+ */
+const HOLD_MS = 60_000;
 
 /**
  * `GET /v1/listen` (WebSocket), for `hookline listen`: the account's TEST events
@@ -18,6 +23,16 @@ const PING_EVERY_MS = 15_000;
  * `{type: "result", attempt_id, status, body}` or `{type: "result", attempt_id, error}`.
  */
 export function registerListenRoutes(app: Api, ctx: ApiContext): void {
+  const renewal = setInterval(() => {
+    const held = ctx.listeners.endpointIds();
+    if (held.length === 0) return;
+    ctx.store.holdListeners(held, { node: ctx.node, until: ctx.now() + HOLD_MS }).catch((error) => {
+      app.log.error({ err: error }, "renewing this node's hold on its listen endpoints failed");
+    });
+  }, HOLD_MS / 3);
+  renewal.unref();
+  app.addHook("onClose", async () => clearInterval(renewal));
+
   app.get(
     "/v1/listen",
     {
@@ -51,13 +66,24 @@ export function registerListenRoutes(app: Api, ctx: ApiContext): void {
         alive = false;
         socket.ping();
       }, PING_EVERY_MS);
+      let endpointId: string | null = null;
+      // The last session here for the endpoint has gone: other nodes may attempt its deliveries (failing: offline).
+      const release = () => {
+        if (!endpointId || ctx.listeners.endpointIds().includes(endpointId)) return;
+        ctx.store.releaseListener(endpointId, ctx.node).catch((error) => {
+          request.log.error({ err: error }, "releasing the listen endpoint failed; its hold runs out by itself");
+        });
+      };
       socket.on("close", () => {
         clearInterval(pinger);
         session?.detach();
+        release();
       });
       try {
-        const endpoint = await ctx.store.openListener(scope, eventTypes, newSigningSecret(), ctx.now());
-        if (socket.readyState !== socket.OPEN) return;
+        const hold = { node: ctx.node, until: ctx.now() + HOLD_MS };
+        const endpoint = await ctx.store.openListener(scope, eventTypes, newSigningSecret(), hold, ctx.now());
+        endpointId = endpoint.id;
+        if (socket.readyState !== socket.OPEN) return release();
         // The endpoint may have been disabled (a 410 from the local server): claims held for it go back.
         ctx.dispatcher.forget(endpoint.id);
         session = ctx.listeners.attach(endpoint.id, socket);

@@ -23,7 +23,8 @@ export function deliveryQueries(db: Database) {
    * first, each endpoint's oldest first and never more than its share. Each endpoint's
    * row is locked first (NO KEY UPDATE: ingest's target reads go on), so this node sees
    * every other node's claims on it and the in-flight cap and the rate limit hold across
-   * nodes. A claim never waits for a lock (SKIP LOCKED), so claims cannot deadlock: an
+   * nodes. A listen endpoint's deliveries go to the node holding its listener (its socket),
+   * or to any node while none does. A claim never waits for a lock (SKIP LOCKED), so claims cannot deadlock: an
    * endpoint locked by another node's claim is that node's to serve now, and one locked
    * by an ingest wakes every worker when that ingest commits.
    */
@@ -35,8 +36,10 @@ export function deliveryQueries(db: Database) {
       `SELECT id FROM endpoints
       WHERE next_due_at IS NOT NULL AND next_due_at <= $1 AND enabled = 1 AND NOT (id = ANY($2::text[]))
         AND (rate_next_at IS NULL OR rate_next_at < $1 + $4)
+        AND (kind = 'http' AND NOT $6
+          OR kind = 'listen' AND (listener_node = $5 AND listener_until > $1 OR NOT $6 AND COALESCE(listener_until, 0) <= $1))
       ORDER BY next_due_at LIMIT $3`,
-      [now, request.excludeEndpoints, limit * 4, RATE_AHEAD_MS],
+      [now, request.excludeEndpoints, limit * 4, RATE_AHEAD_MS, request.node, request.listenersOnly],
     );
     for (const { id } of endpoints) {
       const endpointId = String(id);

@@ -1,6 +1,6 @@
 import { newId } from "../../ids.ts";
 import { json, toEndpoint } from "../rows.ts";
-import type { Endpoint, EndpointPatch, NewEndpoint, Page, Scope } from "../store.ts";
+import type { Endpoint, EndpointPatch, ListenerHold, NewEndpoint, Page, Scope } from "../store.ts";
 import { DISABLED_BY_REQUEST, LISTEN_URL } from "../store.ts";
 import type { Database, Sql } from "./database.ts";
 import { queue } from "./queue.ts";
@@ -105,7 +105,7 @@ export function endpointQueries(db: Database) {
       );
       return changed ? get(db, scope, id) : null;
     },
-    async openListener(scope: Scope, eventTypes: string[] | null, secret: string, now: number) {
+    async openListener(scope: Scope, eventTypes: string[] | null, secret: string, hold: ListenerHold, now: number) {
       return db.transaction(async (tx) => {
         // One listen endpoint per scope, even when two sessions connect at once.
         await tx.run("SELECT pg_advisory_xact_lock(hashtext($1))", [`listen ${scope.accountId} ${scope.environment}`]);
@@ -133,8 +133,9 @@ export function endpointQueries(db: Database) {
           ]);
         }
         await tx.run(
-          "UPDATE endpoints SET event_types = $1, enabled = 1, disabled_reason = NULL, updated_at = $2 WHERE id = $3",
-          [json(eventTypes), now, id],
+          `UPDATE endpoints SET event_types = $1, enabled = 1, disabled_reason = NULL, listener_node = $2,
+            listener_until = $3, updated_at = $4 WHERE id = $5`,
+          [json(eventTypes), hold.node, hold.until, now, id],
         );
         // What waited for a listener that was away goes out as soon as one is back.
         await tx.run(
@@ -146,6 +147,19 @@ export function endpointQueries(db: Database) {
         await tx.notifyDue();
         return (await get(tx, scope, id)) as Endpoint;
       });
+    },
+    async holdListeners(endpointIds: string[], hold: ListenerHold) {
+      await db.run("UPDATE endpoints SET listener_until = $1 WHERE id = ANY($2::text[]) AND listener_node = $3", [
+        hold.until,
+        endpointIds,
+        hold.node,
+      ]);
+    },
+    async releaseListener(endpointId: string, node: string) {
+      await db.run(
+        "UPDATE endpoints SET listener_node = NULL, listener_until = NULL WHERE id = $1 AND listener_node = $2",
+        [endpointId, node],
+      );
     },
     async recoverEndpoint(scope: Scope, id: string, since: number, until: number, now: number) {
       return db.transaction(async (tx) => {

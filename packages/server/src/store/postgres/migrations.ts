@@ -127,4 +127,9 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE endpoints ADD COLUMN rate_next_at BIGINT;
   CREATE INDEX deliveries_delivering ON deliveries (endpoint_id, due_at) WHERE status = 'delivering';
   `,
+  // `hookline listen` across nodes: the node holding an endpoint's listener (its socket), and until when.
+  `
+  ALTER TABLE endpoints ADD COLUMN listener_node TEXT;
+  ALTER TABLE endpoints ADD COLUMN listener_until BIGINT;
+  `,
 ];

@@ -18,11 +18,14 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     retryPending: "UPDATE deliveries SET manual = 1, due_at = ?, updated_at = ? WHERE id = ?",
     retryFinal: `UPDATE deliveries SET status = 'pending', manual = 1, due_at = ?, next_attempt_at = NULL, updated_at = ?
       WHERE id = ?`,
-    // Endpoints with work due, the longest-waiting first; a rate-limited one only while it has a free send time.
+    // Endpoints with work due, the longest-waiting first; a rate-limited one only while it has a free
+    // send time; a listen endpoint only by the process holding its listener, or by any while none does.
     dueEndpoints: `SELECT id, max_in_flight, rate_limit_per_s, rate_next_at FROM endpoints
       WHERE next_due_at IS NOT NULL AND next_due_at <= ?1 AND enabled = 1
         AND (rate_next_at IS NULL OR rate_next_at < ?1 + ?4)
         AND id NOT IN (SELECT value FROM json_each(?2))
+        AND (kind = 'http' AND NOT ?6
+          OR kind = 'listen' AND (listener_node = ?5 AND listener_until > ?1 OR NOT ?6 AND coalesce(listener_until, 0) <= ?1))
       ORDER BY next_due_at LIMIT ?3`,
     reserveRate: "UPDATE endpoints SET rate_next_at = ? WHERE id = ?",
     // One endpoint's oldest due deliveries, straight from the (endpoint_id, due_at) index.
@@ -69,7 +72,8 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     const { now, limit, leaseMs } = request;
     const claims: Claim[] = [];
     const excluded = JSON.stringify(request.excludeEndpoints);
-    const endpoints = sql.dueEndpoints.all(now, excluded, limit, RATE_AHEAD_MS) as Row[];
+    const only = request.listenersOnly ? 1 : 0;
+    const endpoints = sql.dueEndpoints.all(now, excluded, limit, RATE_AHEAD_MS, request.node, only) as Row[];
     for (const endpoint of endpoints) {
       const endpointId = String(endpoint.id);
       const wanted = Math.min(request.room.get(endpointId) ?? capOf(endpoint, request), limit - claims.length);

@@ -1,7 +1,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import { newId } from "../../ids.ts";
 import { json, type Row, toEndpoint } from "../rows.ts";
-import type { Endpoint, EndpointPatch, NewEndpoint, Page, Scope } from "../store.ts";
+import type { Endpoint, EndpointPatch, ListenerHold, NewEndpoint, Page, Scope } from "../store.ts";
 import { DISABLED_BY_REQUEST, LISTEN_URL } from "../store.ts";
 import { prepareAll, transaction } from "./database.ts";
 import type { QueueSummary } from "./queue.ts";
@@ -12,8 +12,12 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
       disabled_reason, secret, rate_limit_per_s, max_in_flight, retry_schedule, created_at, updated_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     listener: "SELECT * FROM endpoints WHERE account_id = ? AND environment = ? AND kind = 'listen'",
-    openListener: `UPDATE endpoints SET event_types = ?, enabled = 1, disabled_reason = NULL, updated_at = ?
+    openListener: `UPDATE endpoints SET event_types = ?, enabled = 1, disabled_reason = NULL, listener_node = ?,
+        listener_until = ?, updated_at = ?
       WHERE id = ?`,
+    holdListener: "UPDATE endpoints SET listener_until = ? WHERE id = ? AND listener_node = ?",
+    releaseListener:
+      "UPDATE endpoints SET listener_node = NULL, listener_until = NULL WHERE id = ? AND listener_node = ?",
     // What waited for a listener that was away goes out as soon as one is back.
     dueNow: `UPDATE deliveries SET due_at = ?1, next_attempt_at = ?1, updated_at = ?1
       WHERE endpoint_id = ?2 AND due_at > ?1 AND status = 'pending'`,
@@ -102,7 +106,7 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
       const changed = sql.rotate.run(previousExpiresAt, secret, now, id, scope.accountId, scope.environment).changes;
       return changed ? get(scope, id) : null;
     },
-    async openListener(scope: Scope, eventTypes: string[] | null, secret: string, now: number) {
+    async openListener(scope: Scope, eventTypes: string[] | null, secret: string, hold: ListenerHold, now: number) {
       return transaction(db, () => {
         let row = sql.listener.get(scope.accountId, scope.environment) as Row | undefined;
         if (!row) {
@@ -127,11 +131,19 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
           row = { id };
         }
         const id = String(row.id);
-        sql.openListener.run(json(eventTypes), now, id);
+        sql.openListener.run(json(eventTypes), hold.node, hold.until, now, id);
         sql.dueNow.run(now, id);
         queue.refresh([id]);
         return get(scope, id) as Endpoint;
       });
+    },
+    async holdListeners(endpointIds: string[], hold: ListenerHold) {
+      transaction(db, () => {
+        for (const id of endpointIds) sql.holdListener.run(hold.until, id, hold.node);
+      });
+    },
+    async releaseListener(endpointId: string, node: string) {
+      sql.releaseListener.run(endpointId, node);
     },
     async recoverEndpoint(scope: Scope, id: string, since: number, until: number, now: number) {
       return transaction(db, () => {

@@ -154,4 +154,9 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE endpoints ADD COLUMN rate_next_at INTEGER;
   `,
+  // `hookline listen` across processes: which process holds an endpoint's listener, and until when.
+  `
+  ALTER TABLE endpoints ADD COLUMN listener_node TEXT;
+  ALTER TABLE endpoints ADD COLUMN listener_until INTEGER;
+  `,
 ];

@@ -58,6 +58,8 @@ describe("the delivery queue", () => {
       excludeEndpoints: [],
       room,
       held: new Map(),
+      node: "test-node",
+      listenersOnly: false,
       defaultMaxInFlight: 10,
     };
     return (await store.settle([], request, now)).claims;
@@ -153,6 +155,8 @@ describe("the delivery queue", () => {
       excludeEndpoints: [excluded.id],
       room: new Map([[fresh.id, 3]]),
       held: new Map(),
+      node: "test-node",
+      listenersOnly: false,
       defaultMaxInFlight: 10,
     };
     const events = (type: string, count: number) =>

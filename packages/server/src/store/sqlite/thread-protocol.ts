@@ -25,6 +25,8 @@ export const STORE_METHODS: Record<Exclude<keyof Store, "close">, "read" | "writ
   deleteEndpoint: "write",
   rotateSecret: "write",
   openListener: "write",
+  holdListeners: "write",
+  releaseListener: "write",
   endpointStats: "read",
   recoverEndpoint: "write",
   ingest: "write",
