@@ -97,6 +97,13 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
    * moment later; a claim for them already on its way must not be sent meanwhile.
    */
   const gone = new Set<string>();
+  /**
+   * Rate-limited endpoints: the earliest time of this process's next request to each.
+   * Claims carry send times reserved in the store (the limit across processes); one that
+   * committed late would find several of them past and send them at once, so each request
+   * also waits 1/rate after this process's previous one.
+   */
+  const sendFloor = new Map<string, number>();
   const outcomes: Outcome[] = [];
   const released: Claim[] = [];
   const shutdown = new AbortController();
@@ -208,6 +215,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
         endpoints.delete(endpointId);
       }
     }
+    for (const [endpointId, at] of sendFloor) if (at < t) sendFloor.delete(endpointId);
     return {
       now: t,
       limit,
@@ -283,9 +291,17 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     running.set(claim.deliveryId, settled);
   }
 
+  /** How long a claim waits before it is sent: until its reserved send time, spaced from this process's last. */
+  function sendDelay(claim: Claim): number {
+    const t = now();
+    if (!claim.rateLimitPerS) return claim.sendAt - t;
+    const at = Math.max(claim.sendAt, sendFloor.get(claim.endpointId) ?? 0);
+    sendFloor.set(claim.endpointId, at + 1000 / claim.rateLimitPerS);
+    return at - t;
+  }
+
   async function attempt(claim: Claim) {
-    // A rate-limited endpoint's request waits for the send time its claim reserved.
-    const wait = claim.sendAt - now();
+    const wait = sendDelay(claim);
     if (wait > 0 && !(await sleep(wait, shutdown.signal))) {
       released.push(claim);
       return;

@@ -88,6 +88,9 @@ export function deliveryQueries(db: Database) {
     for (const outcome of outcomes) {
       const { claim, attempt } = outcome;
       if (outcome.disableEndpoint) {
+        // FOR UPDATE waits for ingests reading the endpoint as a target (KEY SHARE): their new
+        // deliveries are then failed below with the rest, not left pending for a disabled endpoint.
+        await tx.run("SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE", [claim.endpointId]);
         await tx.run("UPDATE endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2 WHERE id = $3", [
           outcome.disableEndpoint,
           now,
@@ -174,7 +177,7 @@ export function deliveryQueries(db: Database) {
             [now, id],
           );
         }
-        await queue.dueBy(tx, String(row.endpoint_id), now);
+        await queue.dueBy(tx, String(row.endpoint_id), now, now);
         return toDelivery((await tx.get(GET, [id, scope.accountId, scope.environment])) as NonNullable<typeof row>);
       });
     },
@@ -192,7 +195,7 @@ export function deliveryQueries(db: Database) {
             WHERE endpoint_id = $2 AND due_at > $1 AND status = 'pending'`,
             [now, id],
           );
-          if (changed) await queue.dueBy(tx, String(id), now);
+          if (changed) await queue.dueBy(tx, String(id), now, now);
           advanced += changed;
         }
         return advanced;

@@ -88,7 +88,7 @@ export function eventQueries(db: Database) {
           for (const event of request.events) {
             events.push(await ingestOne(tx, request.scope, event, targets, { reached, leasing, now }));
           }
-          for (const [endpointId, due] of reached) await queue.dueBy(tx, endpointId, due);
+          for (const [endpointId, due] of reached) await queue.dueBy(tx, endpointId, due, now);
           await tx.run("RELEASE SAVEPOINT request");
           results.push({ ok: true, events, deliveries: events.reduce((sum, e) => sum + e.deliveries, 0) });
         } catch (error) {

@@ -27,15 +27,16 @@ export const queue = {
   },
   /**
    * The endpoint has a delivery due at `at`: move its next due time earlier if needed,
-   * and wake the workers. It always writes the row, so it holds the row's lock until
-   * commit and a concurrent refresh recomputes after this transaction's deliveries exist.
+   * and wake the workers if that is already now (deliveries leased at ingest are due
+   * only when their lease ends). It always writes the row, so it holds the row's lock
+   * until commit and a concurrent refresh recomputes after this transaction's deliveries exist.
    */
-  async dueBy(tx: Sql, endpointId: string, at: number) {
+  async dueBy(tx: Sql, endpointId: string, at: number, now: number) {
     await tx.run("UPDATE endpoints SET next_due_at = LEAST(COALESCE(next_due_at, $2), $2) WHERE id = $1", [
       endpointId,
       at,
     ]);
-    await tx.notifyDue();
+    if (at <= now) await tx.notifyDue();
   },
   /** Disabling an endpoint fails what was waiting for it, claimed or not; `recover` brings those back. */
   async failPending(tx: Sql, endpointId: string, reason: string, now: number) {
