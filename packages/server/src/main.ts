@@ -3,6 +3,7 @@ import { buildProgram, type ServeOptions } from "./cli/program.ts";
 import { loadConfig } from "./config.ts";
 import { HooklineError } from "./errors.ts";
 import { startHookline } from "./hookline.ts";
+import { migrateData } from "./store/migrate-data/migrate-data.ts";
 import { createPostgresStore } from "./store/postgres/postgres-store.ts";
 import { createSqliteStore } from "./store/sqlite/sqlite-store.ts";
 
@@ -86,6 +87,35 @@ const program = buildProgram({
     process.once("SIGTERM", stop);
   },
 });
+
+program
+  .command("migrate-data")
+  .description(
+    "copy the embedded store (SQLite) into a new, empty PostgreSQL schema and verify every table's row count",
+  )
+  .option("--from <dir>", "the embedded store's data directory (env HOOKLINE_DATA_DIR, default ./.hookline)")
+  .option("--to <url>", "the PostgreSQL database, postgres://user:password@host:5432/db (env DATABASE_URL)")
+  .option(
+    "--schema <name>",
+    "the schema to fill; must be new or empty (env HOOKLINE_DATABASE_SCHEMA, default hookline)",
+  )
+  .option("--config <file>", "JSON config file (default ./hookline.config.json when it exists)")
+  .action(async (options: { from?: string; to?: string; schema?: string; config?: string }) => {
+    // The flags are checked by migrateData, with their own names in its messages.
+    const config = loadConfig({
+      flags: { dataDir: options.from },
+      env: process.env,
+      file: options.config ?? "hookline.config.json",
+      fileRequired: options.config !== undefined,
+    });
+    await migrateData(
+      { from: config.dataDir, to: options.to ?? config.databaseUrl, schema: options.schema ?? config.databaseSchema },
+      {
+        print: (text) => process.stdout.write(`${text}\n`),
+        progress: { write: (text) => process.stderr.write(text), isTTY: process.stderr.isTTY === true },
+      },
+    );
+  });
 
 try {
   await program.parseAsync(process.argv);
