@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { verifyWebhook, type WebhookEvent } from "../../receiver/src/index.ts";
 import { loadConfig } from "../src/config.ts";
@@ -12,8 +10,6 @@ import { apiClient, eventually } from "./helpers/client.ts";
 import { startTestHookline, type TestHookline, tempDir } from "./helpers/hookline.ts";
 import { startListen } from "./helpers/process.ts";
 import { type Receiver, startReceiver } from "./helpers/receiver.ts";
-
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
 describe("hookline listen", () => {
   let h: TestHookline;
