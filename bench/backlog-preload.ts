@@ -126,7 +126,11 @@ async function preload(params: PreloadParams): Promise<PreloadResult> {
           excludeEndpoints: [],
           // Nothing stays held: every claim is settled in the next transaction.
           room: new Map(),
+          held: new Map(),
           defaultMaxInFlight: params.perEndpoint,
+          // The only process on this store: no listen endpoints, nobody else's claims.
+          node: "bench-preload",
+          listenersOnly: false,
         },
         now,
       );

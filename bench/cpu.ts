@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { round } from "./stats.ts";
 
 /** Linux reports CPU time in USER_HZ, which is 100 on every mainstream architecture. */
@@ -7,15 +7,46 @@ const CLOCK_TICKS_PER_SECOND = 100;
 /** CPU seconds (user + system) a process has used so far, from /proc; null where that is not available. */
 export function cpuSeconds(pid: number | undefined): number | null {
   if (pid === undefined) return null;
+  const stat = procStat(pid);
+  return stat ? (stat.utime + stat.stime) / CLOCK_TICKS_PER_SECOND : null;
+}
+
+/** The fields of /proc/<pid>/stat the benchmark reads, in clock ticks; null when the process is gone. */
+function procStat(
+  pid: number | string,
+): { ppid: number; utime: number; stime: number; cutime: number; cstime: number } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command name (which may contain spaces) start at field 3; utime and stime are 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return Number.isFinite(ticks) ? ticks / CLOCK_TICKS_PER_SECOND : null;
+    // Fields after the command name (which may contain spaces) start at field 3: ppid is field 4,
+    // utime and stime 14 and 15, cutime and cstime (reaped children) 16 and 17.
+    const fields = stat
+      .slice(stat.lastIndexOf(")") + 2)
+      .split(" ")
+      .map(Number);
+    const [ppid, utime, stime, cutime, cstime] = [fields[1], fields[11], fields[12], fields[13], fields[14]];
+    if (![ppid, utime, stime, cutime, cstime].every(Number.isFinite)) return null;
+    return { ppid: ppid!, utime: utime!, stime: stime!, cutime: cutime!, cstime: cstime! };
   } catch {
     return null;
   }
+}
+
+/**
+ * CPU seconds a process and all its children have used so far: its own time, the
+ * time of the children it has already reaped (cutime, cstime), and that of its live
+ * children. For a server that forks a process per connection (PostgreSQL's
+ * postmaster), this is the whole server, connections that came and went included.
+ */
+export function processTreeCpuSeconds(pid: number): number | null {
+  const root = procStat(pid);
+  if (!root) return null;
+  let ticks = root.utime + root.stime + root.cutime + root.cstime;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || entry === String(pid)) continue;
+    const child = procStat(entry);
+    if (child?.ppid === pid) ticks += child.utime + child.stime;
+  }
+  return ticks / CLOCK_TICKS_PER_SECOND;
 }
 
 /** Busy and total CPU seconds of the whole machine (all cores) so far, from /proc/stat. */
@@ -37,25 +68,43 @@ export interface CpuUse {
   percent: number | null;
   /** The whole machine, in % of all cores. */
   machinePercent: number | null;
+  /** Other processes measured over the same window (each node of a deployment, PostgreSQL), in % of one core. */
+  others?: Record<string, number | null>;
 }
 
-/** Measures CPU use of one process, and of the machine, between `start` and `stop`. */
-export function cpuMeter(read: () => number | null) {
+/** CPU seconds used so far by each named process (or process tree). */
+export type CpuReaders = Record<string, () => number | null>;
+
+/**
+ * Measures CPU use of one process (or several, summed by `read`), and of the
+ * machine, between `start` and `stop`; `others` are measured over the same window.
+ */
+export function cpuMeter(read: () => number | null, others: CpuReaders = {}) {
   let startCpu: number | null = null;
+  let startOthers: Record<string, number | null> = {};
   let startMachine: ReturnType<typeof machineCpu> = null;
   let startWall = 0;
   const result: CpuUse = { percent: null, machinePercent: null };
+  const percent = (from: number | null, to: number | null, wall: number) =>
+    from !== null && to !== null && wall > 0 ? round(((to - from) / wall) * 100, 0) : null;
   return {
     start() {
       startCpu = read();
+      startOthers = Object.fromEntries(Object.entries(others).map(([name, readOther]) => [name, readOther()]));
       startMachine = machineCpu();
       startWall = performance.now();
     },
     stop(): CpuUse {
       const cpu = read();
+      const ends = Object.fromEntries(Object.entries(others).map(([name, readOther]) => [name, readOther()]));
       const machine = machineCpu();
       const wall = (performance.now() - startWall) / 1000;
-      if (cpu !== null && startCpu !== null && wall > 0) result.percent = round(((cpu - startCpu) / wall) * 100, 0);
+      result.percent = percent(startCpu, cpu, wall);
+      if (Object.keys(others).length) {
+        result.others = Object.fromEntries(
+          Object.keys(others).map((name) => [name, percent(startOthers[name] ?? null, ends[name] ?? null, wall)]),
+        );
+      }
       if (machine && startMachine && machine.total > startMachine.total) {
         result.machinePercent = round(
           ((machine.busy - startMachine.busy) / (machine.total - startMachine.total)) * 100,

@@ -1,7 +1,19 @@
-import { type CpuUse, cpuMeter } from "./cpu.ts";
+import { type CpuReaders, type CpuUse, cpuMeter } from "./cpu.ts";
+import { processNotes, sqliteDeployment } from "./deployment.ts";
 import { deliveryKey } from "./payloads.ts";
+import type { DatabaseActivity } from "./postgres.ts";
 import type { Ledger } from "./receiver.ts";
-import { check, type Figure, ratio, type Scenario, type ScenarioContext, sleep, target } from "./scenario.ts";
+import {
+  check,
+  type Deploy,
+  type Figure,
+  ratio,
+  type Scenario,
+  type ScenarioContext,
+  type ScenarioResult,
+  sleep,
+  target,
+} from "./scenario.ts";
 import { formatCount, round } from "./stats.ts";
 
 const WEBHOOK_PATH = "/webhooks";
@@ -15,6 +27,8 @@ interface DrainRun {
   cpu: CpuUse;
   timedOut: boolean;
   heldAtStart: number;
+  /** On PostgreSQL: what Hookline's connections did during the drain. */
+  database: DatabaseActivity | null;
 }
 
 const TARGET = "≥ 0.5 × raw undici ceiling";
@@ -25,127 +39,157 @@ const TARGET = "≥ 0.5 × raw undici ceiling";
  * While the backlog loads, the receiver holds its answers, so the dispatcher
  * fills its per-endpoint cap and the rest waits in the store as due rows.
  * The ceiling is the same drain done by raw undici requests with as many
- * connections as Hookline's per-endpoint cap.
+ * connections as Hookline had requests in flight when the receiver started
+ * answering (its per-endpoint cap).
  */
-export const s3: Scenario = {
-  name: "S3",
-  title: "drain: due deliveries to one fast endpoint",
-  target: TARGET,
-  async run(ctx) {
-    const { options, receiver } = ctx;
-    const count = options.drainEvents;
-    const cap = options.deliveryConnections;
-    const problems: string[] = [];
-    const notes: string[] = [];
+export const s3 = drainScenario("S3", "drain: due deliveries to one fast endpoint", sqliteDeployment);
 
-    await receiver.call("reset", null);
-    await receiver.call("hold", null);
-    const server = await ctx.startHookline("S3", {
-      HOOKLINE_MAX_IN_FLIGHT_PER_ENDPOINT: String(cap),
-      // The first deliveries wait at the holding receiver while the backlog loads: they must not time out.
-      HOOKLINE_ATTEMPT_TIMEOUT: "120s",
-      HOOKLINE_LEASE: "180s",
+/** The drain on any deployment (S3 on SQLite; the -pg variants with 1 or 2 workers). */
+export function drainScenario(name: string, title: string, deploy: Deploy): Scenario {
+  return {
+    name,
+    title,
+    target: TARGET,
+    run: (ctx) => runDrain(ctx, name, deploy),
+  };
+}
+
+async function runDrain(ctx: ScenarioContext, name: string, deploy: Deploy): Promise<Omit<ScenarioResult, "elapsedS">> {
+  const { options, receiver } = ctx;
+  const count = options.drainEvents;
+  const cap = options.deliveryConnections;
+  const problems: string[] = [];
+  const notes: string[] = [];
+
+  await receiver.call("reset", null);
+  await receiver.call("hold", null);
+  const deployment = await deploy(ctx, name, {
+    HOOKLINE_MAX_IN_FLIGHT_PER_ENDPOINT: String(cap),
+    // The first deliveries wait at the holding receiver while the backlog loads: they must not time out.
+    HOOKLINE_ATTEMPT_TIMEOUT: "120s",
+    HOOKLINE_LEASE: "180s",
+  });
+  const server = deployment.api;
+  let hooklineRun: DrainRun;
+  let preload: { ids: string[]; elapsedMs: number };
+  let database: DatabaseActivity | null = null;
+  const sample: Record<string, unknown> = {};
+  try {
+    const endpoint = await server.api("POST", "/v1/endpoints", { url: ctx.receiverUrl + WEBHOOK_PATH });
+    if (endpoint.status !== 201)
+      throw new Error(`creating the endpoint got ${endpoint.status}: ${JSON.stringify(endpoint.body)}`);
+    ctx.progress(`${name}/hookline  loading ${formatCount(count)} events`);
+    preload = await ctx.load.call("publish", {
+      origin: server.url,
+      key: server.testKey,
+      count,
+      batchSize: options.batchSize,
+      connections: 4,
     });
-    let hooklineRun: DrainRun;
-    let preload: { ids: string[]; elapsedMs: number };
-    const sample: Record<string, unknown> = {};
-    try {
-      const endpoint = await server.api("POST", "/v1/endpoints", { url: ctx.receiverUrl + WEBHOOK_PATH });
-      if (endpoint.status !== 201)
-        throw new Error(`creating the endpoint got ${endpoint.status}: ${JSON.stringify(endpoint.body)}`);
-      ctx.progress(`S3/hookline  loading ${formatCount(count)} events`);
-      preload = await ctx.load.call("publish", {
-        origin: server.url,
-        key: server.testKey,
-        count,
-        batchSize: options.batchSize,
-        connections: 4,
-      });
-      await receiver.call("expect", { keys: preload.ids.map((id) => deliveryKey(WEBHOOK_PATH, id)) });
-      hooklineRun = await drainRun(ctx, "S3/hookline", count, Math.min(cap, count), () => server.cpuSeconds());
-      // Hookline's own record must agree with the receiver: look at a few events through the API.
-      for (const id of [preload.ids[0], preload.ids[preload.ids.length - 1]]) {
-        if (id) sample[id] = await settledStatus(server, id);
-      }
-    } finally {
-      const exit = await server.stop();
-      if (exit !== 0) notes.push(`the Hookline server exited with ${exit} when stopped`);
+    await receiver.call("expect", { keys: preload.ids.map((id) => deliveryKey(WEBHOOK_PATH, id)) });
+    hooklineRun = await drainRun(ctx, `${name}/hookline`, count, Math.min(cap, count), () => deployment.cpuSeconds(), {
+      others: deployment.cpuByProcess,
+      // Several processes may together hold more than one's cap: wait until the number held stops growing.
+      settleMs: deployment.deliverers > 1 ? 1000 : 0,
+      watch: () => deployment.watchDatabase(),
+    });
+    database = hooklineRun.database;
+    // Hookline's own record must agree with the receiver: look at a few events through the API.
+    for (const id of [preload.ids[0], preload.ids[preload.ids.length - 1]]) {
+      if (id) sample[id] = await settledStatus(server, id);
     }
-    for (const [id, status] of Object.entries(sample)) {
-      if (status !== "succeeded") notes.push(`Hookline reports ${id} as ${status}, not succeeded`);
+  } finally {
+    notes.push(...(await deployment.stop()));
+  }
+  for (const [id, status] of Object.entries(sample)) {
+    if (status !== "succeeded") notes.push(`Hookline reports ${id} as ${status}, not succeeded`);
+  }
+
+  // The ceiling sends with as many connections as Hookline had requests in flight (at least the cap).
+  const connections = Math.max(cap, Math.min(hooklineRun.heldAtStart, count));
+  await receiver.call("reset", null);
+  await receiver.call("hold", null);
+  const ids = Array.from({ length: count }, (_, i) => `msg_ceiling_${i}`);
+  await receiver.call("expect", { keys: ids.map((id) => deliveryKey(WEBHOOK_PATH, id)) });
+  const sending = ctx.load.call("deliver", { origin: ctx.receiverUrl, path: WEBHOOK_PATH, ids, connections });
+  const ceilingRun = await drainRun(ctx, `${name}/ceiling`, count, Math.min(connections, count), () =>
+    ctx.load.cpuSeconds(),
+  );
+  const sent = await sending;
+
+  for (const [who, run] of [
+    ["Hookline", hooklineRun],
+    ["ceiling", ceilingRun],
+  ] as const) {
+    const { published, delivered, missing, duplicates, unexpected } = run.ledger;
+    if (published !== count) problems.push(`${who}: published ${published} of ${count}`);
+    if (published !== delivered + missing) problems.push(`${who}: published ≠ delivered + missing`);
+    if (missing > 0) problems.push(`${who}: ${missing} of ${published} never arrived`);
+    if (run.timedOut) {
+      problems.push(
+        `${who}: not drained within ${options.drainTimeoutMs / 1000} s (${formatCount(run.ledger.answered)} answered by then: ${formatCount((run.ledger.answered * 1000) / options.drainTimeoutMs)}/s)`,
+      );
     }
+    if (duplicates > 0) notes.push(`${who}: ${duplicates} duplicate deliveries (at-least-once allows them)`);
+    if (unexpected > 0) notes.push(`${who}: ${unexpected} requests with an unknown webhook-id`);
+  }
+  if (Object.keys(sent.errors).length) problems.push(`ceiling: failed requests ${JSON.stringify(sent.errors)}`);
+  notes.push(
+    `the backlog went in through POST /v1/events/batch (${options.batchSize} per call, 4 connections) at ${formatCount((count * 1000) / preload.elapsedMs)} events/s, each making one delivery`,
+    ...processNotes(hooklineRun.cpu, hooklineRun.database),
+  );
 
-    await receiver.call("reset", null);
-    await receiver.call("hold", null);
-    const ids = Array.from({ length: count }, (_, i) => `msg_ceiling_${i}`);
-    await receiver.call("expect", { keys: ids.map((id) => deliveryKey(WEBHOOK_PATH, id)) });
-    const sending = ctx.load.call("deliver", { origin: ctx.receiverUrl, path: WEBHOOK_PATH, ids, connections: cap });
-    const ceilingRun = await drainRun(ctx, "S3/ceiling", count, Math.min(cap, count), () => ctx.load.cpuSeconds());
-    const sent = await sending;
-
-    for (const [who, run] of [
-      ["Hookline", hooklineRun],
-      ["ceiling", ceilingRun],
-    ] as const) {
-      const { published, delivered, missing, duplicates, unexpected } = run.ledger;
-      if (published !== count) problems.push(`${who}: published ${published} of ${count}`);
-      if (published !== delivered + missing) problems.push(`${who}: published ≠ delivered + missing`);
-      if (missing > 0) problems.push(`${who}: ${missing} of ${published} never arrived`);
-      if (run.timedOut) problems.push(`${who}: not drained within ${options.drainTimeoutMs / 1000} s`);
-      if (duplicates > 0) notes.push(`${who}: ${duplicates} duplicate deliveries (at-least-once allows them)`);
-      if (unexpected > 0) notes.push(`${who}: ${unexpected} requests with an unknown webhook-id`);
-    }
-    if (Object.keys(sent.errors).length) problems.push(`ceiling: failed requests ${JSON.stringify(sent.errors)}`);
-
-    const hookline: Figure = {
-      what: `hookline serve → receiver, max_in_flight ${cap}`,
-      eventsPerS: hooklineRun.eventsPerS,
-      latency: null,
-      cpuPercent: hooklineRun.cpu.percent,
-      machineCpuPercent: hooklineRun.cpu.machinePercent,
-      details: {
-        ...runDetails(hooklineRun),
-        preloadMs: preload.elapsedMs,
-        preloadEventsPerS: round((count * 1000) / preload.elapsedMs, 1),
-        apiStatusOfSampleEvents: sample,
-      },
-    };
-    const ceiling: Figure = {
-      what: `raw undici.request → receiver, ${cap} connections`,
-      eventsPerS: ceilingRun.eventsPerS,
-      latency: sent.latency,
-      cpuPercent: ceilingRun.cpu.percent,
-      machineCpuPercent: ceilingRun.cpu.machinePercent,
-      details: { ...runDetails(ceilingRun), senderErrors: sent.errors },
-    };
-    const r = ratio(hookline, ceiling);
-    return {
-      name: "S3",
-      title: `drain ${formatCount(count)} due deliveries (1 KiB events), 1 endpoint (cap ${cap}), receiver answers 204 after ${options.receiverDelayMs} ms`,
-      status: problems.length ? "FAILED" : "ok",
-      hookline,
-      ceiling,
-      ratio: r,
-      display: {
-        hookline: `${formatCount(hookline.eventsPerS)} deliveries/s`,
-        ceiling: `${formatCount(ceiling.eventsPerS)} requests/s`,
-      },
-      latency: null,
-      target: target(TARGET, [check("Hookline / ceiling", r, "≥", 0.5, "×")]),
-      ledger: hooklineRun.ledger,
-      problems,
-      notes,
-    };
-  },
-};
+  const hookline: Figure = {
+    what: `${deployment.what} → receiver, max_in_flight ${cap}`,
+    eventsPerS: hooklineRun.eventsPerS,
+    latency: null,
+    cpuPercent: hooklineRun.cpu.percent,
+    machineCpuPercent: hooklineRun.cpu.machinePercent,
+    details: {
+      ...runDetails(hooklineRun),
+      preloadMs: preload.elapsedMs,
+      preloadEventsPerS: round((count * 1000) / preload.elapsedMs, 1),
+      apiStatusOfSampleEvents: sample,
+      ...(hooklineRun.cpu.others ? { cpuByProcess: hooklineRun.cpu.others } : {}),
+      ...(database ? { database } : {}),
+    },
+  };
+  const ceiling: Figure = {
+    what: `raw undici.request → receiver, ${connections} connections`,
+    eventsPerS: ceilingRun.eventsPerS,
+    latency: sent.latency,
+    cpuPercent: ceilingRun.cpu.percent,
+    machineCpuPercent: ceilingRun.cpu.machinePercent,
+    details: { ...runDetails(ceilingRun), senderErrors: sent.errors },
+  };
+  const r = ratio(hookline, ceiling);
+  return {
+    name,
+    title: `drain ${formatCount(count)} due deliveries (1 KiB events), 1 endpoint (cap ${cap}), receiver answers 204 after ${options.receiverDelayMs} ms${deployment.deliverers > 1 || deployment.cpuByProcess.postgres ? `; ${deployment.what}` : ""}`,
+    status: problems.length ? "FAILED" : "ok",
+    hookline,
+    ceiling,
+    ratio: r,
+    display: {
+      hookline: `${formatCount(hookline.eventsPerS)} deliveries/s`,
+      ceiling: `${formatCount(ceiling.eventsPerS)} requests/s`,
+    },
+    latency: null,
+    target: target(TARGET, [check("Hookline / ceiling", r, "≥", 0.5, "×")]),
+    ledger: hooklineRun.ledger,
+    problems,
+    notes,
+  };
+}
 
 function runDetails(run: DrainRun) {
   return { elapsedMs: run.elapsedMs, heldAtStart: run.heldAtStart, timedOut: run.timedOut, ledger: run.ledger };
 }
 
 /**
- * Waits until the sender has `expectHeld` requests waiting at the receiver,
- * releases them, and measures until every expected id has been answered.
+ * Waits until the sender has `expectHeld` requests waiting at the receiver (and,
+ * with `settleMs`, until that number has not grown for so long), releases them,
+ * and measures until every expected id has been answered.
  */
 async function drainRun(
   ctx: ScenarioContext,
@@ -153,6 +197,11 @@ async function drainRun(
   count: number,
   expectHeld: number,
   readCpu: () => number | null,
+  more: {
+    others?: CpuReaders;
+    settleMs?: number;
+    watch?: () => { stop(): Promise<DatabaseActivity> } | null;
+  } = {},
 ): Promise<DrainRun> {
   const { receiver, options } = ctx;
   const settleBy = Date.now() + 15_000;
@@ -161,9 +210,17 @@ async function drainRun(
     await sleep(20);
     ledger = await receiver.call("ledger", null);
   }
+  let grewAt = Date.now();
+  while (more.settleMs && Date.now() - grewAt < more.settleMs && Date.now() < settleBy) {
+    await sleep(50);
+    const now = await receiver.call("ledger", null);
+    if (now.held !== ledger.held) grewAt = Date.now();
+    ledger = now;
+  }
   const heldAtStart = ledger.held;
 
-  const meter = cpuMeter(readCpu);
+  const meter = cpuMeter(readCpu, more.others);
+  const watch = more.watch?.() ?? null;
   const complete = receiver.next<{ completeAt: number }>("complete", options.drainTimeoutMs).then(
     () => true,
     () => false,
@@ -181,6 +238,7 @@ async function drainRun(
   }, 1000);
   const drained = await complete;
   meter.stop();
+  const database = watch ? await watch.stop() : null;
   clearInterval(progress);
   if (drained) await sleep(DUPLICATE_GRACE_MS);
   ledger = await receiver.call("ledger", null);
@@ -192,6 +250,7 @@ async function drainRun(
     cpu: meter.result,
     timedOut: !drained,
     heldAtStart,
+    database,
   };
 }
 

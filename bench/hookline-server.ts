@@ -14,8 +14,10 @@ export interface HooklineServer {
   testKey: string;
   dataDir: string;
   child: ChildProcess;
-  /** The HOOKLINE_* settings it was started with (recorded in the results). */
+  /** The HOOKLINE_* settings it was started with (recorded in the results; a database password is masked). */
   env: Record<string, string>;
+  /** Arguments after `serve` (e.g. --role worker). */
+  args: string[];
   cpuSeconds(): number | null;
   memory(): ReturnType<typeof memoryOf>;
   /** Milliseconds from spawning the process to its "listening" line. */
@@ -37,6 +39,8 @@ export interface HooklineServer {
 export interface StartOptions {
   dataDir: string;
   env?: Record<string, string>;
+  /** More arguments for `hookline serve`, e.g. ["--role", "worker"]. */
+  args?: string[];
   /** Extra flags for node (e.g. --cpu-prof). */
   nodeArgs?: string[];
   /**
@@ -47,12 +51,19 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
+/**
+ * Settings a server takes from the environment that would silently turn an embedded-store
+ * scenario into a PostgreSQL one: cleared (an empty value is unset) unless `env` sets them.
+ */
+const STORE_ENV = { DATABASE_URL: "", HOOKLINE_DATABASE_SCHEMA: "", HOOKLINE_ROLE: "" };
+
 /** Runs `hookline serve --port 0` as its own process with a fresh data dir and waits for it to listen. */
 export async function startHooklineServer(options: StartOptions): Promise<HooklineServer> {
-  const env = { HOOKLINE_LOG_LEVEL: "warn", ...options.env };
+  const env: Record<string, string> = { HOOKLINE_LOG_LEVEL: "warn", ...options.env };
+  const args = options.args ?? [];
   const spawnedAt = performance.now();
-  const child = spawnNode(MAIN, ["serve", "--port", "0", "--data-dir", options.dataDir], {
-    env,
+  const child = spawnNode(MAIN, ["serve", "--port", "0", "--data-dir", options.dataDir, ...args], {
+    env: { ...STORE_ENV, ...env },
     nodeArgs: ["--import", GUARD, ...(options.nodeArgs ?? [])],
     stdout: "pipe",
   });
@@ -91,7 +102,8 @@ export async function startHooklineServer(options: StartOptions): Promise<Hookli
     testKey,
     dataDir: options.dataDir,
     child,
-    env,
+    env: env.DATABASE_URL ? { ...env, DATABASE_URL: maskPassword(env.DATABASE_URL) } : env,
+    args,
     cpuSeconds: () => cpuSeconds(child.pid),
     memory: () => memoryOf(child.pid),
     startMs,
@@ -113,4 +125,15 @@ export async function startHooklineServer(options: StartOptions): Promise<Hookli
       return exited;
     },
   };
+}
+
+/** postgres://user:secret@host/db → postgres://user:***@host/db, for the results file. */
+export function maskPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(not a URL)";
+  }
 }

