@@ -74,6 +74,8 @@ const IDLE_STATE_MS = 10_000;
 /** Outcomes wait at most this long, or until this many are ready, to be written together. */
 const OUTCOME_DELAY_MS = 5;
 const OUTCOME_BATCH = 256;
+/** On stop, the outcomes still to write get this many tries. */
+const STOP_WRITE_TRIES = 4;
 
 /**
  * Moves due deliveries out. Each cycle is one transaction: write the outcomes
@@ -361,8 +363,14 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     shutdown.abort();
     sender.abortAll();
     await Promise.all(running.values());
-    // Write what finished (the cycle claims nothing once stopping), unless the store is failing.
-    while ((cycling || outcomes.length > 0) && !storeFailing) await cycle();
+    // Finishing attempts armed timers; the writes below are the last ones.
+    if (timer) clearTimeout(timer);
+    if (outcomeTimer) clearTimeout(outcomeTimer);
+    // Write what finished (the cycle claims nothing once stopping): a few tries, then the leases decide.
+    for (let tries = 0; (cycling || outcomes.length > 0) && tries < STOP_WRITE_TRIES; tries++) {
+      if (tries > 0 && storeFailing) await sleep(BLOCKED_RECHECK_MS / 4, undefined);
+      await cycle();
+    }
     if (released.length) await store.releaseClaims(released.splice(0), now());
   }
 

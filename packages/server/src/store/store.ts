@@ -329,8 +329,11 @@ export interface Store {
     hold: ListenerHold,
     now: number,
   ): Promise<Endpoint>;
-  /** Renews this node's hold on its listen endpoints (one another node has taken over stays with that node). */
-  holdListeners(endpointIds: string[], hold: ListenerHold): Promise<void>;
+  /**
+   * Renews this node's hold on its listen endpoints, taking back one nobody holds (released or
+   * run out); one another node holds now stays with that node.
+   */
+  holdListeners(endpointIds: string[], hold: ListenerHold, now: number): Promise<void>;
   /** This node's last socket for the listen endpoint closed: any node may attempt its deliveries again. */
   releaseListener(endpointId: string, node: string): Promise<void>;
   /** Counts and hourly attempt figures of one endpoint since `since`; null when unknown. */

@@ -26,7 +26,8 @@ export function registerListenRoutes(app: Api, ctx: ApiContext): void {
   const renewal = setInterval(() => {
     const held = ctx.listeners.endpointIds();
     if (held.length === 0) return;
-    ctx.store.holdListeners(held, { node: ctx.node, until: ctx.now() + HOLD_MS }).catch((error) => {
+    const now = ctx.now();
+    ctx.store.holdListeners(held, { node: ctx.node, until: now + HOLD_MS }, now).catch((error) => {
       app.log.error({ err: error }, "renewing this node's hold on its listen endpoints failed");
     });
   }, HOLD_MS / 3);

@@ -35,7 +35,7 @@ export function deliveryQueries(db: Database) {
     const endpoints = await tx.all(
       `SELECT id FROM endpoints
       WHERE next_due_at IS NOT NULL AND next_due_at <= $1 AND enabled = 1 AND NOT (id = ANY($2::text[]))
-        AND (rate_next_at IS NULL OR rate_next_at < $1 + $4)
+        AND (rate_limit_per_s IS NULL OR rate_next_at IS NULL OR rate_next_at < $1 + $4)
         AND (kind = 'http' AND NOT $6
           OR kind = 'listen' AND (listener_node = $5 AND listener_until > $1 OR NOT $6 AND COALESCE(listener_until, 0) <= $1))
       ORDER BY next_due_at LIMIT $3`,
@@ -212,7 +212,7 @@ export function deliveryQueries(db: Database) {
         for (const claim of claims) {
           // Due again at once, unless its endpoint was disabled meanwhile: then failed, like the rest of its work.
           await tx.run(
-            `UPDATE deliveries SET claim_token = NULL, updated_at = $1,
+            `UPDATE deliveries SET claim_token = NULL, updated_at = $1::bigint,
               status = CASE WHEN e.enabled = 1 THEN 'pending' ELSE 'failed' END,
               due_at = CASE WHEN e.enabled = 1 THEN $1 END,
               next_attempt_at = CASE WHEN e.enabled = 1 THEN deliveries.next_attempt_at END,

@@ -148,12 +148,12 @@ export function endpointQueries(db: Database) {
         return (await get(tx, scope, id)) as Endpoint;
       });
     },
-    async holdListeners(endpointIds: string[], hold: ListenerHold) {
-      await db.run("UPDATE endpoints SET listener_until = $1 WHERE id = ANY($2::text[]) AND listener_node = $3", [
-        hold.until,
-        endpointIds,
-        hold.node,
-      ]);
+    async holdListeners(endpointIds: string[], hold: ListenerHold, now: number) {
+      await db.run(
+        `UPDATE endpoints SET listener_node = $1, listener_until = $2 WHERE id = ANY($3::text[])
+          AND (listener_node = $1 OR listener_node IS NULL OR listener_until <= $4)`,
+        [hold.node, hold.until, endpointIds, now],
+      );
     },
     async releaseListener(endpointId: string, node: string) {
       await db.run(

@@ -42,7 +42,8 @@ async function sharedLeaseRoom(tx: Sql, leasing: Leasing, target: Target, now: n
   const endpoint = await tx.get("SELECT max_in_flight FROM endpoints WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED", [
     target.id,
   ]);
-  return endpoint ? roomOn(tx, endpoint, target.id, leasing.request) : 0;
+  // Held counts are from when the lease was offered, before this commit: any unexpired claim counts as another's.
+  return endpoint ? roomOn(tx, endpoint, target.id, { ...leasing.request, held: new Map() }) : 0;
 }
 
 export function eventQueries(db: Database) {
@@ -69,6 +70,8 @@ export function eventQueries(db: Database) {
         return targets;
       };
       const results: IngestResult[] = [];
+      // The earliest new due time per endpoint, over the requests that committed.
+      const dueTimes = new Map<string, number>();
       for (const request of requests) {
         await tx.run("SAVEPOINT request");
         const mark = leaseMark(leasing);
@@ -88,8 +91,9 @@ export function eventQueries(db: Database) {
           for (const event of request.events) {
             events.push(await ingestOne(tx, request.scope, event, targets, { reached, leasing, now }));
           }
-          for (const [endpointId, due] of reached) await queue.dueBy(tx, endpointId, due, now);
           await tx.run("RELEASE SAVEPOINT request");
+          for (const [endpointId, due] of reached)
+            dueTimes.set(endpointId, Math.min(due, dueTimes.get(endpointId) ?? due));
           results.push({ ok: true, events, deliveries: events.reduce((sum, e) => sum + e.deliveries, 0) });
         } catch (error) {
           await tx.run("ROLLBACK TO SAVEPOINT request");
@@ -97,6 +101,11 @@ export function eventQueries(db: Database) {
           if (!(error instanceof HooklineError)) throw error;
           results.push({ ok: false, error });
         }
+      }
+      // Endpoint rows are written last, once each and in id order: concurrent commits take
+      // them in the same order (no deadlock) and hold them only until their commit.
+      for (const endpointId of [...dueTimes.keys()].sort()) {
+        await queue.dueBy(tx, endpointId, dueTimes.get(endpointId) as number, now);
       }
       return { results, claims: leasing?.claims ?? [] };
     });

@@ -22,7 +22,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     // send time; a listen endpoint only by the process holding its listener, or by any while none does.
     dueEndpoints: `SELECT id, max_in_flight, rate_limit_per_s, rate_next_at FROM endpoints
       WHERE next_due_at IS NOT NULL AND next_due_at <= ?1 AND enabled = 1
-        AND (rate_next_at IS NULL OR rate_next_at < ?1 + ?4)
+        AND (rate_limit_per_s IS NULL OR rate_next_at IS NULL OR rate_next_at < ?1 + ?4)
         AND id NOT IN (SELECT value FROM json_each(?2))
         AND (kind = 'http' AND NOT ?6
           OR kind = 'listen' AND (listener_node = ?5 AND listener_until > ?1 OR NOT ?6 AND coalesce(listener_until, 0) <= ?1))

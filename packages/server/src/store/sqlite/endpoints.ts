@@ -15,7 +15,8 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
     openListener: `UPDATE endpoints SET event_types = ?, enabled = 1, disabled_reason = NULL, listener_node = ?,
         listener_until = ?, updated_at = ?
       WHERE id = ?`,
-    holdListener: "UPDATE endpoints SET listener_until = ? WHERE id = ? AND listener_node = ?",
+    holdListener: `UPDATE endpoints SET listener_node = ?1, listener_until = ?2
+      WHERE id = ?3 AND (listener_node = ?1 OR listener_node IS NULL OR listener_until <= ?4)`,
     releaseListener:
       "UPDATE endpoints SET listener_node = NULL, listener_until = NULL WHERE id = ? AND listener_node = ?",
     // What waited for a listener that was away goes out as soon as one is back.
@@ -137,9 +138,9 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
         return get(scope, id) as Endpoint;
       });
     },
-    async holdListeners(endpointIds: string[], hold: ListenerHold) {
+    async holdListeners(endpointIds: string[], hold: ListenerHold, now: number) {
       transaction(db, () => {
-        for (const id of endpointIds) sql.holdListener.run(hold.until, id, hold.node);
+        for (const id of endpointIds) sql.holdListener.run(hold.node, hold.until, id, now);
       });
     },
     async releaseListener(endpointId: string, node: string) {
