@@ -2,6 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { request } from "undici";
+import { redactUrl } from "../packages/server/src/store/migrate-data/postgres-target.ts";
 import { spawnNode, stopChild } from "./child-process.ts";
 import { cpuSeconds, memoryOf } from "./cpu.ts";
 
@@ -102,7 +103,7 @@ export async function startHooklineServer(options: StartOptions): Promise<Hookli
     testKey,
     dataDir: options.dataDir,
     child,
-    env: env.DATABASE_URL ? { ...env, DATABASE_URL: maskPassword(env.DATABASE_URL) } : env,
+    env: env.DATABASE_URL ? { ...env, DATABASE_URL: redactUrl(env.DATABASE_URL) } : env,
     args,
     cpuSeconds: () => cpuSeconds(child.pid),
     memory: () => memoryOf(child.pid),
@@ -125,15 +126,4 @@ export async function startHooklineServer(options: StartOptions): Promise<Hookli
       return exited;
     },
   };
-}
-
-/** postgres://user:secret@host/db → postgres://user:***@host/db, for the results file. */
-export function maskPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(not a URL)";
-  }
 }

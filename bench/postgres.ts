@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import pg from "pg";
+import { redactUrl } from "../packages/server/src/store/migrate-data/postgres-target.ts";
 import { dropSchema, startTestPostgres } from "../packages/server/test/helpers/postgres.ts";
 import { processTreeCpuSeconds } from "./cpu.ts";
-import { maskPassword } from "./hookline-server.ts";
 import { round } from "./stats.ts";
 
 /**
@@ -108,7 +108,7 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
   return {
     source,
     url: server.url,
-    shownUrl: maskPassword(server.url),
+    shownUrl: redactUrl(server.url),
     settings,
     durability,
     pid,
