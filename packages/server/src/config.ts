@@ -32,6 +32,22 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly allowPrivateInTest: boolean;
   readonly egressAllowCidrs: readonly string[];
+  /** The key that encrypts signing secrets at rest (base64 of 32 bytes); null: `masterKeyFile`. */
+  readonly masterKey: string | null;
+  /** A file holding the master key; null: `<dataDir>/master.key`, made on first start (embedded store only). */
+  readonly masterKeyFile: string | null;
+  /** Earlier master keys, only to read secrets not yet re-encrypted (see `hookline keys rotate-master`). */
+  readonly oldMasterKeys: readonly string[];
+  /** Events per second each account may send (token bucket, per process); 0: no limit. */
+  readonly ingestRatePerAccount: number;
+  /** How many events an account may send at once above its rate; null: one second's worth, at least 1,000. */
+  readonly ingestBurstPerAccount: number | null;
+  /** Who may frame the portal pages (CSP frame-ancestors sources); the operator's pages are never framed. */
+  readonly portalFrameAncestors: readonly string[];
+  /** An endpoint whose attempts have all failed for this long is disabled. */
+  readonly disableEndpointAfterMs: number;
+  /** Where the operator receives system events (`endpoint.disabled`); null: not sent. */
+  readonly systemEventsUrl: string | null;
 }
 
 type Parser = (raw: unknown, name: string) => unknown;
@@ -93,6 +109,39 @@ const OPTIONS: Record<keyof Config, { file: string; env: string; parse: Parser; 
     fallback: true,
   },
   egressAllowCidrs: { file: "egress_allow_cidrs", env: "HOOKLINE_EGRESS_ALLOW_CIDRS", parse: list, fallback: [] },
+  masterKey: { file: "master_key", env: "HOOKLINE_MASTER_KEY", parse: masterKey, fallback: null },
+  masterKeyFile: { file: "master_key_file", env: "HOOKLINE_MASTER_KEY_FILE", parse: text, fallback: null },
+  oldMasterKeys: {
+    file: "old_master_keys",
+    env: "HOOKLINE_OLD_MASTER_KEYS",
+    parse: (raw, name) => list(raw, name).map((key) => masterKey(key, name)),
+    fallback: [],
+  },
+  ingestRatePerAccount: {
+    file: "ingest_rate_per_account",
+    env: "HOOKLINE_INGEST_RATE_PER_ACCOUNT",
+    parse: integer(0, 10_000_000),
+    fallback: 0,
+  },
+  ingestBurstPerAccount: {
+    file: "ingest_burst_per_account",
+    env: "HOOKLINE_INGEST_BURST_PER_ACCOUNT",
+    parse: integer(1, 100_000_000),
+    fallback: null,
+  },
+  portalFrameAncestors: {
+    file: "portal_frame_ancestors",
+    env: "HOOKLINE_PORTAL_FRAME_ANCESTORS",
+    parse: frameSources,
+    fallback: ["*"],
+  },
+  disableEndpointAfterMs: {
+    file: "disable_endpoint_after",
+    env: "HOOKLINE_DISABLE_ENDPOINT_AFTER",
+    parse: duration,
+    fallback: 5 * 86_400_000,
+  },
+  systemEventsUrl: { file: "system_events_url", env: "HOOKLINE_SYSTEM_EVENTS_URL", parse: httpUrl, fallback: null },
 };
 
 export interface ConfigSources {
@@ -175,6 +224,41 @@ function origin(raw: unknown, name: string): string {
     );
   }
   return url.origin;
+}
+
+function httpUrl(raw: unknown, name: string): string {
+  const value = text(raw, name);
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {}
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw configError(`${name} must be an http(s) URL, got ${JSON.stringify(value)}`);
+  }
+  return url.href;
+}
+
+/** A master key: base64 of exactly 32 random bytes (e.g. `openssl rand -base64 32`). */
+function masterKey(raw: unknown, name: string): string {
+  const value = text(raw, name).trim();
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(value) || Buffer.from(value, "base64").length !== 32) {
+    throw configError(`${name} must be base64 of 32 bytes (make one with: openssl rand -base64 32)`);
+  }
+  return value;
+}
+
+/** CSP frame-ancestors sources: `*`, `'self'`, `'none'` or origins like https://app.example.com. */
+function frameSources(raw: unknown, name: string): string[] {
+  const sources = list(raw, name);
+  for (const source of sources) {
+    if (!/^(\*|'self'|'none'|https?:\/\/(\*\.)?[a-z0-9.-]+(:\d+)?)$/i.test(source)) {
+      throw configError(
+        `${name}: ${JSON.stringify(source)} is not a frame-ancestors source (use *, 'self' or https://host)`,
+      );
+    }
+  }
+  if (sources.length === 0) throw configError(`${name} must list at least one source (or 'none')`);
+  return sources;
 }
 
 function oneOf(choices: string[]): Parser {
