@@ -7,6 +7,7 @@ import { installAuth } from "./auth.ts";
 import type { Api, ApiContext } from "./context.ts";
 import { registerDashboard } from "./dashboard.ts";
 import { installErrorHandler } from "./error-handler.ts";
+import { installIngestRateLimit } from "./rate-limit.ts";
 import { registerAccountRoutes } from "./routes/accounts.ts";
 import { registerDeliveryRoutes } from "./routes/deliveries.ts";
 import { registerEndpointRoutes } from "./routes/endpoints.ts";
@@ -36,6 +37,7 @@ export function buildApi(ctx: ApiContext, logger: Logger, parts: "all" | "health
   if (parts === "health") return app;
   app.register(cookie, { hook: false });
   installAuth(app, ctx.store, ctx.adminKeyHash, ctx.now);
+  installIngestRateLimit(app, ctx.config, ctx.now);
   registerDashboard(app);
   registerAccountRoutes(app, ctx);
   registerSessionRoutes(app, ctx);
