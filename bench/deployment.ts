@@ -54,6 +54,8 @@ export function postgresDeployment(shape: PostgresShape): Deploy {
       ...env,
       ...pool,
       DATABASE_URL: postgres.url,
+      // Every node must share one (any fixed key will do for a benchmark).
+      HOOKLINE_MASTER_KEY: Buffer.alloc(32, 1).toString("base64"),
       HOOKLINE_DATABASE_SCHEMA: schema,
       PGAPPNAME: `${schema}/${name}`,
     });

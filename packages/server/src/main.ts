@@ -3,6 +3,7 @@ import { buildProgram, type ServeOptions } from "./cli/program.ts";
 import { loadConfig } from "./config.ts";
 import { HooklineError } from "./errors.ts";
 import { startHookline } from "./hookline.ts";
+import { rotateMasterKey } from "./rotate-master-key.ts";
 import { migrateData } from "./store/migrate-data/migrate-data.ts";
 import { createPostgresStore } from "./store/postgres/postgres-store.ts";
 import { createSqliteStore } from "./store/sqlite/sqlite-store.ts";
@@ -115,6 +116,26 @@ program
         progress: { write: (text) => process.stderr.write(text), isTTY: process.stderr.isTTY === true },
       },
     );
+  });
+
+program
+  .command("keys")
+  .description("manage the master key that encrypts signing secrets at rest")
+  .command("rotate-master")
+  .description(
+    "re-encrypt every signing secret under a new master key (embedded store: stop Hookline first; see docs/security.md)",
+  )
+  .option("--data-dir <dir>", "the embedded store's data directory (env HOOKLINE_DATA_DIR, default ./.hookline)")
+  .option("--database-url <url>", "PostgreSQL instead of the embedded store (env DATABASE_URL)")
+  .option("--config <file>", "JSON config file (default ./hookline.config.json when it exists)")
+  .action(async (options: { dataDir?: string; databaseUrl?: string; config?: string }) => {
+    const config = loadConfig({
+      flags: { dataDir: options.dataDir, databaseUrl: options.databaseUrl },
+      env: process.env,
+      file: options.config ?? "hookline.config.json",
+      fileRequired: options.config !== undefined,
+    });
+    await rotateMasterKey(config, (text) => process.stdout.write(`${text}\n`));
   });
 
 try {

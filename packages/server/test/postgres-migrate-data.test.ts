@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { Webhook } from "standardwebhooks";
 import { migrateData } from "../src/store/migrate-data/migrate-data.ts";
@@ -11,37 +9,16 @@ import { createSqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import { type ApiClient, apiClient, eventually } from "./helpers/client.ts";
 import { tempDir } from "./helpers/hookline.ts";
 import { dropSchema, testSchema } from "./helpers/postgres.ts";
-import { printedKeys, type ServerProcess, spawnServer } from "./helpers/process.ts";
+import { printedKeys, runCli, type ServerProcess, spawnServer } from "./helpers/process.ts";
 import { answer, type Receiver, startReceiver } from "./helpers/receiver.ts";
 
 const url = process.env.HOOKLINE_TEST_DATABASE_URL;
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 // The embedded store, whatever the runner's environment says.
 const ON_SQLITE = { DATABASE_URL: "", HOOKLINE_DATABASE_SCHEMA: "" };
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `hookline <args>` as a real process (asynchronously: receivers in this process keep answering). */
-function hookline(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      env: { ...process.env, HOOKLINE_LOG_LEVEL: "warn", ...ON_SQLITE, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
+/** Runs `hookline <args>` on the embedded store unless `env` says otherwise. */
+function hookline(args: string[], env: Record<string, string> = {}) {
+  return runCli(args, { ...ON_SQLITE, ...env });
 }
 
 /** The verification table's rows: table name to [SQLite count, PostgreSQL count, verdict]. */
@@ -217,6 +194,8 @@ describe("hookline migrate-data: an embedded installation moves to PostgreSQL", 
     dirs.push(unusedDir);
     const postgres = await spawnServer(unusedDir.path, {
       DATABASE_URL: url as string,
+      // The embedded store's generated master key: the copied secrets are encrypted with it.
+      HOOKLINE_MASTER_KEY_FILE: join(dataDir.path, "master.key"),
       HOOKLINE_DATABASE_SCHEMA: schema,
     });
     servers.push(postgres);

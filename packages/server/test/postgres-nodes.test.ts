@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { deliveriesOf } from "./helpers/api.ts";
 import { apiClient, eventually } from "./helpers/client.ts";
 import { tempDir } from "./helpers/hookline.ts";
-import { dropSchema, testSchema } from "./helpers/postgres.ts";
+import { dropSchema, TEST_MASTER_KEY, testSchema } from "./helpers/postgres.ts";
 import { printedKeys, type ServerProcess, spawnServer, startListen } from "./helpers/process.ts";
 import { startReceiver } from "./helpers/receiver.ts";
 
@@ -25,7 +25,7 @@ describe("hookline serve on PostgreSQL", {
   });
 
   it("two nodes started together on a new schema: one migration, one Default account, both serve and deliver", async () => {
-    const env = { DATABASE_URL: url as string, HOOKLINE_DATABASE_SCHEMA: schema };
+    const env = { DATABASE_URL: url as string, HOOKLINE_MASTER_KEY: TEST_MASTER_KEY, HOOKLINE_DATABASE_SCHEMA: schema };
     servers.push(...(await Promise.all([spawnServer(tempDir().path, env), spawnServer(tempDir().path, env)])));
     const firstStarts = servers.filter((server) => server.stdout().includes("First start"));
     assert.equal(firstStarts.length, 1, "exactly one node made the admin key and the Default account");
@@ -56,7 +56,11 @@ describe("hookline serve on PostgreSQL", {
   it("hookline migrate, then 1 API node and 3 worker nodes deliver 20,000 events to 20 receivers, each exactly once", async () => {
     const workSchema = testSchema();
     schemas.push(workSchema);
-    const env = { DATABASE_URL: url as string, HOOKLINE_DATABASE_SCHEMA: workSchema };
+    const env = {
+      DATABASE_URL: url as string,
+      HOOKLINE_MASTER_KEY: TEST_MASTER_KEY,
+      HOOKLINE_DATABASE_SCHEMA: workSchema,
+    };
     const migrated = spawnSync(process.execPath, [MAIN, "migrate"], {
       env: { ...process.env, ...env },
       encoding: "utf8",
@@ -105,6 +109,7 @@ describe("hookline serve on PostgreSQL", {
     schemas.push(killSchema);
     const env = {
       DATABASE_URL: url as string,
+      HOOKLINE_MASTER_KEY: TEST_MASTER_KEY,
       HOOKLINE_DATABASE_SCHEMA: killSchema,
       HOOKLINE_ATTEMPT_TIMEOUT: "2s",
       HOOKLINE_LEASE: "3s",
@@ -147,7 +152,11 @@ describe("hookline serve on PostgreSQL", {
   it("max_in_flight and rate_limit_per_s hold across 3 worker nodes", async () => {
     const limitSchema = testSchema();
     schemas.push(limitSchema);
-    const env = { DATABASE_URL: url as string, HOOKLINE_DATABASE_SCHEMA: limitSchema };
+    const env = {
+      DATABASE_URL: url as string,
+      HOOKLINE_MASTER_KEY: TEST_MASTER_KEY,
+      HOOKLINE_DATABASE_SCHEMA: limitSchema,
+    };
     const api = await spawnServer(tempDir().path, { ...env, HOOKLINE_ROLE: "api" });
     servers.push(api);
     servers.push(
@@ -189,7 +198,11 @@ describe("hookline serve on PostgreSQL", {
   it("hookline listen on one API node gets the events sent to another, while worker nodes deliver the rest", async () => {
     const listenSchema = testSchema();
     schemas.push(listenSchema);
-    const env = { DATABASE_URL: url as string, HOOKLINE_DATABASE_SCHEMA: listenSchema };
+    const env = {
+      DATABASE_URL: url as string,
+      HOOKLINE_MASTER_KEY: TEST_MASTER_KEY,
+      HOOKLINE_DATABASE_SCHEMA: listenSchema,
+    };
     const api = await spawnServer(tempDir().path, { ...env, HOOKLINE_ROLE: "api" });
     servers.push(api);
     const [other] = await Promise.all(

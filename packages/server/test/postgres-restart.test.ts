@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { apiClient, eventually } from "./helpers/client.ts";
 import { tempDir } from "./helpers/hookline.ts";
-import { type OwnPostgres, startOwnPostgres } from "./helpers/postgres.ts";
+import { type OwnPostgres, startOwnPostgres, TEST_MASTER_KEY } from "./helpers/postgres.ts";
 import { printedKeys, type ServerProcess, spawnServer } from "./helpers/process.ts";
 import { startReceiver } from "./helpers/receiver.ts";
 
@@ -22,7 +22,12 @@ describe("PostgreSQL restarted under load", {
   it("nodes report the outage on /readyz, recover without a restart, and lose no accepted event", async () => {
     // A server of its own: this test takes it down.
     postgres = await startOwnPostgres();
-    const env = { DATABASE_URL: postgres.url, HOOKLINE_ATTEMPT_TIMEOUT: "2s", HOOKLINE_LEASE: "5s" };
+    const env = {
+      DATABASE_URL: postgres.url,
+      HOOKLINE_MASTER_KEY: TEST_MASTER_KEY,
+      HOOKLINE_ATTEMPT_TIMEOUT: "2s",
+      HOOKLINE_LEASE: "5s",
+    };
     const api = await spawnServer(tempDir().path, { ...env, HOOKLINE_ROLE: "api" });
     servers.push(api);
     const worker = await spawnServer(tempDir().path, { ...env, HOOKLINE_ROLE: "worker" });

@@ -7,6 +7,7 @@ import type {
   DeliveryStatus,
   Endpoint,
   EndpointKind,
+  EndpointSecrets,
   EndpointStats,
   Environment,
   EventRecord,
@@ -49,6 +50,14 @@ export function toClaim(row: Row, claimToken: string, now: number, leaseUntil: n
     leaseUntil,
     nextAttemptAt: row.next_attempt_at === null ? null : Number(row.next_attempt_at),
     manual: row.manual === 1,
+  };
+}
+
+export function toEndpointSecrets(row: Row): EndpointSecrets {
+  return {
+    id: String(row.id),
+    secret: String(row.secret),
+    previousSecret: row.previous_secret === null ? null : String(row.previous_secret),
   };
 }
 

@@ -51,6 +51,13 @@ export interface Endpoint {
   updatedAt: number;
 }
 
+/** An endpoint's secrets as stored. */
+export interface EndpointSecrets {
+  id: string;
+  secret: string;
+  previousSecret: string | null;
+}
+
 export type NewEndpoint = Pick<
   Endpoint,
   "url" | "description" | "eventTypes" | "rateLimitPerS" | "maxInFlight" | "retrySchedule" | "secret"
@@ -336,6 +343,13 @@ export interface Store {
   holdListeners(endpointIds: string[], hold: ListenerHold, now: number): Promise<void>;
   /** This node's last socket for the listen endpoint closed: any node may attempt its deliveries again. */
   releaseListener(endpointId: string, node: string): Promise<void>;
+  /** Every endpoint's stored secrets (as stored: sealed), in id order, `limit` after the id `after`. */
+  listEndpointSecrets(after: string | null, limit: number): Promise<EndpointSecrets[]>;
+  /**
+   * Rewrites stored secrets (a master-key rotation): each change applies only while the row
+   * still holds `from` (an endpoint rotated meanwhile keeps its new secret). Returns how many applied.
+   */
+  replaceEndpointSecrets(changes: { from: EndpointSecrets; to: EndpointSecrets }[]): Promise<number>;
   /** Counts and hourly attempt figures of one endpoint since `since`; null when unknown. */
   endpointStats(scope: Scope, id: string, since: number): Promise<EndpointStats | null>;
   /** Re-queues failed deliveries created in [since, until); returns how many. */

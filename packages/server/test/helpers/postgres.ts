@@ -6,6 +6,9 @@ import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import pg from "pg";
 
+/** The master key every test node on PostgreSQL shares (nodes on one database must share one). */
+export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString("base64");
+
 /** A PostgreSQL server for tests: DATABASE_URL when given, else real PostgreSQL binaries from npm. */
 export interface TestPostgres {
   url: string;

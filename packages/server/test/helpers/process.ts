@@ -53,6 +53,32 @@ export async function spawnServer(
   return { child, url, stdout: () => out, stderr: () => err, exited };
 }
 
+/** How a `hookline` command ended. */
+export interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `hookline <args>` as a real process (asynchronously: receivers in this process keep answering). */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      env: { ...process.env, HOOKLINE_LOG_LEVEL: "warn", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr?.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 /** Keys printed by a first start. */
 export function printedKeys(stdout: string) {
   const find = (pattern: RegExp) => pattern.exec(stdout)?.[1] ?? "";

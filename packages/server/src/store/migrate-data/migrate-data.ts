@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { SQLOutputValue } from "node:sqlite";
 import { HooklineError } from "../../errors.ts";
 import { openPostgresTarget, type PostgresTarget, redactUrl } from "./postgres-target.ts";
@@ -89,7 +90,7 @@ export async function migrateData(options: MigrateDataOptions, io: MigrateDataIo
       io.print(`${formatCount(releasedClaims)} ${what} claimed by a process that no longer runs: due again now.`);
     }
     io.print(
-      `Next: start Hookline with DATABASE_URL=${redactUrl(url)} HOOKLINE_DATABASE_SCHEMA=${options.schema}; keep ${options.from} until you are satisfied.`,
+      `Next: start Hookline with DATABASE_URL=${redactUrl(url)} HOOKLINE_DATABASE_SCHEMA=${options.schema} HOOKLINE_MASTER_KEY_FILE=${join(options.from, "master.key")} (the signing secrets are encrypted with that key; copy it to every node); keep ${options.from} until you are satisfied.`,
     );
     return { counts, releasedClaims };
   } finally {

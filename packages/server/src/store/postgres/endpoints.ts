@@ -1,6 +1,6 @@
 import { newId } from "../../ids.ts";
-import { json, toEndpoint } from "../rows.ts";
-import type { Endpoint, EndpointPatch, ListenerHold, NewEndpoint, Page, Scope } from "../store.ts";
+import { json, toEndpoint, toEndpointSecrets } from "../rows.ts";
+import type { Endpoint, EndpointPatch, EndpointSecrets, ListenerHold, NewEndpoint, Page, Scope } from "../store.ts";
 import { DISABLED_BY_REQUEST, LISTEN_URL } from "../store.ts";
 import type { Database, Sql } from "./database.ts";
 import { queue } from "./queue.ts";
@@ -104,6 +104,26 @@ export function endpointQueries(db: Database) {
         [previousExpiresAt, secret, now, id, scope.accountId, scope.environment],
       );
       return changed ? get(db, scope, id) : null;
+    },
+    async listEndpointSecrets(after: string | null, limit: number) {
+      const rows = await db.all(
+        "SELECT id, secret, previous_secret FROM endpoints WHERE id > $1 ORDER BY id LIMIT $2",
+        [after ?? "", limit],
+      );
+      return rows.map(toEndpointSecrets);
+    },
+    async replaceEndpointSecrets(changes: { from: EndpointSecrets; to: EndpointSecrets }[]) {
+      return db.transaction(async (tx) => {
+        let applied = 0;
+        for (const { from, to } of changes) {
+          applied += await tx.run(
+            `UPDATE endpoints SET secret = $1, previous_secret = $2
+            WHERE id = $3 AND secret = $4 AND previous_secret IS NOT DISTINCT FROM $5::text`,
+            [to.secret, to.previousSecret, from.id, from.secret, from.previousSecret],
+          );
+        }
+        return applied;
+      });
     },
     async openListener(scope: Scope, eventTypes: string[] | null, secret: string, hold: ListenerHold, now: number) {
       return db.transaction(async (tx) => {

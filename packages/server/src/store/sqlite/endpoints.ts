@@ -1,7 +1,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import { newId } from "../../ids.ts";
-import { json, type Row, toEndpoint } from "../rows.ts";
-import type { Endpoint, EndpointPatch, ListenerHold, NewEndpoint, Page, Scope } from "../store.ts";
+import { json, type Row, toEndpoint, toEndpointSecrets } from "../rows.ts";
+import type { Endpoint, EndpointPatch, EndpointSecrets, ListenerHold, NewEndpoint, Page, Scope } from "../store.ts";
 import { DISABLED_BY_REQUEST, LISTEN_URL } from "../store.ts";
 import { prepareAll, transaction } from "./database.ts";
 import type { QueueSummary } from "./queue.ts";
@@ -32,6 +32,9 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
       WHERE endpoint_id = ? AND due_at IS NOT NULL AND status IN ('pending', 'delivering')`,
     rotate: `UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = ?, secret = ?, updated_at = ?
       WHERE id = ? AND account_id = ? AND environment = ?`,
+    secrets: "SELECT id, secret, previous_secret FROM endpoints WHERE id > ? ORDER BY id LIMIT ?",
+    replaceSecrets: `UPDATE endpoints SET secret = ?, previous_secret = ?
+      WHERE id = ? AND secret = ? AND previous_secret IS ?`,
     recover: `UPDATE deliveries SET status = 'pending', due_at = ?, next_attempt_at = ?, scheduled_attempts = 0,
       manual = 0, updated_at = ?
       WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?`,
@@ -145,6 +148,20 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
     },
     async releaseListener(endpointId: string, node: string) {
       sql.releaseListener.run(endpointId, node);
+    },
+    async listEndpointSecrets(after: string | null, limit: number) {
+      return (sql.secrets.all(after ?? "", limit) as Row[]).map(toEndpointSecrets);
+    },
+    async replaceEndpointSecrets(changes: { from: EndpointSecrets; to: EndpointSecrets }[]) {
+      return transaction(db, () => {
+        let applied = 0;
+        for (const { from, to } of changes) {
+          applied += Number(
+            sql.replaceSecrets.run(to.secret, to.previousSecret, from.id, from.secret, from.previousSecret).changes,
+          );
+        }
+        return applied;
+      });
     },
     async recoverEndpoint(scope: Scope, id: string, since: number, until: number, now: number) {
       return transaction(db, () => {

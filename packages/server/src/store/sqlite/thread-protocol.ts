@@ -27,6 +27,8 @@ export const STORE_METHODS: Record<Exclude<keyof Store, "close">, "read" | "writ
   openListener: "write",
   holdListeners: "write",
   releaseListener: "write",
+  listEndpointSecrets: "read",
+  replaceEndpointSecrets: "write",
   endpointStats: "read",
   recoverEndpoint: "write",
   ingest: "write",
