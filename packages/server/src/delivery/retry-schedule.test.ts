@@ -40,9 +40,12 @@ describe("retry schedule", () => {
 
   it("honours Retry-After when it asks for more time, within a bound", () => {
     const none = () => 0.5;
-    assert.equal(nextAttemptDelay([60_000], 1, none, 120_000), 120_000);
+    assert.equal(nextAttemptDelay([60_000, 60_000], 1, none, 120_000), 120_000);
     assert.equal(nextAttemptDelay([60_000], 1, none, 1_000), 60_000, "never sooner than the schedule");
-    assert.equal(nextAttemptDelay([60_000], 1, none, 100 * HOUR), 6 * HOUR, "capped");
+    const hourly = Array(72).fill(HOUR);
+    assert.equal(nextAttemptDelay(hourly, 1, none, 100 * HOUR), 6 * HOUR, "capped");
+    assert.equal(nextAttemptDelay(hourly, 71, none, 5 * HOUR), 2 * HOUR, "never past the schedule's end");
+    assert.equal(nextAttemptDelay([60_000], 1, none, 100 * HOUR), 60_000, "the end of a short schedule");
   });
 
   it("reads Retry-After as seconds or as an HTTP date", () => {

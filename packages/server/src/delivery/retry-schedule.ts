@@ -7,7 +7,7 @@ export const DEFAULT_RETRY_SCHEDULE: readonly number[] = Object.freeze(Array(72)
 export const MAX_SCHEDULE_LENGTH = 200;
 const MAX_DELAY_MS = 7 * 86_400_000;
 const JITTER = 0.05;
-/** Retry-After is honoured, but a receiver cannot push its retry further than this. */
+/** Retry-After is honoured, but a receiver cannot push its retry further than this (nor past the schedule's end). */
 const MAX_RETRY_AFTER_MS = 6 * 3_600_000;
 
 /**
@@ -51,7 +51,11 @@ export function nextAttemptDelay(
   if (base === undefined) return null;
   const jittered = Math.round(base * (1 + (random() * 2 - 1) * JITTER));
   if (retryAfterMs === null) return jittered;
-  return Math.max(jittered, Math.min(retryAfterMs, MAX_RETRY_AFTER_MS));
+  // A receiver may ask for more time, but not past the schedule's end: the attempts left
+  // would otherwise all fall after the time the sender promised to give up.
+  let untilEnd = 0;
+  for (let i = attemptsDone - 1; i < schedule.length; i++) untilEnd += schedule[i] as number;
+  return Math.max(jittered, Math.min(retryAfterMs, MAX_RETRY_AFTER_MS, untilEnd));
 }
 
 /** Parses a Retry-After header (seconds or an HTTP date) into milliseconds from `now`. */
