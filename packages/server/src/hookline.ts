@@ -4,6 +4,7 @@ import { buildApi } from "./api/server.ts";
 import { bootstrap, type FirstStartKeys } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
 import { createDispatcher } from "./delivery/dispatcher.ts";
+import type { LookupAll } from "./delivery/egress-guard.ts";
 import { createHttpSender } from "./delivery/http-sender.ts";
 import { createListenHub } from "./delivery/listen-hub.ts";
 import { HooklineError } from "./errors.ts";
@@ -28,7 +29,12 @@ export interface Hookline {
  * Starts one Hookline process on its store (embedded SQLite, or PostgreSQL shared by
  * many nodes): the API, the delivery workers (the dispatcher), or both (`role`).
  */
-export async function startHookline(config: Config, logger: Logger): Promise<Hookline> {
+export async function startHookline(
+  config: Config,
+  logger: Logger,
+  /** Replaceable parts for tests: `resolve` answers every hostname lookup (endpoint checks and deliveries). */
+  seams: { resolve?: LookupAll } = {},
+): Promise<Hookline> {
   const now = Date.now;
   const postgres = config.databaseUrl
     ? await createPostgresStore({
@@ -50,6 +56,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
         maxResponseBytes: config.maxResponseBytes,
         allowPrivateInTest: config.allowPrivateInTest,
         egressAllowCidrs: config.egressAllowCidrs,
+        resolve: seams.resolve,
       },
       listeners,
     );
@@ -87,6 +94,7 @@ export async function startHookline(config: Config, logger: Logger): Promise<Hoo
         listeners,
         node,
         now,
+        resolve: seams.resolve,
       },
       logger,
       config.role === "worker" ? "health" : "all",

@@ -7,6 +7,7 @@ import type {
   RawServerDefault,
 } from "fastify";
 import type { Config } from "../config.ts";
+import type { LookupAll } from "../delivery/egress-guard.ts";
 import type { ListenHub } from "../delivery/listen-hub.ts";
 import type { GroupCommit } from "../store/group-commit.ts";
 import type { Delivery, Scope, Store } from "../store/store.ts";
@@ -30,6 +31,8 @@ export interface ApiContext {
   /** This process's id, as the holder of the listen endpoints whose sockets it has. */
   node: string;
   now: () => number;
+  /** Resolver for endpoint URL checks; the system resolver when absent (tests inject answers). */
+  resolve?: LookupAll | undefined;
 }
 
 export type Api = FastifyInstance<

@@ -1,7 +1,13 @@
 import { isIP } from "node:net";
-import { Agent, type Dispatcher } from "undici";
+import { Agent, buildConnector, type Dispatcher } from "undici";
 import type { AttemptError, Claim, Environment } from "../store/store.ts";
-import { addressRejection, createGuardedLookup, type EgressPolicy } from "./egress-guard.ts";
+import {
+  addressRejection,
+  createGuardedLookup,
+  type EgressPolicy,
+  type LookupAll,
+  parseAllowList,
+} from "./egress-guard.ts";
 import type { ListenHub } from "./listen-hub.ts";
 import type { AttemptResult } from "./outcome-policy.ts";
 import { parseRetryAfter } from "./retry-schedule.ts";
@@ -13,6 +19,8 @@ export interface HttpSenderOptions {
   maxResponseBytes: number;
   allowPrivateInTest: boolean;
   egressAllowCidrs: readonly string[];
+  /** Where hostnames' addresses come from; defaults to the system resolver. Tests inject answers here. */
+  resolve?: LookupAll | undefined;
 }
 
 export interface HttpSender {
@@ -40,11 +48,26 @@ export function createHttpSender(options: HttpSenderOptions, listeners: ListenHu
     test: { environment: "test", allowPrivateInTest: options.allowPrivateInTest, allowCidrs: options.egressAllowCidrs },
     live: { environment: "live", allowPrivateInTest: false, allowCidrs: options.egressAllowCidrs },
   };
+  // A malformed allow-list is a configuration error: fail at start, not at the first delivery.
+  parseAllowList(options.egressAllowCidrs);
+  // The connector resolves through the guarded lookup, and the socket connects to the
+  // addresses that lookup checked: there is no second resolution to rebind. A lookup does
+  // not learn the port, so each port gets its own (for allow-list entries with a port).
+  const connectorFor = (environment: Environment): buildConnector.connector => {
+    const byPort = new Map<number, buildConnector.connector>();
+    return (connectOptions, callback) => {
+      const port = Number(connectOptions.port) || (connectOptions.protocol === "https:" ? 443 : 80);
+      let connector = byPort.get(port);
+      if (!connector) {
+        const lookup = createGuardedLookup(policies[environment], options.resolve, port);
+        connector = buildConnector({ lookup, timeout: options.attemptTimeoutMs });
+        byPort.set(port, connector);
+      }
+      return connector(connectOptions, callback);
+    };
+  };
   const agentFor = (environment: Environment) =>
-    new Agent({
-      connect: { lookup: createGuardedLookup(policies[environment]), timeout: options.attemptTimeoutMs },
-      keepAliveTimeout: 30_000,
-    });
+    new Agent({ connect: connectorFor(environment), keepAliveTimeout: 30_000 });
   const agents: Record<Environment, Agent> = { test: agentFor("test"), live: agentFor("live") };
   /** Attempts in flight, each with the function that ends it as aborted. */
   const inFlight = new Set<() => void>();
@@ -156,10 +179,11 @@ export function createHttpSender(options: HttpSenderOptions, listeners: ListenHu
     if (!target) {
       const parsed = new URL(url);
       const host = parsed.hostname.replace(/^\[|\]$/g, "");
+      const port = Number(parsed.port) || (parsed.protocol === "https:" ? 443 : 80);
       target = {
         origin: parsed.origin,
         path: parsed.pathname + parsed.search,
-        blockedLiteral: isIP(host) !== 0 && addressRejection(host, policies[environment]) !== null,
+        blockedLiteral: isIP(host) !== 0 && addressRejection(host, policies[environment], port) !== null,
       };
       if (targets.size >= MAX_TARGETS) targets.clear();
       targets.set(key, target);

@@ -28,16 +28,20 @@ export interface TestHookline {
  * Starts Hookline in this process on a free loopback port with a fresh data
  * directory. `env` takes the same HOOKLINE_* settings as the real command. With
  * HOOKLINE_TEST_DATABASE_URL set (the test runner's PostgreSQL pass), the store
- * is PostgreSQL, in a schema of its own.
+ * is PostgreSQL, in a schema of its own. `seams` reaches into the process, e.g. a
+ * `resolve` that makes made-up hostnames answer whatever a test needs.
  */
-export async function startTestHookline(env: Record<string, string> = {}): Promise<TestHookline> {
+export async function startTestHookline(
+  env: Record<string, string> = {},
+  seams: Parameters<typeof startHookline>[2] = {},
+): Promise<TestHookline> {
   const dir = tempDir();
   const postgres = process.env.HOOKLINE_TEST_DATABASE_URL;
   const schema = postgres ? testSchema() : null;
   const database = postgres && schema ? { DATABASE_URL: postgres, HOOKLINE_DATABASE_SCHEMA: schema } : {};
   const config = loadConfig({ env: { HOOKLINE_PORT: "0", HOOKLINE_DATA_DIR: dir.path, ...database, ...env } });
   const logger = pino({ level: process.env.HOOKLINE_TEST_LOG ?? "silent" });
-  const hookline = await startHookline(config, logger);
+  const hookline = await startHookline(config, logger, seams);
   const first = hookline.firstStart;
   if (!first?.adminKey) throw new Error("expected a first start with generated keys");
   const keys = { admin: first.adminKey, test: first.testKey, live: first.liveKey };

@@ -16,11 +16,15 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
   const { store, now } = ctx;
 
   async function checkUrl(url: string, environment: Environment) {
-    const reason = await urlRejection(url, {
-      environment,
-      allowPrivateInTest: ctx.config.allowPrivateInTest,
-      allowCidrs: ctx.config.egressAllowCidrs,
-    });
+    const reason = await urlRejection(
+      url,
+      {
+        environment,
+        allowPrivateInTest: ctx.config.allowPrivateInTest,
+        allowCidrs: ctx.config.egressAllowCidrs,
+      },
+      ctx.resolve,
+    );
     if (reason) throw new HooklineError("url_rejected", reason, { status: 422 });
   }
 
