@@ -9,10 +9,13 @@ import { createHttpSender } from "./delivery/http-sender.ts";
 import { createListenHub } from "./delivery/listen-hub.ts";
 import { HooklineError } from "./errors.ts";
 import { newId } from "./ids.ts";
+import { loadMasterKeys, secretBoxOf } from "./master-key.ts";
 import { createGroupCommit } from "./store/group-commit.ts";
 import { createPostgresStore } from "./store/postgres/postgres-store.ts";
+import { resealSecrets, sealSecrets } from "./store/sealed-store.ts";
 import { startThreadedSqliteStore } from "./store/sqlite/threaded-store.ts";
 import type { Store } from "./store/store.ts";
+import { createSystemEvents } from "./system-events.ts";
 import { VERSION } from "./version.ts";
 
 export interface Hookline {
@@ -36,6 +39,7 @@ export async function startHookline(
   seams: { resolve?: LookupAll } = {},
 ): Promise<Hookline> {
   const now = Date.now;
+  const box = secretBoxOf(loadMasterKeys(config));
   const postgres = config.databaseUrl
     ? await createPostgresStore({
         url: config.databaseUrl,
@@ -43,11 +47,16 @@ export async function startHookline(
         poolSize: config.databasePoolSize,
       })
     : null;
-  const store = postgres ?? (await startThreadedSqliteStore(config.dataDir));
+  const rawStore = postgres ?? (await startThreadedSqliteStore(config.dataDir));
+  const store = sealSecrets(rawStore, box);
   const delivers = config.role !== "api";
   try {
+    // Refuses a wrong master key before anything is served, and seals secrets written before encryption.
+    await resealSecrets(rawStore, box, false);
     const { adminKeyHash, firstStart } = await bootstrap(store, config.adminKey, now());
     const node = newId("node", now());
+    const systemEvents = createSystemEvents({ store, config, now, logger, resolve: seams.resolve });
+    await systemEvents.start();
     const listeners = createListenHub({ maxResponseBytes: config.maxResponseBytes });
     const sender = createHttpSender(
       {
@@ -68,11 +77,21 @@ export async function startHookline(
         attemptTimeoutMs: config.attemptTimeoutMs,
         maxInFlightPerEndpoint: config.maxInFlightPerEndpoint,
         retrySchedule: config.retrySchedule,
+        disableEndpointAfterMs: config.disableEndpointAfterMs,
         shutdownTimeoutMs: config.shutdownTimeoutMs,
         node,
         listenersOnly: !delivers,
       },
-      { store, sender, logger: logger.child({ component: "dispatcher" }) },
+      {
+        store,
+        sender,
+        logger: logger.child({ component: "dispatcher" }),
+        onDisabled: (disabled) => {
+          systemEvents.endpointsDisabled(disabled).then(wake, (error) => {
+            logger.error({ err: error, disabled }, "could not record the endpoint.disabled system events");
+          });
+        },
+      },
     );
     // A node serving only the API delivers to the `hookline listen` sockets it holds, and
     // only once it holds one; the database's notifications wake the workers for the rest.

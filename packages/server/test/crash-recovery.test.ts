@@ -338,6 +338,7 @@ describe("crash recovery", () => {
         scheduledAttempts: claim.scheduledAttempts + 1,
         nextAttemptAt: null,
         disableEndpoint: null,
+        disableIfFailingSince: null,
       });
 
       // Each worker step is one settle: claim only, or record only.

@@ -89,6 +89,7 @@ describe("PostgreSQL store under concurrent writers", {
           scheduledAttempts: 1,
           nextAttemptAt: null,
           disableEndpoint: null,
+          disableIfFailingSince: null,
         },
       ],
       null,

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Claim, ClaimRequest, Outcome, Store } from "../store/store.ts";
+import type { Claim, ClaimRequest, DisabledEndpoint, Outcome, Store } from "../store/store.ts";
 import type { HttpSender } from "./http-sender.ts";
 import { decideOutcome } from "./outcome-policy.ts";
 
@@ -11,6 +11,8 @@ export interface DispatcherOptions {
   attemptTimeoutMs: number;
   maxInFlightPerEndpoint: number;
   retrySchedule: readonly number[];
+  /** An endpoint whose attempts have all failed for this long is disabled. */
+  disableEndpointAfterMs: number;
   shutdownTimeoutMs: number;
   /** This process, as listen endpoints' holder (see ClaimRequest.node). */
   node: string;
@@ -24,6 +26,8 @@ export interface DispatcherDeps {
   logger: Logger;
   now?: () => number;
   random?: () => number;
+  /** Endpoints this dispatcher's writes disabled (410 Gone, failing too long), once committed. */
+  onDisabled?: (disabled: DisabledEndpoint[]) => void;
 }
 
 export interface Dispatcher {
@@ -190,8 +194,14 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     let claims: Claim[];
     try {
       const claim = room > 0 ? claimRequest(t, room) : null;
-      ({ claims } = await store.settle(batch, claim, t));
+      let disabled: DisabledEndpoint[];
+      ({ claims, disabled } = await store.settle(batch, claim, t));
       storeFailing = false;
+      for (const { endpointId } of disabled) {
+        gone.add(endpointId);
+        releaseWaiting(endpointId);
+      }
+      if (disabled.length > 0) deps.onDisabled?.(disabled);
     } catch (error) {
       storeFailing = true;
       // The outcomes are written with the next try; should their leases expire first, the
@@ -319,7 +329,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       released.push(claim);
       return;
     }
-    const outcome = decideOutcome(claim, result, now(), options.retrySchedule, random);
+    const rules = { retrySchedule: options.retrySchedule, disableAfterMs: options.disableEndpointAfterMs };
+    const outcome = decideOutcome(claim, result, now(), rules, random);
     outcomes.push(outcome);
     // The receiver asked for no more: nothing waiting may go out to it.
     if (outcome.disableEndpoint) {

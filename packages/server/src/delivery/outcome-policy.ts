@@ -22,16 +22,22 @@ export function decideOutcome(
   claim: Claim,
   result: AttemptResult,
   now: number,
-  defaultSchedule: readonly number[],
+  rules: { retrySchedule: readonly number[]; disableAfterMs: number },
   random: () => number,
 ): Outcome {
   const attempt = { ...result, trigger: claim.manual ? ("manual" as const) : ("scheduled" as const) };
   const scheduledAttempts = claim.scheduledAttempts + (claim.manual ? 0 : 1);
   const { deliveryId, claimToken, endpointId } = claim;
-  const base = { claim: { deliveryId, claimToken, endpointId }, attempt, scheduledAttempts, disableEndpoint: null };
+  const base = {
+    claim: { deliveryId, claimToken, endpointId },
+    attempt,
+    scheduledAttempts,
+    disableEndpoint: null,
+    disableIfFailingSince: result.startedAt - rules.disableAfterMs,
+  };
   const code = result.statusCode;
   if (code !== null && code >= 200 && code < 300) {
-    return { ...base, status: "succeeded", nextAttemptAt: null };
+    return { ...base, status: "succeeded", nextAttemptAt: null, disableIfFailingSince: null };
   }
   if (code === 410) {
     return {
@@ -39,6 +45,7 @@ export function decideOutcome(
       status: "failed",
       nextAttemptAt: null,
       disableEndpoint: "the receiver answered 410 Gone, which asks for no more deliveries",
+      disableIfFailingSince: null,
     };
   }
   if (claim.manual) {
@@ -46,7 +53,7 @@ export function decideOutcome(
       ? { ...base, status: "failed", nextAttemptAt: null }
       : { ...base, status: "pending", nextAttemptAt: claim.nextAttemptAt };
   }
-  const schedule = claim.retrySchedule ?? defaultSchedule;
+  const schedule = claim.retrySchedule ?? rules.retrySchedule;
   const delay = nextAttemptDelay(schedule, scheduledAttempts, random, result.retryAfterMs);
   return delay === null
     ? { ...base, status: "failed", nextAttemptAt: null }

@@ -5,6 +5,7 @@ import type {
   Claim,
   Delivery,
   DeliveryStatus,
+  DisabledEndpoint,
   Endpoint,
   EndpointKind,
   EndpointSecrets,
@@ -50,6 +51,19 @@ export function toClaim(row: Row, claimToken: string, now: number, leaseUntil: n
     leaseUntil,
     nextAttemptAt: row.next_attempt_at === null ? null : Number(row.next_attempt_at),
     manual: row.manual === 1,
+  };
+}
+
+/** The operator's record of an endpoint just disabled, from its row. */
+export function disabledEndpoint(row: Row, reason: string, at: number): DisabledEndpoint {
+  return {
+    endpointId: String(row.id),
+    accountId: String(row.account_id),
+    environment: row.environment as Environment,
+    url: String(row.url),
+    reason,
+    failingSince: row.failing_since === null ? null : Number(row.failing_since),
+    at,
   };
 }
 

@@ -231,6 +231,22 @@ export interface Outcome {
   nextAttemptAt: number | null;
   /** Set when the receiver asked to stop (410 Gone). */
   disableEndpoint: string | null;
+  /**
+   * For a failed attempt: disable the endpoint when it has failed, without a success, since
+   * this time or earlier (now minus `disable_endpoint_after`); null for a success.
+   */
+  disableIfFailingSince: number | null;
+}
+
+/** An endpoint a settle disabled (410 Gone, or failing for too long), for the operator's system event. */
+export interface DisabledEndpoint {
+  endpointId: string;
+  accountId: string;
+  environment: Environment;
+  url: string;
+  reason: string;
+  failingSince: number | null;
+  at: number;
 }
 
 /** An event type in the catalog: what it means, the shape of its `data`, a sample. */
@@ -380,7 +396,11 @@ export interface Store {
    * The dispatcher's one write: records finished attempts (only where the claim
    * token still holds) and claims more due deliveries, in one transaction.
    */
-  settle(outcomes: Outcome[], claim: ClaimRequest | null, now: number): Promise<{ recorded: number; claims: Claim[] }>;
+  settle(
+    outcomes: Outcome[],
+    claim: ClaimRequest | null,
+    now: number,
+  ): Promise<{ recorded: number; claims: Claim[]; disabled: DisabledEndpoint[] }>;
   /** Gives claims that were not attempted back, due at once (on shutdown, or when their endpoint changed). */
   releaseClaims(claims: Claim[], now: number): Promise<void>;
   /** The earliest time any queued delivery is due, or null when none is. */

@@ -5,7 +5,7 @@ import { pino } from "pino";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { type Hookline, startHookline } from "../../src/hookline.ts";
 import { type ApiClient, apiClient } from "./client.ts";
-import { dropSchema, testSchema } from "./postgres.ts";
+import { dropSchema, TEST_MASTER_KEY, testSchema } from "./postgres.ts";
 
 export function tempDir(prefix = "hookline-test-"): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
@@ -38,7 +38,10 @@ export async function startTestHookline(
   const dir = tempDir();
   const postgres = process.env.HOOKLINE_TEST_DATABASE_URL;
   const schema = postgres ? testSchema() : null;
-  const database = postgres && schema ? { DATABASE_URL: postgres, HOOKLINE_DATABASE_SCHEMA: schema } : {};
+  const database =
+    postgres && schema
+      ? { DATABASE_URL: postgres, HOOKLINE_DATABASE_SCHEMA: schema, HOOKLINE_MASTER_KEY: TEST_MASTER_KEY }
+      : {};
   const config = loadConfig({ env: { HOOKLINE_PORT: "0", HOOKLINE_DATA_DIR: dir.path, ...database, ...env } });
   const logger = pino({ level: process.env.HOOKLINE_TEST_LOG ?? "silent" });
   const hookline = await startHookline(config, logger, seams);

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { newId } from "../../ids.ts";
 import { RATE_AHEAD_MS, rateSlots } from "../claim-rules.ts";
-import { recordedState } from "../outcome-rules.ts";
-import { toAttempt, toClaim, toDelivery } from "../rows.ts";
-import type { Claim, ClaimRequest, DeliveryStatus, Outcome, Page, Scope } from "../store.ts";
+import { failingReason, failureStreaks, recordedState } from "../outcome-rules.ts";
+import { disabledEndpoint, type Row, toAttempt, toClaim, toDelivery } from "../rows.ts";
+import type { Claim, ClaimRequest, DeliveryStatus, DisabledEndpoint, Outcome, Page, Scope } from "../store.ts";
 import type { Database, Sql } from "./database.ts";
 import { tally } from "./endpoint-stats.ts";
 import { queue, roomOn } from "./queue.ts";
@@ -80,24 +80,70 @@ export function deliveryQueries(db: Database) {
     return claims;
   }
 
+  /** Disables an endpoint and fails its waiting work; returns what the operator is told. */
+  async function disable(tx: Sql, endpointId: string, reason: string, now: number): Promise<DisabledEndpoint> {
+    // FOR UPDATE waits for ingests reading the endpoint as a target (KEY SHARE): their new
+    // deliveries are then failed below with the rest, not left pending for a disabled endpoint.
+    const row = await tx.get(
+      "SELECT id, account_id, environment, url, failing_since FROM endpoints WHERE id = $1 FOR UPDATE",
+      [endpointId],
+    );
+    await tx.run("UPDATE endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2 WHERE id = $3", [
+      reason,
+      now,
+      endpointId,
+    ]);
+    await queue.failPending(tx, endpointId, "endpoint_disabled", now);
+    return disabledEndpoint(row as Row, reason, now);
+  }
+
+  /**
+   * Keeps each endpoint's failure streak, and disables the ones failing for too long. The
+   * statements change only rows whose streak changes, so a healthy endpoint's row is not written.
+   */
+  async function trackStreaks(tx: Sql, recorded: Outcome[], now: number, disabled: DisabledEndpoint[]) {
+    const streaks = [...failureStreaks(recorded)];
+    const ended = streaks.filter(([, s]) => s.ok).map(([id]) => id);
+    if (ended.length > 0) {
+      await tx.run(
+        "UPDATE endpoints SET failing_since = NULL WHERE id = ANY($1::text[]) AND failing_since IS NOT NULL",
+        [ended],
+      );
+    }
+    const failing = streaks.filter(([, s]) => !s.ok);
+    if (failing.length === 0) return;
+    await tx.run(
+      `UPDATE endpoints e SET failing_since = f.since
+      FROM unnest($1::text[], $2::bigint[], $3::boolean[]) AS f(id, since, restarted)
+      WHERE e.id = f.id AND (e.failing_since IS NULL OR f.restarted)`,
+      [failing.map(([id]) => id), failing.map(([, s]) => s.since), failing.map(([, s]) => s.restarted)],
+    );
+    const checked = failing.filter(([, s]) => s.disableIfSince !== null);
+    if (checked.length === 0) return;
+    const tooLong = await tx.all(
+      `SELECT e.id, e.failing_since FROM endpoints e
+      JOIN unnest($1::text[], $2::bigint[]) AS f(id, cutoff) ON e.id = f.id
+      WHERE e.enabled = 1 AND e.kind = 'http' AND e.failing_since <= f.cutoff ORDER BY e.id`,
+      [checked.map(([id]) => id), checked.map(([, s]) => s.disableIfSince)],
+    );
+    for (const row of tooLong) {
+      disabled.push(await disable(tx, String(row.id), failingReason(Number(row.failing_since), now), now));
+    }
+  }
+
   /** Writes attempts and delivery states; an outcome whose claim token no longer holds writes nothing. */
-  async function recordOutcomes(tx: Sql, outcomes: Outcome[], now: number): Promise<number> {
-    let recorded = 0;
+  async function recordOutcomes(
+    tx: Sql,
+    outcomes: Outcome[],
+    now: number,
+  ): Promise<{ recorded: number; disabled: DisabledEndpoint[] }> {
+    const recordedOutcomes: Outcome[] = [];
+    const disabled: DisabledEndpoint[] = [];
     const touched = new Set<string>();
     const stats = tally(now);
     for (const outcome of outcomes) {
       const { claim, attempt } = outcome;
-      if (outcome.disableEndpoint) {
-        // FOR UPDATE waits for ingests reading the endpoint as a target (KEY SHARE): their new
-        // deliveries are then failed below with the rest, not left pending for a disabled endpoint.
-        await tx.run("SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE", [claim.endpointId]);
-        await tx.run("UPDATE endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2 WHERE id = $3", [
-          outcome.disableEndpoint,
-          now,
-          claim.endpointId,
-        ]);
-        await queue.failPending(tx, claim.endpointId, "endpoint_disabled", now);
-      }
+      if (outcome.disableEndpoint) disabled.push(await disable(tx, claim.endpointId, outcome.disableEndpoint, now));
       const endpoint = await tx.get("SELECT enabled FROM endpoints WHERE id = $1", [claim.endpointId]);
       const { status, nextAttemptAt, lastError } = recordedState(outcome, endpoint?.enabled === 1);
       const changed = await tx.run(
@@ -118,7 +164,7 @@ export function deliveryQueries(db: Database) {
         ],
       );
       if (!changed) continue;
-      recorded++;
+      recordedOutcomes.push(outcome);
       touched.add(claim.endpointId);
       stats.count(claim.endpointId, attempt);
       await tx.run(
@@ -137,9 +183,10 @@ export function deliveryQueries(db: Database) {
         ],
       );
     }
+    await trackStreaks(tx, recordedOutcomes, now, disabled);
     await queue.refresh(tx, touched);
     await stats.write(tx);
-    return recorded;
+    return { recorded: recordedOutcomes.length, disabled };
   }
 
   return {
@@ -203,7 +250,7 @@ export function deliveryQueries(db: Database) {
     },
     async settle(outcomes: Outcome[], claim: ClaimRequest | null, now: number) {
       return db.transaction(async (tx) => ({
-        recorded: await recordOutcomes(tx, outcomes, now),
+        ...(await recordOutcomes(tx, outcomes, now)),
         claims: claim ? await claimDue(tx, claim) : [],
       }));
     },

@@ -132,4 +132,8 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE endpoints ADD COLUMN listener_node TEXT;
   ALTER TABLE endpoints ADD COLUMN listener_until BIGINT;
   `,
+  // The first failed attempt since the endpoint's last success: failing this long disables it.
+  `
+  ALTER TABLE endpoints ADD COLUMN failing_since BIGINT;
+  `,
 ];

@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { newId } from "../../ids.ts";
 import { capOf, RATE_AHEAD_MS, rateSlots } from "../claim-rules.ts";
-import { recordedState } from "../outcome-rules.ts";
-import { type Row, toAttempt, toClaim, toDelivery } from "../rows.ts";
-import type { Claim, ClaimRequest, DeliveryStatus, Outcome, Page, Scope } from "../store.ts";
+import { failingReason, failureStreaks, recordedState } from "../outcome-rules.ts";
+import { disabledEndpoint, type Row, toAttempt, toClaim, toDelivery } from "../rows.ts";
+import type { Claim, ClaimRequest, DeliveryStatus, DisabledEndpoint, Outcome, Page, Scope } from "../store.ts";
 import { prepareAll, transaction } from "./database.ts";
 import type { EndpointStatsQueries } from "./endpoint-stats.ts";
 import type { QueueSummary } from "./queue.ts";
@@ -53,6 +53,12 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     insertAttempt: `INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_snippet,
       request_headers, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     disableEndpoint: "UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?",
+    disabledEndpoint: "SELECT id, account_id, environment, url, failing_since FROM endpoints WHERE id = ?",
+    streakEnds: "UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL",
+    streakStarts: "UPDATE endpoints SET failing_since = ?1 WHERE id = ?2 AND failing_since IS NULL",
+    streakRestarts: "UPDATE endpoints SET failing_since = ?1 WHERE id = ?2",
+    failingTooLong: `SELECT failing_since FROM endpoints
+      WHERE id = ? AND enabled = 1 AND kind = 'http' AND failing_since <= ?`,
     // Due again at once, unless its endpoint was disabled meanwhile: then failed, like the rest of its work.
     release: `UPDATE deliveries SET claim_token = NULL, updated_at = ?1,
         status = iif(e.enabled = 1, 'pending', 'failed'),
@@ -94,17 +100,36 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     return claims;
   }
 
+  /** Disables an endpoint and fails its waiting work; returns what the operator is told. */
+  function disable(endpointId: string, reason: string, now: number): DisabledEndpoint {
+    sql.disableEndpoint.run(reason, now, endpointId);
+    queue.failPending(endpointId, "endpoint_disabled", now);
+    return disabledEndpoint(sql.disabledEndpoint.get(endpointId) as Row, reason, now);
+  }
+
+  /** Keeps each endpoint's failure streak, and disables the ones failing for too long. */
+  function trackStreaks(recorded: Outcome[], now: number, disabled: DisabledEndpoint[]): void {
+    for (const [endpointId, streak] of failureStreaks(recorded)) {
+      if (streak.ok) {
+        sql.streakEnds.run(endpointId);
+        continue;
+      }
+      (streak.restarted ? sql.streakRestarts : sql.streakStarts).run(streak.since, endpointId);
+      if (streak.disableIfSince === null) continue;
+      const row = sql.failingTooLong.get(endpointId, streak.disableIfSince) as Row | undefined;
+      if (row) disabled.push(disable(endpointId, failingReason(Number(row.failing_since), now), now));
+    }
+  }
+
   /** Writes attempts and delivery states; an outcome whose claim token no longer holds writes nothing. */
-  function recordOutcomes(outcomes: Outcome[], now: number): number {
-    let recorded = 0;
+  function recordOutcomes(outcomes: Outcome[], now: number): { recorded: number; disabled: DisabledEndpoint[] } {
+    const recordedOutcomes: Outcome[] = [];
+    const disabled: DisabledEndpoint[] = [];
     const touched = new Set<string>();
     const tally = startTally(now);
     for (const outcome of outcomes) {
       const { claim, attempt } = outcome;
-      if (outcome.disableEndpoint) {
-        sql.disableEndpoint.run(outcome.disableEndpoint, now, claim.endpointId);
-        queue.failPending(claim.endpointId, "endpoint_disabled", now);
-      }
+      if (outcome.disableEndpoint) disabled.push(disable(claim.endpointId, outcome.disableEndpoint, now));
       const endpoint = sql.endpointEnabled.get(claim.endpointId) as Row | undefined;
       const { status, nextAttemptAt, lastError } = recordedState(outcome, endpoint?.enabled === 1);
       const changed = sql.complete.run(
@@ -119,7 +144,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
         claim.claimToken,
       ).changes;
       if (!changed) continue;
-      recorded++;
+      recordedOutcomes.push(outcome);
       touched.add(claim.endpointId);
       tally.count(claim.endpointId, attempt);
       sql.insertAttempt.run(
@@ -134,9 +159,10 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
         attempt.trigger,
       );
     }
+    trackStreaks(recordedOutcomes, now, disabled);
     queue.refresh(touched);
     tally.write();
-    return recorded;
+    return { recorded: recordedOutcomes.length, disabled };
   }
 
   return {
@@ -177,7 +203,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     },
     async settle(outcomes: Outcome[], claim: ClaimRequest | null, now: number) {
       return transaction(db, () => ({
-        recorded: recordOutcomes(outcomes, now),
+        ...recordOutcomes(outcomes, now),
         claims: claim ? claimDue(claim) : [],
       }));
     },

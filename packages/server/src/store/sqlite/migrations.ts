@@ -159,4 +159,8 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE endpoints ADD COLUMN listener_node TEXT;
   ALTER TABLE endpoints ADD COLUMN listener_until INTEGER;
   `,
+  // The first failed attempt since the endpoint's last success: failing this long disables it.
+  `
+  ALTER TABLE endpoints ADD COLUMN failing_since INTEGER;
+  `,
 ];

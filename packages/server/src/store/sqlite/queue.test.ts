@@ -79,6 +79,7 @@ describe("the delivery queue", () => {
     scheduledAttempts: 1,
     nextAttemptAt,
     disableEndpoint: null,
+    disableIfFailingSince: null,
   });
 
   /** Every endpoint's next_due_at must equal the earliest due_at of its deliveries. */

@@ -1,0 +1,104 @@
+import type { Logger } from "pino";
+import { createAccountWithKeys } from "./api/routes/accounts.ts";
+import type { Config } from "./config.ts";
+import { type LookupAll, urlRejection } from "./delivery/egress-guard.ts";
+import { newSigningSecret } from "./ids.ts";
+import type { DisabledEndpoint, Scope, Store } from "./store/store.ts";
+
+/** The name of the account that holds the operator's own events. */
+export const SYSTEM_ACCOUNT_NAME = "Hookline system events";
+const SYSTEM_ACCOUNT_SETTING = "system_account_id";
+/** Marks the endpoint Hookline keeps at `system_events_url`. */
+const SYSTEM_ENDPOINT_DESCRIPTION = "system_events_url (kept by Hookline from its configuration)";
+
+export interface SystemEvents {
+  /** Points the system account's endpoint at `system_events_url`, when configured. */
+  start(): Promise<void>;
+  /** Sends `endpoint.disabled` for each endpoint; resolves once the events are committed. */
+  endpointsDisabled(disabled: DisabledEndpoint[]): Promise<void>;
+}
+
+/**
+ * The operator's own events, sent like every other webhook: they are events of the LIVE
+ * environment of an account of their own ("Hookline system events", made when first needed),
+ * so they are signed, retried and logged, and the dashboard shows them in that account. With
+ * `system_events_url`, that account has an endpoint at that URL, kept in step with the config.
+ */
+export function createSystemEvents(deps: {
+  store: Store;
+  config: Config;
+  now: () => number;
+  logger: Logger;
+  resolve?: LookupAll | undefined;
+}): SystemEvents {
+  const { store, config, now, logger } = deps;
+
+  async function systemScope(): Promise<Scope> {
+    let accountId = await store.getSetting(SYSTEM_ACCOUNT_SETTING);
+    if (accountId === null) {
+      const { account } = await createAccountWithKeys(store, SYSTEM_ACCOUNT_NAME, now());
+      // Two nodes making it at once: the first one's stays, the other's is left unused.
+      if (!(await store.addSetting(SYSTEM_ACCOUNT_SETTING, account.id))) {
+        accountId = await store.getSetting(SYSTEM_ACCOUNT_SETTING);
+      } else accountId = account.id;
+    }
+    return { accountId: accountId as string, environment: "live" };
+  }
+
+  return {
+    async start() {
+      const url = config.systemEventsUrl;
+      if (url === null) return;
+      const scope = await systemScope();
+      const rejected = await urlRejection(
+        url,
+        { environment: "live", allowPrivateInTest: false, allowCidrs: config.egressAllowCidrs },
+        deps.resolve,
+      );
+      if (rejected) {
+        logger.warn(`system_events_url: ${rejected}; add its address to egress_allow_cidrs to receive system events`);
+      }
+      const current = (await store.listEndpoints(scope, { limit: 1000 })).find(
+        (endpoint) => endpoint.description === SYSTEM_ENDPOINT_DESCRIPTION,
+      );
+      const fields = { url, enabled: true, eventTypes: null };
+      if (!current) {
+        await store.createEndpoint(
+          scope,
+          {
+            ...fields,
+            description: SYSTEM_ENDPOINT_DESCRIPTION,
+            rateLimitPerS: null,
+            maxInFlight: null,
+            retrySchedule: null,
+            secret: newSigningSecret(),
+          },
+          now(),
+        );
+      } else if (current.url !== url || !current.enabled) {
+        await store.updateEndpoint(scope, current.id, fields, now());
+      }
+    },
+
+    async endpointsDisabled(disabled) {
+      const scope = await systemScope();
+      const events = disabled.map((endpoint) => ({
+        type: "endpoint.disabled",
+        dataJson: JSON.stringify({
+          endpoint_id: endpoint.endpointId,
+          account_id: endpoint.accountId,
+          environment: endpoint.environment,
+          url: endpoint.url,
+          reason: endpoint.reason,
+          failing_since: endpoint.failingSince === null ? null : new Date(endpoint.failingSince).toISOString(),
+          disabled_at: new Date(endpoint.at).toISOString(),
+        }),
+        // Sent twice (a retry after a failed commit), it is still one event.
+        idempotencyKey: `endpoint.disabled:${endpoint.endpointId}:${endpoint.at}`,
+      }));
+      const { results } = await store.ingest([{ scope, events }], now());
+      const [result] = results;
+      if (result && !result.ok) throw result.error;
+    },
+  };
+}
