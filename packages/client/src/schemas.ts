@@ -9,10 +9,14 @@ import { type Static, Type } from "typebox";
 const strict = { additionalProperties: false } as const;
 
 export const EventType = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$" });
-/** Free text may hold anything but NUL, which PostgreSQL text cannot store. */
-const noNul = "^[^\\u0000]*$";
+/**
+ * Free text may hold anything but NUL, which PostgreSQL text cannot store, and a
+ * lone UTF-16 surrogate (`"\ud800"`), which UTF-8 cannot: it would be stored as U+FFFD.
+ * (Patterns are Unicode regular expressions: a surrogate pair is one character.)
+ */
+const storable = "^[^\\u0000\\ud800-\\udfff]*$";
 
-export const IdempotencyKey = Type.String({ minLength: 1, maxLength: 256, pattern: noNul });
+export const IdempotencyKey = Type.String({ minLength: 1, maxLength: 256, pattern: storable });
 export const Duration = Type.String({ pattern: "^\\d+(\\.\\d+)?(ms|s|m|h|d)(\\*\\d+)?$" });
 export const Timestamp = Type.String({ format: "date-time" });
 
@@ -51,13 +55,13 @@ export const EventListQuery = Type.Object(
 );
 
 export const CreateAccountBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 200, pattern: noNul }) },
+  { name: Type.String({ minLength: 1, maxLength: 200, pattern: storable }) },
   strict,
 );
 
 const endpointFields = {
-  url: Type.String({ minLength: 1, maxLength: 2048, pattern: noNul }),
-  description: Type.String({ maxLength: 1024, pattern: noNul }),
+  url: Type.String({ minLength: 1, maxLength: 2048, pattern: storable }),
+  description: Type.String({ maxLength: 1024, pattern: storable }),
   event_types: Type.Union([Type.Array(EventType, { minItems: 1, maxItems: 200, uniqueItems: true }), Type.Null()]),
   rate_limit_per_s: Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()]),
   max_in_flight: Type.Union([Type.Integer({ minimum: 1, maximum: 10_000 }), Type.Null()]),
@@ -111,7 +115,7 @@ export const EventTypeParams = Type.Object({ name: EventType });
 export const EventTypeBody = Type.Object(
   {
     name: EventType,
-    description: Type.Optional(Type.String({ maxLength: 1000, pattern: noNul })),
+    description: Type.Optional(Type.String({ maxLength: 1000, pattern: storable })),
     schema: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
     example: Type.Record(Type.String(), Type.Unknown()),
   },
@@ -134,7 +138,7 @@ export const PortalLinkBody = Type.Object(
     theme: Type.Optional(
       Type.Object(
         {
-          product_name: Type.Optional(Type.String({ minLength: 1, maxLength: 100, pattern: noNul })),
+          product_name: Type.Optional(Type.String({ minLength: 1, maxLength: 100, pattern: storable })),
           accent_color: Type.Optional(Type.String({ pattern: "^#[0-9a-fA-F]{6}$" })),
           logo_url: Type.Optional(HttpsUrl),
         },

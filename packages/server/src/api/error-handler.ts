@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { HooklineError } from "../errors.ts";
 
 /** Fastify's own error codes that mean the client sent something wrong. */
@@ -54,6 +54,19 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send(body("not_found", `no route ${request.method} ${request.url.split("?")[0]}`));
   });
+}
+
+/**
+ * Fastify's `frameworkErrors`: what it answers itself, before any route or hook
+ * (a broken percent-escape in the path, an over-long path parameter), in the same shape.
+ */
+export function frameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    reply.code(error.statusCode).send(body("invalid_request", error.message));
+    return;
+  }
+  reply.log.error({ err: error }, "unexpected error");
+  reply.code(500).send(body("internal_error", "an internal error occurred; it has been logged"));
 }
 
 function body(code: string, message: string) {

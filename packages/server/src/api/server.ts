@@ -6,7 +6,8 @@ import type { Logger } from "pino";
 import { installAuth } from "./auth.ts";
 import type { Api, ApiContext } from "./context.ts";
 import { registerDashboard } from "./dashboard.ts";
-import { installErrorHandler } from "./error-handler.ts";
+import { frameworkError, installErrorHandler } from "./error-handler.ts";
+import { installJsonBodyParser } from "./json-body.ts";
 import { installIngestRateLimit } from "./rate-limit.ts";
 import { registerAccountRoutes } from "./routes/accounts.ts";
 import { registerDeliveryRoutes } from "./routes/deliveries.ts";
@@ -29,9 +30,11 @@ export function buildApi(ctx: ApiContext, logger: Logger, parts: "all" | "health
     // Strict input: no silent type coercion and no silent removal of unknown fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
+    frameworkErrors: frameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Only JSON bodies: anything else is a 415, not a confusing validation error.
   app.removeContentTypeParser("text/plain");
+  installJsonBodyParser(app);
   installErrorHandler(app);
   registerHealthRoutes(app, ctx);
   if (parts === "health") return app;

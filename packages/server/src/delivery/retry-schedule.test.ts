@@ -36,6 +36,9 @@ describe("retry schedule", () => {
     assert.throws(() => parseRetrySchedule(["1h*0"]), /repeat count/);
     assert.throws(() => parseRetrySchedule(["8d"]), /7 days/);
     assert.throws(() => parseRetrySchedule(["1s*201"]), /at most 200/);
+    // Refused before repeating anything (this used to fill memory for a minute, then fail).
+    assert.throws(() => parseRetrySchedule(["1s*99999999999999999999"]), /at most 200/);
+    assert.throws(() => parseRetrySchedule(["1s*150", "1s*51"]), /at most 200/);
   });
 
   it("honours Retry-After when it asks for more time, within a bound", () => {

@@ -24,10 +24,11 @@ export function parseRetrySchedule(entries: readonly string[]): number[] {
     }
     const ms = parseDuration(duration ?? "");
     if (ms > MAX_DELAY_MS) throw scheduleError(`"${entry}" is longer than 7 days`);
-    for (let i = 0; i < count; i++) delays.push(ms);
-    if (delays.length > MAX_SCHEDULE_LENGTH) {
+    // Checked before repeating: "1s*99999999999999999999" must not fill memory first.
+    if (delays.length + count > MAX_SCHEDULE_LENGTH) {
       throw scheduleError(`a retry schedule has at most ${MAX_SCHEDULE_LENGTH} entries`);
     }
+    for (let i = 0; i < count; i++) delays.push(ms);
   }
   return delays;
 }

@@ -8,6 +8,7 @@ import { type Api, type ApiContext, pageOf } from "../context.ts";
 import { endpointHealthJson, healthSince } from "../endpoint-health.ts";
 import { CreateEndpointBody, IdParams, PageQuery, RecoverBody, UpdateEndpointBody } from "../schemas.ts";
 import { endpointJson, pageJson } from "../serialize.ts";
+import { parseTimestamp } from "../timestamps.ts";
 
 /** How long the secret before a rotation still signs, so receivers can switch without a gap. */
 const ROTATION_OVERLAP_MS = 24 * 3_600_000;
@@ -168,8 +169,8 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
     async (request, reply) => {
       const scope = scopeOf(request);
       const t = now();
-      const since = Date.parse(request.body.since);
-      const until = request.body.until ? Date.parse(request.body.until) : t + 1;
+      const since = parseTimestamp(request.body.since, "since");
+      const until = request.body.until ? parseTimestamp(request.body.until, "until") : t + 1;
       if (since >= until) throw invalid("`since` must be before `until`");
       const recovered = await store.recoverEndpoint(scope, request.params.id, since, until, t);
       if (recovered === null) throw notFound("endpoint", request.params.id);

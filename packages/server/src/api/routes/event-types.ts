@@ -1,6 +1,6 @@
 import { Ajv } from "ajv";
 import { BUILT_IN_EVENT_TYPES } from "../../catalog/built-in.ts";
-import { HooklineError, notFound } from "../../errors.ts";
+import { HooklineError, invalid, notFound } from "../../errors.ts";
 import type { EventTypeRecord } from "../../store/store.ts";
 import type { Api, ApiContext } from "../context.ts";
 import { EventTypeBody, EventTypeParams } from "../schemas.ts";
@@ -38,6 +38,13 @@ export function registerEventTypeRoutes(app: Api, ctx: ApiContext): void {
     { config: { auth: "admin" }, schema: { body: EventTypeBody } },
     async (request, reply) => {
       const { name, description = "", schema = null, example } = request.body;
+      // Stored as JSON text: a value too deep to serialise (the stack runs out) is the sender's error, not ours.
+      for (const [field, value] of [
+        ["example", example],
+        ["schema", schema],
+      ] as const) {
+        if (!serialisable(value)) throw invalid(`${field} nests too deeply`);
+      }
       if (schema !== null) {
         // A fresh compiler each time: a shared one would keep every schema (and refuse a repeated `$id`).
         const ajv = new Ajv({ allErrors: false });
@@ -49,7 +56,14 @@ export function registerEventTypeRoutes(app: Api, ctx: ApiContext): void {
             status: 422,
           });
         }
-        if (!validate(example)) {
+        let matches: boolean;
+        try {
+          matches = validate(example) as boolean;
+        } catch {
+          // A recursive schema walks the example as deep as it goes.
+          throw invalid("example nests too deeply for its schema");
+        }
+        if (!matches) {
           throw new HooklineError(
             "example_mismatch",
             `example does not match schema: ${ajv.errorsText(validate.errors, { dataVar: "example" })}`,
@@ -61,6 +75,15 @@ export function registerEventTypeRoutes(app: Api, ctx: ApiContext): void {
       return reply.code(201).send(eventTypeJson(stored));
     },
   );
+}
+
+function serialisable(value: unknown): boolean {
+  try {
+    JSON.stringify(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function eventTypeJson(type: CatalogEntry) {

@@ -4,6 +4,7 @@ import { scopeOf } from "../auth.ts";
 import { type Api, type ApiContext, deliveriesJson, pageOf } from "../context.ts";
 import { BatchEventsBody, CreateEventBody, EventListQuery, IdParams } from "../schemas.ts";
 import { eventPageJson } from "../serialize.ts";
+import { parseTimestamp } from "../timestamps.ts";
 
 export function registerEventRoutes(app: Api, ctx: ApiContext): void {
   const { store } = ctx;
@@ -74,8 +75,8 @@ export function registerEventRoutes(app: Api, ctx: ApiContext): void {
       const filter = {
         type,
         deliveryStatus: request.query.delivery_status,
-        since: since === undefined ? undefined : Date.parse(since),
-        until: until === undefined ? undefined : Date.parse(until),
+        since: since === undefined ? undefined : parseTimestamp(since, "since"),
+        until: until === undefined ? undefined : parseTimestamp(until, "until"),
       };
       const events = await store.listEvents(scope, filter, page.fetch);
       return reply.type("application/json").send(eventPageJson(events, page.limit));
