@@ -226,6 +226,133 @@ describe("dashboard sessions and portal links", () => {
     assert.equal(portal.headers.get("x-frame-options"), null);
     assert.equal((await fetch(new URL("/assets/", h.url))).status, 404);
   });
+
+  it("portal pages may be framed only by portal_frame_ancestors; operator pages never", async () => {
+    const sites = "https://app.acme.example, https://*.acme.example:8443";
+    for (const [setting, expected] of [
+      [sites, "frame-ancestors https://app.acme.example https://*.acme.example:8443"],
+      ["'self'", "frame-ancestors 'self'"],
+      ["'none'", "frame-ancestors 'none'"],
+    ] as const) {
+      const configured = await startTestHookline({ HOOKLINE_PORTAL_FRAME_ANCESTORS: setting });
+      try {
+        for (const path of ["/", "/login", "/accounts", "/accounts/acct_x/test/events"]) {
+          const page = await fetch(new URL(path, configured.url));
+          const policy = page.headers.get("content-security-policy") ?? "";
+          assert.match(policy, /(^|; )frame-ancestors 'none'(;|$)/, `${path} with ${setting}`);
+          assert.equal(page.headers.get("x-frame-options"), "DENY", `${path} with ${setting}`);
+        }
+        for (const path of ["/portal", "/portal/test/endpoints", "/portal/live/events/evt_x"]) {
+          const page = await fetch(new URL(path, configured.url));
+          assert.equal(page.status, 200, path);
+          const directives = (page.headers.get("content-security-policy") ?? "").split("; ");
+          assert.deepEqual(
+            directives.filter((d) => d.startsWith("frame-ancestors")),
+            [expected],
+            `${path} with ${setting}`,
+          );
+          // X-Frame-Options cannot name sites: sent only when nobody may frame the portal.
+          assert.equal(page.headers.get("x-frame-options"), setting === "'none'" ? "DENY" : null, path);
+        }
+      } finally {
+        await configured.stop();
+      }
+    }
+  });
+
+  it("a cross-site form (urlencoded, text/plain, multipart, no type) with the session cookie writes nothing", async () => {
+    const b = browser(h.url);
+    await b.send("POST", "/v1/sessions", { admin_key: h.keys.admin });
+    const { id, test } = await newAccount(h, "form target");
+    const accountsBefore = JSON.stringify((await h.admin.get("/v1/accounts?limit=250")).body);
+    const endpointsOf = async () => JSON.stringify((await test.get("/v1/endpoints")).body);
+    const endpointsBefore = await endpointsOf();
+    // What an <form method=post> on another site can send: a simple content type, the cookies, no custom header.
+    const forms: [string, string | undefined, string][] = [
+      ["/v1/accounts", "application/x-www-form-urlencoded", "name=forged"],
+      ["/v1/accounts", "text/plain", '{"name":"forged"}'],
+      [
+        "/v1/accounts",
+        "multipart/form-data; boundary=x",
+        '--x\r\ncontent-disposition: form-data; name="name"\r\n\r\nforged\r\n--x--',
+      ],
+      ["/v1/accounts", undefined, '{"name":"forged"}'],
+      [`/v1/accounts/${id}/portal-link`, "text/plain", "{}"],
+      ["/v1/endpoints", "text/plain", '{"url":"http://127.0.0.1:9/forged"}'],
+    ];
+    for (const [path, type, body] of forms) {
+      const response = await fetch(new URL(path, h.url), {
+        method: "POST",
+        headers: { cookie: b.cookie, origin: "https://evil.example", ...(type ? { "content-type": type } : {}) },
+        body: type ? body : new Blob([body]),
+      });
+      const answer = { status: response.status, headers: response.headers, body: await response.json() };
+      assertError(answer, 403, "csrf_token_invalid");
+    }
+    assert.equal(JSON.stringify((await h.admin.get("/v1/accounts?limit=250")).body), accountsBefore);
+    assert.equal(await endpointsOf(), endpointsBefore);
+    // Logging the victim in to the attacker's session (login CSRF) needs a JSON body: a form's is refused.
+    for (const [type, body] of [
+      ["text/plain", JSON.stringify({ admin_key: h.keys.admin })],
+      ["application/x-www-form-urlencoded", `admin_key=${h.keys.admin}`],
+    ]) {
+      const login = await fetch(new URL("/v1/sessions", h.url), {
+        method: "POST",
+        headers: { "content-type": type as string, origin: "https://evil.example" },
+        body,
+      });
+      assert.equal(login.status, 415, type);
+      assert.equal(login.headers.get("set-cookie"), null, type);
+    }
+  });
+
+  it("a planted session id is never promoted: login makes a new one, the planted one stays whatever it was", async () => {
+    // A made-up id: refused before and after the login that carried it.
+    const planted = `hookline_session=${"p".repeat(40)}`;
+    const login = await fetch(new URL("/v1/sessions", h.url), {
+      method: "POST",
+      headers: { cookie: planted, "content-type": "application/json" },
+      body: JSON.stringify({ admin_key: h.keys.admin }),
+    });
+    assert.equal(login.status, 201);
+    assert.notEqual((login.headers.get("set-cookie") ?? "").split(";")[0], planted);
+    assertError(await sessionOf(planted), 401, "unauthorized");
+    // A real session of the attacker's own (a portal of account A) planted before the victim opens B's link.
+    const a = await newAccount(h, "attacker");
+    const v = await newAccount(h, "victim");
+    const attacker = await portalLogin(a.id);
+    const victim = await fetch(new URL("/v1/sessions", h.url), {
+      method: "POST",
+      headers: { cookie: attacker, "content-type": "application/json" },
+      body: JSON.stringify({ portal_token: await portalToken(v.id) }),
+    });
+    assert.equal(victim.status, 201);
+    const victimCookie = (victim.headers.get("set-cookie") ?? "").split(";")[0] as string;
+    assert.notEqual(victimCookie, attacker);
+    assert.equal((await sessionOf(victimCookie, "portal")).body.account.id, v.id);
+    assert.equal((await sessionOf(attacker, "portal")).body.account.id, a.id, "the planted id never reaches B");
+  });
+
+  async function portalToken(accountId: string): Promise<string> {
+    const link = await h.admin.post(`/v1/accounts/${accountId}/portal-link`, {});
+    return new URL(link.body.url).hash.slice(1);
+  }
+
+  async function portalLogin(accountId: string): Promise<string> {
+    const login = await fetch(new URL("/v1/sessions", h.url), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ portal_token: await portalToken(accountId) }),
+    });
+    return (login.headers.get("set-cookie") ?? "").split(";")[0] as string;
+  }
+
+  async function sessionOf(cookie: string, kind?: "portal"): Promise<Response> {
+    const response = await fetch(new URL("/v1/session", h.url), {
+      headers: { cookie, ...(kind ? { "hookline-session": kind } : {}) },
+    });
+    return { status: response.status, headers: response.headers, body: await response.json() };
+  }
 });
 
 describe("dashboard sessions behind https, and after the admin key changes", () => {

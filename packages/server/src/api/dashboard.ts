@@ -14,10 +14,11 @@ const PORTAL_PAGES = ["/portal", "/portal/*"];
 /**
  * Serves the dashboard (packages/dashboard, built by Vite) at `/`. It uses the
  * public API like any client. Pages are never framed, except the portal, which
- * platforms embed in an iframe: its session cookie is partitioned per embedding
- * site (or not sent at all cross-site over http), so a stranger's frame holds no session.
+ * platforms embed in an iframe, by the sites in `portalFrameAncestors` (CSP
+ * frame-ancestors sources; `*` by default): its session cookie is partitioned per
+ * embedding site (or not sent at all cross-site over http), so a stranger's frame holds no session.
  */
-export function registerDashboard(app: Api): void {
+export function registerDashboard(app: Api, portalFrameAncestors: readonly string[]): void {
   const indexPath = `${DIST}index.html`;
   const built = existsSync(indexPath);
   const index = built ? readFileSync(indexPath, "utf8") : null;
@@ -55,5 +56,5 @@ export function registerDashboard(app: Api): void {
     return reply.type("text/html; charset=utf-8").send(index);
   };
   for (const path of PAGES) app.get(path, page("'none'"));
-  for (const path of PORTAL_PAGES) app.get(path, page("*"));
+  for (const path of PORTAL_PAGES) app.get(path, page(portalFrameAncestors.join(" ")));
 }

@@ -41,7 +41,7 @@ export function buildApi(ctx: ApiContext, logger: Logger, parts: "all" | "health
   app.register(cookie, { hook: false });
   installAuth(app, ctx.store, ctx.adminKeyHash, ctx.now);
   installIngestRateLimit(app, ctx.config, ctx.now);
-  registerDashboard(app);
+  registerDashboard(app, ctx.config.portalFrameAncestors);
   registerAccountRoutes(app, ctx);
   registerSessionRoutes(app, ctx);
   registerEndpointRoutes(app, ctx);
