@@ -137,10 +137,8 @@ export function createHttpSender(options: HttpSenderOptions, listeners: ListenHu
         if (reason && controller && !controller.aborted) controller.abort(reason);
         resolve(reply);
       };
-      // The snippet is the bytes as UTF-8 text, never decompressed. NUL goes the way of invalid
-      // bytes (U+FFFD): PostgreSQL's text refuses it, and the whole batch of outcomes with it.
-      const snippet = () => Buffer.concat(chunks).toString("utf8").replaceAll("\u0000", "\uFFFD");
-      const withStatus = (): Reply => ({ statusCode, body: snippet(), retryAfter });
+      // The snippet is the bytes as UTF-8 text, never decompressed (decideOutcome makes it storable).
+      const withStatus = (): Reply => ({ statusCode, body: Buffer.concat(chunks).toString("utf8"), retryAfter });
       const end = (error: AttemptError, reason: Error) => settle(statusCode ? withStatus() : { error }, reason);
       const abort = () => settle("aborted", new Error("shutting down"));
       const deadline = setTimeout(() => end("timeout", new Error("attempt deadline")), options.attemptTimeoutMs);

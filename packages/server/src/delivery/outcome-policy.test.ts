@@ -84,6 +84,17 @@ describe("decideOutcome", () => {
     assert.equal(decideOutcome(claim(), result({ statusCode: 410 }), NOW, rules, noJitter).disableIfFailingSince, null);
   });
 
+  it("keeps a response snippet storable everywhere: NUL becomes U+FFFD", () => {
+    const outcome = decideOutcome(
+      claim(),
+      result({ statusCode: 500, responseSnippet: "a\u0000b" }),
+      NOW,
+      rules,
+      noJitter,
+    );
+    assert.equal(outcome.attempt.responseSnippet, "a\uFFFDb");
+  });
+
   it("a manual retry does not use up the schedule", () => {
     const pending = claim({ manual: true, scheduledAttempts: 1, nextAttemptAt: NOW + 5000 });
     const failed = decideOutcome(pending, result({ statusCode: 500 }), NOW, rules, noJitter);

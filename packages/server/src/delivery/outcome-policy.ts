@@ -25,7 +25,13 @@ export function decideOutcome(
   rules: { retrySchedule: readonly number[]; disableAfterMs: number },
   random: () => number,
 ): Outcome {
-  const attempt = { ...result, trigger: claim.manual ? ("manual" as const) : ("scheduled" as const) };
+  const attempt = {
+    ...result,
+    // From a receiver or a listener alike, NUL goes the way of invalid bytes (U+FFFD):
+    // PostgreSQL's text refuses it, and with it the whole batch of outcomes.
+    responseSnippet: result.responseSnippet?.replaceAll("\u0000", "\uFFFD") ?? null,
+    trigger: claim.manual ? ("manual" as const) : ("scheduled" as const),
+  };
   const scheduledAttempts = claim.scheduledAttempts + (claim.manual ? 0 : 1);
   const { deliveryId, claimToken, endpointId } = claim;
   const base = {
