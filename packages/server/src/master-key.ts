@@ -29,9 +29,17 @@ export function loadMasterKeys(config: Config): MasterKeys {
       "PostgreSQL nodes need a shared master key to encrypt signing secrets: set HOOKLINE_MASTER_KEY (or master_key_file) on every node; make one with: openssl rand -base64 32",
     );
   }
-  mkdirSync(config.dataDir, { recursive: true });
   const file = join(config.dataDir, "master.key");
-  if (!existsSync(file)) writeKeyFile(file, newMasterKey());
+  try {
+    mkdirSync(config.dataDir, { recursive: true });
+    if (!existsSync(file)) writeKeyFile(file, newMasterKey());
+  } catch (error) {
+    throw new HooklineError(
+      "store_unavailable",
+      `cannot open the data directory ${config.dataDir}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
   // A rotation that stopped before replacing the file left the new key beside it.
   const next = `${file}.next`;
   const old = existsSync(next) ? [readKeyFile(next), ...config.oldMasterKeys] : [...config.oldMasterKeys];
