@@ -137,6 +137,7 @@ export async function startHookline(
     let stopped: Promise<void> | null = null;
     async function stop() {
       unwatch();
+      systemEvents.stop();
       listeners.shutdown();
       await api.close();
       await dispatcher.stop();

@@ -11,11 +11,18 @@ const SYSTEM_ACCOUNT_SETTING = "system_account_id";
 /** Marks the endpoint Hookline keeps at `system_events_url`. */
 const SYSTEM_ENDPOINT_DESCRIPTION = "system_events_url (kept by Hookline from its configuration)";
 
+/** How often the notices a stopped process left behind are looked for. */
+const SWEEP_MS = 60_000;
+
 export interface SystemEvents {
-  /** Points the system account's endpoint at `system_events_url`, when configured. */
+  /**
+   * Points the system account's endpoint at `system_events_url` (when configured), records
+   * the notices left pending, and from then on looks for more every minute.
+   */
   start(): Promise<void>;
-  /** Sends `endpoint.disabled` for each endpoint; resolves once the events are committed. */
+  /** Records `endpoint.disabled` for each endpoint and clears its pending notice. */
   endpointsDisabled(disabled: DisabledEndpoint[]): Promise<void>;
+  stop(): void;
 }
 
 /**
@@ -32,6 +39,7 @@ export function createSystemEvents(deps: {
   resolve?: LookupAll | undefined;
 }): SystemEvents {
   const { store, config, now, logger } = deps;
+  let sweeper: NodeJS.Timeout | null = null;
 
   async function systemScope(): Promise<Scope> {
     let accountId = await store.getSetting(SYSTEM_ACCOUNT_SETTING);
@@ -45,60 +53,81 @@ export function createSystemEvents(deps: {
     return { accountId: accountId as string, environment: "live" };
   }
 
+  async function endpointsDisabled(disabled: DisabledEndpoint[]) {
+    const scope = await systemScope();
+    const events = disabled.map((endpoint) => ({
+      type: "endpoint.disabled",
+      dataJson: JSON.stringify({
+        endpoint_id: endpoint.endpointId,
+        account_id: endpoint.accountId,
+        environment: endpoint.environment,
+        url: endpoint.url,
+        reason: endpoint.reason,
+        failing_since: endpoint.failingSince === null ? null : new Date(endpoint.failingSince).toISOString(),
+        disabled_at: new Date(endpoint.at).toISOString(),
+      }),
+      // Recorded twice (by this process and a sweep), it is still one event.
+      idempotencyKey: `endpoint.disabled:${endpoint.endpointId}:${endpoint.at}`,
+    }));
+    const { results } = await store.ingest([{ scope, events }], now());
+    const [result] = results;
+    if (result && !result.ok) throw result.error;
+    await store.clearDisabledNotices(disabled);
+  }
+
+  /** Records what is pending: notices of a process that stopped before recording them. */
+  async function sweep() {
+    for (;;) {
+      const pending = await store.pendingDisabledNotices(100);
+      if (pending.length === 0) return;
+      await endpointsDisabled(pending);
+    }
+  }
+
+  async function pointAtUrl(url: string) {
+    const scope = await systemScope();
+    const rejected = await urlRejection(
+      url,
+      { environment: "live", allowPrivateInTest: false, allowCidrs: config.egressAllowCidrs },
+      deps.resolve,
+    );
+    if (rejected) {
+      logger.warn(`system_events_url: ${rejected}; add its address to egress_allow_cidrs to receive system events`);
+    }
+    const current = (await store.listEndpoints(scope, { limit: 1000 })).find(
+      (endpoint) => endpoint.description === SYSTEM_ENDPOINT_DESCRIPTION,
+    );
+    const fields = { url, enabled: true, eventTypes: null };
+    if (!current) {
+      await store.createEndpoint(
+        scope,
+        {
+          ...fields,
+          description: SYSTEM_ENDPOINT_DESCRIPTION,
+          rateLimitPerS: null,
+          maxInFlight: null,
+          retrySchedule: null,
+          secret: newSigningSecret(),
+        },
+        now(),
+      );
+    } else if (current.url !== url || !current.enabled) {
+      await store.updateEndpoint(scope, current.id, fields, now());
+    }
+  }
+
   return {
     async start() {
-      const url = config.systemEventsUrl;
-      if (url === null) return;
-      const scope = await systemScope();
-      const rejected = await urlRejection(
-        url,
-        { environment: "live", allowPrivateInTest: false, allowCidrs: config.egressAllowCidrs },
-        deps.resolve,
-      );
-      if (rejected) {
-        logger.warn(`system_events_url: ${rejected}; add its address to egress_allow_cidrs to receive system events`);
-      }
-      const current = (await store.listEndpoints(scope, { limit: 1000 })).find(
-        (endpoint) => endpoint.description === SYSTEM_ENDPOINT_DESCRIPTION,
-      );
-      const fields = { url, enabled: true, eventTypes: null };
-      if (!current) {
-        await store.createEndpoint(
-          scope,
-          {
-            ...fields,
-            description: SYSTEM_ENDPOINT_DESCRIPTION,
-            rateLimitPerS: null,
-            maxInFlight: null,
-            retrySchedule: null,
-            secret: newSigningSecret(),
-          },
-          now(),
-        );
-      } else if (current.url !== url || !current.enabled) {
-        await store.updateEndpoint(scope, current.id, fields, now());
-      }
+      if (config.systemEventsUrl !== null) await pointAtUrl(config.systemEventsUrl);
+      await sweep();
+      sweeper = setInterval(() => {
+        sweep().catch((error) => logger.error({ err: error }, "could not record pending endpoint.disabled events"));
+      }, SWEEP_MS);
+      sweeper.unref();
     },
-
-    async endpointsDisabled(disabled) {
-      const scope = await systemScope();
-      const events = disabled.map((endpoint) => ({
-        type: "endpoint.disabled",
-        dataJson: JSON.stringify({
-          endpoint_id: endpoint.endpointId,
-          account_id: endpoint.accountId,
-          environment: endpoint.environment,
-          url: endpoint.url,
-          reason: endpoint.reason,
-          failing_since: endpoint.failingSince === null ? null : new Date(endpoint.failingSince).toISOString(),
-          disabled_at: new Date(endpoint.at).toISOString(),
-        }),
-        // Sent twice (a retry after a failed commit), it is still one event.
-        idempotencyKey: `endpoint.disabled:${endpoint.endpointId}:${endpoint.at}`,
-      }));
-      const { results } = await store.ingest([{ scope, events }], now());
-      const [result] = results;
-      if (result && !result.ok) throw result.error;
+    endpointsDisabled,
+    stop() {
+      if (sweeper) clearInterval(sweeper);
     },
   };
 }

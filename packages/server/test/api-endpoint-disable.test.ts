@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
+import pg from "pg";
+import { pino } from "pino";
 import { Webhook } from "standardwebhooks";
+import { startHookline } from "../src/hookline.ts";
 import type { Endpoint, Scope } from "../src/store/store.ts";
 import { SYSTEM_ACCOUNT_NAME } from "../src/system-events.ts";
 import { newAccount } from "./helpers/api.ts";
@@ -138,4 +143,53 @@ describe("endpoints that keep failing are disabled, and the operator is told", (
       await gone.close();
     }
   });
+
+  it("a notice left pending (the process stopped before recording it) is recorded at the next start", async () => {
+    const acme = await newAccount(h, "Crashed Inc");
+    const created = await acme.test.post("/v1/endpoints", { url: "http://127.0.0.1:9/", enabled: false });
+    const at = Date.parse("2026-11-20T10:00:00.000Z");
+    await h.hookline.stop();
+    // What a settle leaves when the process dies right after its commit: the disable and its notice.
+    await setColumns(h, created.body.id, {
+      disabled_reason: "every attempt failed for 5 days",
+      disabled_notice_at: at,
+    });
+    const again = await startHookline(h.config, pino({ level: "silent" }));
+    try {
+      const accountId = (await again.store.getSetting("system_account_id")) as string;
+      const listed = await again.store.listEvents({ accountId, environment: "live" }, {}, { limit: 50 });
+      const notice = listed.events.find((e) => JSON.parse(e.body).data.endpoint_id === created.body.id);
+      assert.ok(notice, "the pending notice became an endpoint.disabled event");
+      assert.equal(JSON.parse(notice.body).data.disabled_at, "2026-11-20T10:00:00.000Z");
+      assert.deepEqual(await again.store.pendingDisabledNotices(10), []);
+    } finally {
+      await again.stop();
+    }
+  });
 });
+
+/** Sets columns of an endpoint's row straight in the database (SQLite file or PostgreSQL schema). */
+async function setColumns(h: TestHookline, endpointId: string, values: Record<string, string | number>) {
+  const names = Object.keys(values);
+  if (h.config.databaseUrl) {
+    const client = new pg.Client({ connectionString: h.config.databaseUrl });
+    await client.connect();
+    try {
+      const assignments = names.map((name, i) => `${name} = $${i + 2}`).join(", ");
+      await client.query(`UPDATE ${h.config.databaseSchema}.endpoints SET ${assignments} WHERE id = $1`, [
+        endpointId,
+        ...Object.values(values),
+      ]);
+    } finally {
+      await client.end();
+    }
+    return;
+  }
+  const db = new DatabaseSync(join(h.config.dataDir, "hookline.db"));
+  try {
+    const assignments = names.map((name) => `${name} = ?`).join(", ");
+    db.prepare(`UPDATE endpoints SET ${assignments} WHERE id = ?`).run(...Object.values(values), endpointId);
+  } finally {
+    db.close();
+  }
+}

@@ -67,6 +67,11 @@ export function disabledEndpoint(row: Row, reason: string, at: number): Disabled
   };
 }
 
+/** A disable whose system event is still to be recorded. */
+export function toDisabledNotice(row: Row): DisabledEndpoint {
+  return disabledEndpoint(row, String(row.disabled_reason), Number(row.disabled_notice_at));
+}
+
 export function toEndpointSecrets(row: Row): EndpointSecrets {
   return {
     id: String(row.id),

@@ -366,6 +366,10 @@ export interface Store {
    * still holds `from` (an endpoint rotated meanwhile keeps its new secret). Returns how many applied.
    */
   replaceEndpointSecrets(changes: { from: EndpointSecrets; to: EndpointSecrets }[]): Promise<number>;
+  /** Endpoints disabled by a settle whose system event is not recorded yet, oldest first. */
+  pendingDisabledNotices(limit: number): Promise<DisabledEndpoint[]>;
+  /** The system events of these disables are recorded (a later disable of the same endpoint stays pending). */
+  clearDisabledNotices(notices: Pick<DisabledEndpoint, "endpointId" | "at">[]): Promise<void>;
   /** Counts and hourly attempt figures of one endpoint since `since`; null when unknown. */
   endpointStats(scope: Scope, id: string, since: number): Promise<EndpointStats | null>;
   /** Re-queues failed deliveries created in [since, until); returns how many. */

@@ -88,11 +88,10 @@ export function deliveryQueries(db: Database) {
       "SELECT id, account_id, environment, url, failing_since FROM endpoints WHERE id = $1 FOR UPDATE",
       [endpointId],
     );
-    await tx.run("UPDATE endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2 WHERE id = $3", [
-      reason,
-      now,
-      endpointId,
-    ]);
+    await tx.run(
+      "UPDATE endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2, disabled_notice_at = $2 WHERE id = $3",
+      [reason, now, endpointId],
+    );
     await queue.failPending(tx, endpointId, "endpoint_disabled", now);
     return disabledEndpoint(row as Row, reason, now);
   }

@@ -1,6 +1,15 @@
 import { newId } from "../../ids.ts";
-import { json, toEndpoint, toEndpointSecrets } from "../rows.ts";
-import type { Endpoint, EndpointPatch, EndpointSecrets, ListenerHold, NewEndpoint, Page, Scope } from "../store.ts";
+import { json, toDisabledNotice, toEndpoint, toEndpointSecrets } from "../rows.ts";
+import type {
+  DisabledEndpoint,
+  Endpoint,
+  EndpointPatch,
+  EndpointSecrets,
+  ListenerHold,
+  NewEndpoint,
+  Page,
+  Scope,
+} from "../store.ts";
 import { DISABLED_BY_REQUEST, LISTEN_URL } from "../store.ts";
 import type { Database, Sql } from "./database.ts";
 import { queue } from "./queue.ts";
@@ -104,6 +113,22 @@ export function endpointQueries(db: Database) {
         [previousExpiresAt, secret, now, id, scope.accountId, scope.environment],
       );
       return changed ? get(db, scope, id) : null;
+    },
+    async pendingDisabledNotices(limit: number) {
+      const rows = await db.all(
+        `SELECT id, account_id, environment, url, failing_since, disabled_reason, disabled_notice_at
+        FROM endpoints WHERE disabled_notice_at IS NOT NULL ORDER BY disabled_notice_at LIMIT $1`,
+        [limit],
+      );
+      return rows.map(toDisabledNotice);
+    },
+    async clearDisabledNotices(notices: Pick<DisabledEndpoint, "endpointId" | "at">[]) {
+      if (notices.length === 0) return;
+      await db.run(
+        `UPDATE endpoints e SET disabled_notice_at = NULL FROM unnest($1::text[], $2::bigint[]) AS n(id, at)
+        WHERE e.id = n.id AND e.disabled_notice_at = n.at`,
+        [notices.map((n) => n.endpointId), notices.map((n) => n.at)],
+      );
     },
     async listEndpointSecrets(after: string | null, limit: number) {
       const rows = await db.all(

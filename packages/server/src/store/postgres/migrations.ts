@@ -136,4 +136,10 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE endpoints ADD COLUMN failing_since BIGINT;
   `,
+  // An endpoint disabled by its receiver (410) or by failing too long, whose operator's system
+  // event is not committed yet: an outbox, so a crash between the two loses no notice.
+  `
+  ALTER TABLE endpoints ADD COLUMN disabled_notice_at BIGINT;
+  CREATE INDEX endpoints_disabled_notice ON endpoints (disabled_notice_at) WHERE disabled_notice_at IS NOT NULL;
+  `,
 ];

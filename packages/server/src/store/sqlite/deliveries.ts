@@ -52,7 +52,8 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
       WHERE endpoint_id = ?2 AND due_at > ?1 AND status = 'pending'`,
     insertAttempt: `INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_snippet,
       request_headers, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    disableEndpoint: "UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?",
+    disableEndpoint: `UPDATE endpoints SET enabled = 0, disabled_reason = ?1, updated_at = ?2, disabled_notice_at = ?2
+      WHERE id = ?3`,
     disabledEndpoint: "SELECT id, account_id, environment, url, failing_since FROM endpoints WHERE id = ?",
     streakEnds: "UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL",
     streakStarts: "UPDATE endpoints SET failing_since = ?1 WHERE id = ?2 AND failing_since IS NULL",

@@ -1,7 +1,16 @@
 import type { DatabaseSync } from "node:sqlite";
 import { newId } from "../../ids.ts";
-import { json, type Row, toEndpoint, toEndpointSecrets } from "../rows.ts";
-import type { Endpoint, EndpointPatch, EndpointSecrets, ListenerHold, NewEndpoint, Page, Scope } from "../store.ts";
+import { json, type Row, toDisabledNotice, toEndpoint, toEndpointSecrets } from "../rows.ts";
+import type {
+  DisabledEndpoint,
+  Endpoint,
+  EndpointPatch,
+  EndpointSecrets,
+  ListenerHold,
+  NewEndpoint,
+  Page,
+  Scope,
+} from "../store.ts";
 import { DISABLED_BY_REQUEST, LISTEN_URL } from "../store.ts";
 import { prepareAll, transaction } from "./database.ts";
 import type { QueueSummary } from "./queue.ts";
@@ -33,6 +42,9 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
     rotate: `UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = ?, secret = ?, updated_at = ?
       WHERE id = ? AND account_id = ? AND environment = ?`,
     secrets: "SELECT id, secret, previous_secret FROM endpoints WHERE id > ? ORDER BY id LIMIT ?",
+    pendingNotices: `SELECT id, account_id, environment, url, failing_since, disabled_reason, disabled_notice_at
+      FROM endpoints WHERE disabled_notice_at IS NOT NULL ORDER BY disabled_notice_at LIMIT ?`,
+    clearNotice: "UPDATE endpoints SET disabled_notice_at = NULL WHERE id = ? AND disabled_notice_at = ?",
     replaceSecrets: `UPDATE endpoints SET secret = ?, previous_secret = ?
       WHERE id = ? AND secret = ? AND previous_secret IS ?`,
     recover: `UPDATE deliveries SET status = 'pending', due_at = ?, next_attempt_at = ?, scheduled_attempts = 0,
@@ -148,6 +160,14 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
     },
     async releaseListener(endpointId: string, node: string) {
       sql.releaseListener.run(endpointId, node);
+    },
+    async pendingDisabledNotices(limit: number) {
+      return (sql.pendingNotices.all(limit) as Row[]).map(toDisabledNotice);
+    },
+    async clearDisabledNotices(notices: Pick<DisabledEndpoint, "endpointId" | "at">[]) {
+      transaction(db, () => {
+        for (const { endpointId, at } of notices) sql.clearNotice.run(endpointId, at);
+      });
     },
     async listEndpointSecrets(after: string | null, limit: number) {
       return (sql.secrets.all(after ?? "", limit) as Row[]).map(toEndpointSecrets);

@@ -29,6 +29,8 @@ export const STORE_METHODS: Record<Exclude<keyof Store, "close">, "read" | "writ
   releaseListener: "write",
   listEndpointSecrets: "read",
   replaceEndpointSecrets: "write",
+  pendingDisabledNotices: "read",
+  clearDisabledNotices: "write",
   endpointStats: "read",
   recoverEndpoint: "write",
   ingest: "write",
