@@ -99,9 +99,9 @@ describe("endpoints that keep failing are disabled, and the operator is told", (
         const deliveries = (await acme.test.get(`/v1/events/${event.id}/deliveries`)).body.data;
         assert.ok(["succeeded", "failed"].includes(deliveries[0].status), deliveries[0].status);
       }
-      const before = calls;
+      const before = flaky.requests.length;
       await new Promise((resolve) => setTimeout(resolve, 500));
-      assert.equal(calls, before, "no attempts after the disable");
+      assert.equal(flaky.requests.length, before, "no attempts after the disable");
 
       // The operator's system event: signed with the system endpoint's secret, about this endpoint.
       const request = await eventually(() => systemEventFor(created.body.id), 10_000, "the system event");
@@ -117,6 +117,18 @@ describe("endpoints that keep failing are disabled, and the operator is told", (
       assert.equal(verified.data.reason, disabled.disabled_reason);
       assert.match(String(verified.data.failing_since), /^\d{4}-/);
       assert.equal(request.url, "/hookline-events");
+
+      // Re-enabled, it starts counting afresh: the first failures do not disable it at once.
+      const reenabled = await acme.test.patch(`/v1/endpoints/${created.body.id}`, { enabled: true });
+      assert.equal(reenabled.body.enabled, true);
+      const afterReenable = flaky.requests.length;
+      await acme.test.post("/v1/events", { type: "transfer.completed", data: { again: true } });
+      await eventually(
+        () => (flaky.requests.length >= afterReenable + 3 ? true : undefined),
+        10_000,
+        "attempts after re-enabling",
+      );
+      assert.equal((await acme.test.get(`/v1/endpoints/${created.body.id}`)).body.enabled, true);
     } finally {
       await flaky.close();
     }
@@ -141,6 +153,36 @@ describe("endpoints that keep failing are disabled, and the operator is told", (
       assert.ok(types.length >= 2 && types.every((type) => type === "endpoint.disabled"), types.join());
     } finally {
       await gone.close();
+    }
+  });
+
+  it("a 410 that arrives after its endpoint was deleted changes nothing, and delivery goes on", async () => {
+    const acme = await newAccount(h, "Deleted Inc");
+    let release: () => void = () => {};
+    const answered = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slowGone = await startReceiver((_request, res) => {
+      void answered.then(() => {
+        res.statusCode = 410;
+        res.end();
+      });
+    });
+    const healthy = await startReceiver(answer(204));
+    try {
+      const doomed = await acme.test.post("/v1/endpoints", { url: slowGone.url });
+      await acme.test.post("/v1/events", { type: "transfer.completed", data: {} });
+      await slowGone.waitFor(1);
+      assert.equal((await acme.test.delete(`/v1/endpoints/${doomed.body.id}`)).status, 204);
+      release();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await acme.test.post("/v1/endpoints", { url: healthy.url });
+      await acme.test.post("/v1/events", { type: "transfer.completed", data: { after: true } });
+      await healthy.waitFor(1, 10_000);
+      assert.equal(systemEventFor(doomed.body.id), undefined, "no notice for an endpoint that is gone");
+    } finally {
+      await slowGone.close();
+      await healthy.close();
     }
   });
 

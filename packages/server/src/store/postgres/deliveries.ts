@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { newId } from "../../ids.ts";
 import { RATE_AHEAD_MS, rateSlots } from "../claim-rules.ts";
 import { failingReason, failureStreaks, recordedState } from "../outcome-rules.ts";
-import { disabledEndpoint, type Row, toAttempt, toClaim, toDelivery } from "../rows.ts";
+import { disabledEndpoint, toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, DisabledEndpoint, Outcome, Page, Scope } from "../store.ts";
 import type { Database, Sql } from "./database.ts";
 import { tally } from "./endpoint-stats.ts";
@@ -80,27 +80,71 @@ export function deliveryQueries(db: Database) {
     return claims;
   }
 
-  /** Disables an endpoint and fails its waiting work; returns what the operator is told. */
-  async function disable(tx: Sql, endpointId: string, reason: string, now: number): Promise<DisabledEndpoint> {
-    // FOR UPDATE waits for ingests reading the endpoint as a target (KEY SHARE): their new
-    // deliveries are then failed below with the rest, not left pending for a disabled endpoint.
-    const row = await tx.get(
-      "SELECT id, account_id, environment, url, failing_since FROM endpoints WHERE id = $1 FOR UPDATE",
-      [endpointId],
+  /**
+   * Disables the endpoints whose recorded outcomes ask for it: a 410 Gone, or failing since the
+   * outcome's cutoff or earlier. Runs before this transaction locks any endpoint row, and locks
+   * the candidates in id order with FOR UPDATE, which waits for ingests reading them as targets
+   * (KEY SHARE): their new deliveries are then failed with the rest, not left pending.
+   */
+  async function disableWhereDue(tx: Sql, recorded: Outcome[], now: number): Promise<DisabledEndpoint[]> {
+    const gone = new Map<string, string>();
+    for (const outcome of recorded) {
+      if (outcome.disableEndpoint) gone.set(outcome.claim.endpointId, outcome.disableEndpoint);
+    }
+    const checked = [...failureStreaks(recorded)].filter(([, s]) => !s.ok && s.disableIfSince !== null);
+    const candidates = new Set(gone.keys());
+    if (checked.length > 0) {
+      const tooLong = await tx.all(
+        `SELECT e.id FROM endpoints e
+        JOIN unnest($1::text[], $2::bigint[], $3::boolean[], $4::bigint[]) AS f(id, since, restarted, cutoff)
+          ON e.id = f.id
+        WHERE e.enabled = 1 AND e.kind = 'http'
+          AND CASE WHEN f.restarted THEN f.since ELSE coalesce(e.failing_since, f.since) END <= f.cutoff`,
+        [
+          checked.map(([id]) => id),
+          checked.map(([, s]) => s.since),
+          checked.map(([, s]) => s.restarted),
+          checked.map(([, s]) => s.disableIfSince),
+        ],
+      );
+      for (const row of tooLong) candidates.add(String(row.id));
+    }
+    if (candidates.size === 0) return [];
+    const streaks = new Map(checked);
+    const rows = await tx.all(
+      `SELECT id, account_id, environment, url, failing_since, enabled FROM endpoints
+      WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+      [[...candidates]],
     );
-    await tx.run(
-      "UPDATE endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2, disabled_notice_at = $2 WHERE id = $3",
-      [reason, now, endpointId],
-    );
-    await queue.failPending(tx, endpointId, "endpoint_disabled", now);
-    return disabledEndpoint(row as Row, reason, now);
+    const disabled: DisabledEndpoint[] = [];
+    for (const row of rows) {
+      if (row.enabled !== 1) continue;
+      const id = String(row.id);
+      let reason = gone.get(id);
+      const streak = streaks.get(id);
+      if (reason === undefined && streak) {
+        const since = streak.restarted || row.failing_since === null ? streak.since : Number(row.failing_since);
+        if (since > (streak.disableIfSince as number)) continue;
+        reason = failingReason(since, now);
+        row.failing_since = since;
+      }
+      if (reason === undefined) continue;
+      await tx.run(
+        "UPDATE endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2, disabled_notice_at = $2 WHERE id = $3",
+        [reason, now, id],
+      );
+      await queue.failPending(tx, id, "endpoint_disabled", now);
+      disabled.push(disabledEndpoint(row, reason, now));
+    }
+    return disabled;
   }
 
   /**
-   * Keeps each endpoint's failure streak, and disables the ones failing for too long. The
-   * statements change only rows whose streak changes, so a healthy endpoint's row is not written.
+   * Keeps each endpoint's failure streak. Runs after the queue refresh has locked every
+   * endpoint with a recorded outcome (in id order), so it takes no new locks; the statements
+   * change only rows whose streak changes, so a healthy endpoint's row is not written.
    */
-  async function trackStreaks(tx: Sql, recorded: Outcome[], now: number, disabled: DisabledEndpoint[]) {
+  async function trackStreaks(tx: Sql, recorded: Outcome[]) {
     const streaks = [...failureStreaks(recorded)];
     const ended = streaks.filter(([, s]) => s.ok).map(([id]) => id);
     if (ended.length > 0) {
@@ -117,17 +161,6 @@ export function deliveryQueries(db: Database) {
       WHERE e.id = f.id AND (e.failing_since IS NULL OR f.restarted)`,
       [failing.map(([id]) => id), failing.map(([, s]) => s.since), failing.map(([, s]) => s.restarted)],
     );
-    const checked = failing.filter(([, s]) => s.disableIfSince !== null);
-    if (checked.length === 0) return;
-    const tooLong = await tx.all(
-      `SELECT e.id, e.failing_since FROM endpoints e
-      JOIN unnest($1::text[], $2::bigint[]) AS f(id, cutoff) ON e.id = f.id
-      WHERE e.enabled = 1 AND e.kind = 'http' AND e.failing_since <= f.cutoff ORDER BY e.id`,
-      [checked.map(([id]) => id), checked.map(([, s]) => s.disableIfSince)],
-    );
-    for (const row of tooLong) {
-      disabled.push(await disable(tx, String(row.id), failingReason(Number(row.failing_since), now), now));
-    }
   }
 
   /** Writes attempts and delivery states; an outcome whose claim token no longer holds writes nothing. */
@@ -137,12 +170,10 @@ export function deliveryQueries(db: Database) {
     now: number,
   ): Promise<{ recorded: number; disabled: DisabledEndpoint[] }> {
     const recordedOutcomes: Outcome[] = [];
-    const disabled: DisabledEndpoint[] = [];
     const touched = new Set<string>();
     const stats = tally(now);
     for (const outcome of outcomes) {
       const { claim, attempt } = outcome;
-      if (outcome.disableEndpoint) disabled.push(await disable(tx, claim.endpointId, outcome.disableEndpoint, now));
       const endpoint = await tx.get("SELECT enabled FROM endpoints WHERE id = $1", [claim.endpointId]);
       const { status, nextAttemptAt, lastError } = recordedState(outcome, endpoint?.enabled === 1);
       const changed = await tx.run(
@@ -182,8 +213,9 @@ export function deliveryQueries(db: Database) {
         ],
       );
     }
-    await trackStreaks(tx, recordedOutcomes, now, disabled);
+    const disabled = await disableWhereDue(tx, recordedOutcomes, now);
     await queue.refresh(tx, touched);
+    await trackStreaks(tx, recordedOutcomes);
     await stats.write(tx);
     return { recorded: recordedOutcomes.length, disabled };
   }

@@ -83,6 +83,10 @@ export function endpointQueries(db: Database) {
           ],
         );
         if (disabling) await queue.failPending(tx, id, "endpoint_disabled", now);
+        // Re-enabled or moved: its failures so far do not count towards disabling it again.
+        if ((!current.enabled && next.enabled) || next.url !== current.url) {
+          await tx.run("UPDATE endpoints SET failing_since = NULL WHERE id = $1", [id]);
+        }
         return get(tx, scope, id);
       });
     },

@@ -53,7 +53,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     insertAttempt: `INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_snippet,
       request_headers, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     disableEndpoint: `UPDATE endpoints SET enabled = 0, disabled_reason = ?1, updated_at = ?2, disabled_notice_at = ?2
-      WHERE id = ?3`,
+      WHERE id = ?3 AND enabled = 1`,
     disabledEndpoint: "SELECT id, account_id, environment, url, failing_since FROM endpoints WHERE id = ?",
     streakEnds: "UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL",
     streakStarts: "UPDATE endpoints SET failing_since = ?1 WHERE id = ?2 AND failing_since IS NULL",
@@ -101,15 +101,18 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     return claims;
   }
 
-  /** Disables an endpoint and fails its waiting work; returns what the operator is told. */
-  function disable(endpointId: string, reason: string, now: number): DisabledEndpoint {
-    sql.disableEndpoint.run(reason, now, endpointId);
+  /** Disables an enabled endpoint and fails its waiting work; returns what the operator is told. */
+  function disable(endpointId: string, reason: string, now: number, disabled: DisabledEndpoint[]): void {
+    if (!sql.disableEndpoint.run(reason, now, endpointId).changes) return;
     queue.failPending(endpointId, "endpoint_disabled", now);
-    return disabledEndpoint(sql.disabledEndpoint.get(endpointId) as Row, reason, now);
+    disabled.push(disabledEndpoint(sql.disabledEndpoint.get(endpointId) as Row, reason, now));
   }
 
   /** Keeps each endpoint's failure streak, and disables the ones failing for too long. */
   function trackStreaks(recorded: Outcome[], now: number, disabled: DisabledEndpoint[]): void {
+    for (const outcome of recorded) {
+      if (outcome.disableEndpoint) disable(outcome.claim.endpointId, outcome.disableEndpoint, now, disabled);
+    }
     for (const [endpointId, streak] of failureStreaks(recorded)) {
       if (streak.ok) {
         sql.streakEnds.run(endpointId);
@@ -118,7 +121,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
       (streak.restarted ? sql.streakRestarts : sql.streakStarts).run(streak.since, endpointId);
       if (streak.disableIfSince === null) continue;
       const row = sql.failingTooLong.get(endpointId, streak.disableIfSince) as Row | undefined;
-      if (row) disabled.push(disable(endpointId, failingReason(Number(row.failing_since), now), now));
+      if (row) disable(endpointId, failingReason(Number(row.failing_since), now), now, disabled);
     }
   }
 
@@ -130,7 +133,6 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     const tally = startTally(now);
     for (const outcome of outcomes) {
       const { claim, attempt } = outcome;
-      if (outcome.disableEndpoint) disabled.push(disable(claim.endpointId, outcome.disableEndpoint, now));
       const endpoint = sql.endpointEnabled.get(claim.endpointId) as Row | undefined;
       const { status, nextAttemptAt, lastError } = recordedState(outcome, endpoint?.enabled === 1);
       const changed = sql.complete.run(

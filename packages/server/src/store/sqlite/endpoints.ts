@@ -41,6 +41,7 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
       WHERE endpoint_id = ? AND due_at IS NOT NULL AND status IN ('pending', 'delivering')`,
     rotate: `UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = ?, secret = ?, updated_at = ?
       WHERE id = ? AND account_id = ? AND environment = ?`,
+    streakReset: "UPDATE endpoints SET failing_since = NULL WHERE id = ?",
     secrets: "SELECT id, secret, previous_secret FROM endpoints WHERE id > ? ORDER BY id LIMIT ?",
     pendingNotices: `SELECT id, account_id, environment, url, failing_since, disabled_reason, disabled_notice_at
       FROM endpoints WHERE disabled_notice_at IS NOT NULL ORDER BY disabled_notice_at LIMIT ?`,
@@ -105,6 +106,8 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
           id,
         );
         if (disabling) queue.failPending(id, "endpoint_disabled", now);
+        // Re-enabled or moved: its failures so far do not count towards disabling it again.
+        if ((!current.enabled && next.enabled) || next.url !== current.url) sql.streakReset.run(id);
         return get(scope, id);
       });
     },
