@@ -1,5 +1,5 @@
 import type { AttemptError, Claim, Outcome } from "../store/store.ts";
-import { nextAttemptDelay } from "./retry-schedule.ts";
+import { nextAttempt } from "./retry-schedule.ts";
 
 /** What one HTTP attempt produced; a failed delivery is data, not an exception. */
 export interface AttemptResult {
@@ -60,8 +60,13 @@ export function decideOutcome(
       : { ...base, status: "pending", nextAttemptAt: claim.nextAttemptAt };
   }
   const schedule = claim.retrySchedule ?? rules.retrySchedule;
-  const delay = nextAttemptDelay(schedule, scheduledAttempts, random, result.retryAfterMs);
-  return delay === null
+  const next = nextAttempt(schedule, scheduledAttempts, random, result.retryAfterMs);
+  return next === null
     ? { ...base, status: "failed", nextAttemptAt: null }
-    : { ...base, status: "pending", nextAttemptAt: now + delay };
+    : {
+        ...base,
+        status: "pending",
+        nextAttemptAt: now + next.delayMs,
+        scheduledAttempts: scheduledAttempts + next.skipped,
+      };
 }

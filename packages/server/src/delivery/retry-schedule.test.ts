@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DEFAULT_RETRY_SCHEDULE, nextAttemptDelay, parseRetryAfter, parseRetrySchedule } from "./retry-schedule.ts";
+import { DEFAULT_RETRY_SCHEDULE, nextAttempt, parseRetryAfter, parseRetrySchedule } from "./retry-schedule.ts";
 
 const HOUR = 3_600_000;
 
@@ -9,20 +9,14 @@ describe("retry schedule", () => {
     assert.equal(DEFAULT_RETRY_SCHEDULE.length, 72);
     assert.ok(DEFAULT_RETRY_SCHEDULE.every((delay) => delay === HOUR));
     const mid = () => 0.5;
-    assert.equal(nextAttemptDelay(DEFAULT_RETRY_SCHEDULE, 1, mid), HOUR);
-    assert.equal(nextAttemptDelay(DEFAULT_RETRY_SCHEDULE, 72, mid), HOUR);
-    assert.equal(nextAttemptDelay(DEFAULT_RETRY_SCHEDULE, 73, mid), null, "the 73rd failure is final");
+    assert.equal(nextAttempt(DEFAULT_RETRY_SCHEDULE, 1, mid)?.delayMs, HOUR);
+    assert.equal(nextAttempt(DEFAULT_RETRY_SCHEDULE, 72, mid)?.delayMs, HOUR);
+    assert.equal(nextAttempt(DEFAULT_RETRY_SCHEDULE, 73, mid), null, "the 73rd failure is final");
   });
 
   it("jitters by at most ±5%", () => {
-    assert.equal(
-      nextAttemptDelay([HOUR], 1, () => 0),
-      HOUR * 0.95,
-    );
-    assert.equal(
-      nextAttemptDelay([HOUR], 1, () => 1),
-      HOUR * 1.05,
-    );
+    assert.equal(nextAttempt([HOUR], 1, () => 0)?.delayMs, HOUR * 0.95);
+    assert.equal(nextAttempt([HOUR], 1, () => 1)?.delayMs, HOUR * 1.05);
   });
 
   it("parses durations and repeats", () => {
@@ -43,12 +37,33 @@ describe("retry schedule", () => {
 
   it("honours Retry-After when it asks for more time, within a bound", () => {
     const none = () => 0.5;
-    assert.equal(nextAttemptDelay([60_000, 60_000], 1, none, 120_000), 120_000);
-    assert.equal(nextAttemptDelay([60_000], 1, none, 1_000), 60_000, "never sooner than the schedule");
+    assert.deepEqual(nextAttempt([60_000, 60_000, 60_000], 1, none, 90_000), { delayMs: 90_000, skipped: 1 });
+    assert.deepEqual(nextAttempt([60_000], 1, none, 1_000), { delayMs: 60_000, skipped: 0 }, "never sooner");
     const hourly = Array(72).fill(HOUR);
-    assert.equal(nextAttemptDelay(hourly, 1, none, 100 * HOUR), 6 * HOUR, "capped");
-    assert.equal(nextAttemptDelay(hourly, 71, none, 5 * HOUR), 2 * HOUR, "never past the schedule's end");
-    assert.equal(nextAttemptDelay([60_000], 1, none, 100 * HOUR), 60_000, "the end of a short schedule");
+    assert.equal(nextAttempt(hourly, 1, none, 100 * HOUR)?.delayMs, 6 * HOUR, "capped");
+    assert.deepEqual(
+      nextAttempt(hourly, 71, none, 5 * HOUR),
+      { delayMs: 2 * HOUR, skipped: 1 },
+      "the last one, at the end",
+    );
+  });
+
+  it("never ends later than the schedule, whatever the receiver asks", () => {
+    for (const retryAfter of [null, 90 * 60_000, 5 * HOUR, 100 * HOUR]) {
+      let elapsed = 0;
+      let attempts = 1;
+      let done = 1;
+      for (;;) {
+        const next = nextAttempt(DEFAULT_RETRY_SCHEDULE, done, () => 0.5, retryAfter);
+        if (next === null) break;
+        elapsed += next.delayMs;
+        done += 1 + next.skipped;
+        attempts++;
+      }
+      assert.ok(elapsed <= 72 * HOUR, `Retry-After ${retryAfter}: ended after ${elapsed / HOUR} h`);
+      if (retryAfter === null) assert.equal(attempts, 73);
+      else assert.ok(attempts >= 13, `${attempts} attempts`);
+    }
   });
 
   it("reads Retry-After as seconds or as an HTTP date", () => {

@@ -40,23 +40,28 @@ export function formatRetrySchedule(delays: readonly number[]): string[] {
 /**
  * When the next scheduled attempt is due, or null when the schedule is used up.
  * `attemptsDone` counts scheduled attempts made so far, including the one that
- * just failed; `random` is injected so tests need no luck.
+ * just failed; `random` is injected so tests need no luck. A receiver's Retry-After
+ * may ask for more time (up to 6 h): the entries that would have fallen in the wait
+ * are used up (`skipped`), so the schedule never ends later than it would have.
  */
-export function nextAttemptDelay(
+export function nextAttempt(
   schedule: readonly number[],
   attemptsDone: number,
   random: () => number,
   retryAfterMs: number | null = null,
-): number | null {
+): { delayMs: number; skipped: number } | null {
   const base = schedule[attemptsDone - 1];
   if (base === undefined) return null;
   const jittered = Math.round(base * (1 + (random() * 2 - 1) * JITTER));
-  if (retryAfterMs === null) return jittered;
-  // A receiver may ask for more time, but not past the schedule's end: the attempts left
-  // would otherwise all fall after the time the sender promised to give up.
-  let untilEnd = 0;
-  for (let i = attemptsDone - 1; i < schedule.length; i++) untilEnd += schedule[i] as number;
-  return Math.max(jittered, Math.min(retryAfterMs, MAX_RETRY_AFTER_MS, untilEnd));
+  if (retryAfterMs === null || retryAfterMs <= jittered) return { delayMs: jittered, skipped: 0 };
+  const wanted = Math.min(retryAfterMs, MAX_RETRY_AFTER_MS);
+  let covered = base;
+  let skipped = 0;
+  for (let next = attemptsDone; covered < wanted && next < schedule.length; next++) {
+    covered += schedule[next] as number;
+    skipped++;
+  }
+  return { delayMs: Math.max(jittered, Math.min(wanted, covered)), skipped };
 }
 
 /** Parses a Retry-After header (seconds or an HTTP date) into milliseconds from `now`. */
