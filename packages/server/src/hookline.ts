@@ -3,6 +3,7 @@ import type { Api } from "./api/context.ts";
 import { buildApi } from "./api/server.ts";
 import { bootstrap, type FirstStartKeys } from "./bootstrap.ts";
 import type { Config } from "./config.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
 import { createDispatcher } from "./delivery/dispatcher.ts";
 import type { LookupAll } from "./delivery/egress-guard.ts";
 import { createHttpSender } from "./delivery/http-sender.ts";
@@ -11,8 +12,9 @@ import { HooklineError } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { loadMasterKeys, secretBoxOf } from "./master-key.ts";
 import { createGroupCommit } from "./store/group-commit.ts";
-import { createPostgresStore } from "./store/postgres/postgres-store.ts";
+import { createPostgresStore, type PostgresStore } from "./store/postgres/postgres-store.ts";
 import { resealSecrets, sealSecrets } from "./store/sealed-store.ts";
+import type { SecretBox } from "./store/secret-box.ts";
 import { startThreadedSqliteStore } from "./store/sqlite/threaded-store.ts";
 import type { Store } from "./store/store.ts";
 import { createSystemEvents } from "./system-events.ts";
@@ -39,16 +41,28 @@ export async function startHookline(
   seams: { resolve?: LookupAll } = {},
 ): Promise<Hookline> {
   const now = Date.now;
-  const box = secretBoxOf(loadMasterKeys(config));
-  const postgres = config.databaseUrl
-    ? await createPostgresStore({
-        url: config.databaseUrl,
-        schema: config.databaseSchema,
-        poolSize: config.databasePoolSize,
-      })
-    : null;
-  const rawStore = postgres ?? (await startThreadedSqliteStore(config.dataDir));
-  const store = sealSecrets(rawStore, box);
+  // One process per embedded store: a second server (or a key rotation) would break it.
+  const releaseDataDir = config.databaseUrl ? () => {} : lockDataDir(config.dataDir);
+  let box: SecretBox;
+  let postgres: PostgresStore | null;
+  let rawStore: Store;
+  try {
+    box = secretBoxOf(loadMasterKeys(config));
+    postgres = config.databaseUrl
+      ? await createPostgresStore({
+          url: config.databaseUrl,
+          schema: config.databaseSchema,
+          poolSize: config.databasePoolSize,
+        })
+      : null;
+    rawStore = postgres ?? (await startThreadedSqliteStore(config.dataDir));
+  } catch (error) {
+    releaseDataDir();
+    throw error;
+  }
+  const store = sealSecrets(rawStore, box, (error) =>
+    logger.error({ err: error }, "a claimed delivery was given back"),
+  );
   const delivers = config.role !== "api";
   try {
     // Refuses a wrong master key before anything is served, and seals secrets written before encryption.
@@ -143,6 +157,7 @@ export async function startHookline(
       await dispatcher.stop();
       await sender.close();
       await store.close();
+      releaseDataDir();
     }
     return {
       url: `http://${host}:${port}`,
@@ -156,6 +171,7 @@ export async function startHookline(
     };
   } catch (error) {
     await store.close();
+    releaseDataDir();
     throw error;
   }
 }

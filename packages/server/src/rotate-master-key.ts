@@ -1,5 +1,6 @@
 import { existsSync, unlinkSync } from "node:fs";
 import type { Config } from "./config.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
 import { loadMasterKeys, readKeyFile, secretBoxOf, writeKeyFile } from "./master-key.ts";
 import { createPostgresStore } from "./store/postgres/postgres-store.ts";
 import { resealSecrets } from "./store/sealed-store.ts";
@@ -14,6 +15,16 @@ import { createSqliteStore } from "./store/sqlite/sqlite-store.ts";
  * it re-encrypts under that key whatever was sealed with one of `old_master_keys`.
  */
 export async function rotateMasterKey(config: Config, print: (text: string) => void): Promise<void> {
+  // The embedded store must not be in use: a running server would keep writing with the old key.
+  const releaseDataDir = config.databaseUrl ? () => {} : lockDataDir(config.dataDir);
+  try {
+    await rotate(config, print);
+  } finally {
+    releaseDataDir();
+  }
+}
+
+async function rotate(config: Config, print: (text: string) => void): Promise<void> {
   const keys = loadMasterKeys(config);
   const store = config.databaseUrl
     ? await createPostgresStore({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: 2 })

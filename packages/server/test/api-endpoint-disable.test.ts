@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
-import pg from "pg";
 import { pino } from "pino";
 import { Webhook } from "standardwebhooks";
 import { startHookline } from "../src/hookline.ts";
@@ -10,7 +7,7 @@ import type { Endpoint, Scope } from "../src/store/store.ts";
 import { SYSTEM_ACCOUNT_NAME } from "../src/system-events.ts";
 import { newAccount } from "./helpers/api.ts";
 import { eventually } from "./helpers/client.ts";
-import { startTestHookline, type TestHookline } from "./helpers/hookline.ts";
+import { setEndpointColumns, startTestHookline, type TestHookline } from "./helpers/hookline.ts";
 import { answer, type ReceivedRequest, type Receiver, startReceiver } from "./helpers/receiver.ts";
 
 // An endpoint that fails for `disable_endpoint_after` (5 days by default; 1.5 s here) is
@@ -192,7 +189,7 @@ describe("endpoints that keep failing are disabled, and the operator is told", (
     const at = Date.parse("2026-11-20T10:00:00.000Z");
     await h.hookline.stop();
     // What a settle leaves when the process dies right after its commit: the disable and its notice.
-    await setColumns(h, created.body.id, {
+    await setEndpointColumns(h.config, created.body.id, {
       disabled_reason: "every attempt failed for 5 days",
       disabled_notice_at: at,
     });
@@ -209,29 +206,3 @@ describe("endpoints that keep failing are disabled, and the operator is told", (
     }
   });
 });
-
-/** Sets columns of an endpoint's row straight in the database (SQLite file or PostgreSQL schema). */
-async function setColumns(h: TestHookline, endpointId: string, values: Record<string, string | number>) {
-  const names = Object.keys(values);
-  if (h.config.databaseUrl) {
-    const client = new pg.Client({ connectionString: h.config.databaseUrl });
-    await client.connect();
-    try {
-      const assignments = names.map((name, i) => `${name} = $${i + 2}`).join(", ");
-      await client.query(`UPDATE ${h.config.databaseSchema}.endpoints SET ${assignments} WHERE id = $1`, [
-        endpointId,
-        ...Object.values(values),
-      ]);
-    } finally {
-      await client.end();
-    }
-    return;
-  }
-  const db = new DatabaseSync(join(h.config.dataDir, "hookline.db"));
-  try {
-    const assignments = names.map((name) => `${name} = ?`).join(", ");
-    db.prepare(`UPDATE endpoints SET ${assignments} WHERE id = ?`).run(...Object.values(values), endpointId);
-  } finally {
-    db.close();
-  }
-}

@@ -7,15 +7,30 @@ import type { Claim, Endpoint, EndpointSecrets, Store } from "./store.ts";
  * master key and come out plain. Only the store's rows hold sealed secrets, so a copy
  * of the database (a backup, a dump, a stolen disk) holds none that sign.
  */
-export function sealSecrets(store: Store, box: SecretBox): Store {
+export function sealSecrets(store: Store, box: SecretBox, report: (error: Error) => void): Store {
   const open = (endpoint: Endpoint): Endpoint => {
     endpoint.secret = box.open(endpoint.secret);
     if (endpoint.previousSecret !== null) endpoint.previousSecret = box.open(endpoint.previousSecret);
     return endpoint;
   };
-  const openClaims = (claims: Claim[]) => {
-    for (const claim of claims) claim.secrets = claim.secrets.map(box.open);
-    return claims;
+  /**
+   * Claims come back from a commit: one whose secret this process cannot open (a key it was
+   * not given) goes back to the queue for a process that can, instead of failing the commit's caller.
+   */
+  const openClaims = async (claims: Claim[], now: number): Promise<Claim[]> => {
+    const opened: Claim[] = [];
+    const unopenable: Claim[] = [];
+    for (const claim of claims) {
+      try {
+        claim.secrets = claim.secrets.map(box.open);
+        opened.push(claim);
+      } catch (error) {
+        unopenable.push(claim);
+        report(error as Error);
+      }
+    }
+    if (unopenable.length > 0) await store.releaseClaims(unopenable, now).catch(report);
+    return opened;
   };
   const openOrNull = (endpoint: Endpoint | null) => (endpoint ? open(endpoint) : null);
   return {
@@ -31,13 +46,11 @@ export function sealSecrets(store: Store, box: SecretBox): Store {
       open(await store.openListener(scope, eventTypes, box.seal(secret), hold, now)),
     ingest: async (requests, now, lease) => {
       const ingested = await store.ingest(requests, now, lease);
-      openClaims(ingested.claims);
-      return ingested;
+      return { ...ingested, claims: await openClaims(ingested.claims, now) };
     },
     settle: async (outcomes, claim, now) => {
       const settled = await store.settle(outcomes, claim, now);
-      openClaims(settled.claims);
-      return settled;
+      return { ...settled, claims: await openClaims(settled.claims, now) };
     },
   };
 }

@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import pg from "pg";
 import { pino } from "pino";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { type Hookline, startHookline } from "../../src/hookline.ts";
@@ -62,4 +64,34 @@ export async function startTestHookline(
       dir.remove();
     },
   };
+}
+
+/** Sets columns of an endpoint's row straight in the database (SQLite file or PostgreSQL schema). */
+export async function setEndpointColumns(
+  config: Config,
+  endpointId: string,
+  values: Record<string, string | number | null>,
+) {
+  const names = Object.keys(values);
+  if (config.databaseUrl) {
+    const client = new pg.Client({ connectionString: config.databaseUrl });
+    await client.connect();
+    try {
+      const assignments = names.map((name, i) => `${name} = $${i + 2}`).join(", ");
+      await client.query(`UPDATE ${config.databaseSchema}.endpoints SET ${assignments} WHERE id = $1`, [
+        endpointId,
+        ...Object.values(values),
+      ]);
+    } finally {
+      await client.end();
+    }
+    return;
+  }
+  const db = new DatabaseSync(join(config.dataDir, "hookline.db"));
+  try {
+    const assignments = names.map((name) => `${name} = ?`).join(", ");
+    db.prepare(`UPDATE endpoints SET ${assignments} WHERE id = ?`).run(...Object.values(values), endpointId);
+  } finally {
+    db.close();
+  }
 }
