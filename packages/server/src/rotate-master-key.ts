@@ -53,6 +53,7 @@ async function rotate(config: Config, print: (text: string) => void): Promise<vo
   }
 }
 
-function describe(result: { rewritten: number; endpoints: number }, keyId: string): string {
-  return `Re-encrypted the signing secrets of ${result.rewritten} of ${result.endpoints} endpoints: all are now under master key ${keyId}.`;
+function describe(result: { rewritten: number }, keyId: string): string {
+  const endpoints = result.rewritten === 1 ? "1 endpoint" : `${result.rewritten} endpoints`;
+  return `Re-encrypted the signing secrets of ${endpoints}: all are now under master key ${keyId}.`;
 }

@@ -84,7 +84,23 @@ export function createSystemEvents(deps: {
     }
   }
 
-  async function pointAtUrl(url: string) {
+  /** The endpoints Hookline keeps at `system_events_url`: one, unless nodes made theirs at once. */
+  async function keptEndpoints(scope: Scope) {
+    const endpoints = await store.listEndpoints(scope, { limit: 250 });
+    return endpoints.filter((endpoint) => endpoint.description === SYSTEM_ENDPOINT_DESCRIPTION);
+  }
+
+  /** Keeps one endpoint at `system_events_url` (or none enabled once the setting is removed). */
+  async function followConfig() {
+    const url = config.systemEventsUrl;
+    if (url === null) {
+      if ((await store.getSetting(SYSTEM_ACCOUNT_SETTING)) === null) return;
+      const scope = await systemScope();
+      for (const endpoint of await keptEndpoints(scope)) {
+        if (endpoint.enabled) await store.updateEndpoint(scope, endpoint.id, { enabled: false }, now());
+      }
+      return;
+    }
     const scope = await systemScope();
     const rejected = await urlRejection(
       url,
@@ -94,10 +110,8 @@ export function createSystemEvents(deps: {
     if (rejected) {
       logger.warn(`system_events_url: ${rejected}; add its address to egress_allow_cidrs to receive system events`);
     }
-    const current = (await store.listEndpoints(scope, { limit: 1000 })).find(
-      (endpoint) => endpoint.description === SYSTEM_ENDPOINT_DESCRIPTION,
-    );
     const fields = { url, enabled: true, eventTypes: null };
+    let [current] = await keptEndpoints(scope);
     if (!current) {
       await store.createEndpoint(
         scope,
@@ -111,14 +125,19 @@ export function createSystemEvents(deps: {
         },
         now(),
       );
-    } else if (current.url !== url || !current.enabled) {
+      // Nodes starting together may each have made one: all keep the oldest.
+      const [oldest, ...extra] = await keptEndpoints(scope);
+      for (const endpoint of extra) await store.deleteEndpoint(scope, endpoint.id, now());
+      current = oldest;
+    }
+    if (current && (current.url !== url || !current.enabled)) {
       await store.updateEndpoint(scope, current.id, fields, now());
     }
   }
 
   return {
     async start() {
-      if (config.systemEventsUrl !== null) await pointAtUrl(config.systemEventsUrl);
+      await followConfig();
       await sweep();
       sweeper = setInterval(() => {
         sweep().catch((error) => logger.error({ err: error }, "could not record pending endpoint.disabled events"));

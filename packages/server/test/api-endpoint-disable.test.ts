@@ -193,7 +193,8 @@ describe("endpoints that keep failing are disabled, and the operator is told", (
       disabled_reason: "every attempt failed for 5 days",
       disabled_notice_at: at,
     });
-    const again = await startHookline(h.config, pino({ level: "silent" }));
+    // Started without system_events_url: the notice is still recorded (and shown), not sent.
+    const again = await startHookline({ ...h.config, systemEventsUrl: null }, pino({ level: "silent" }));
     try {
       const accountId = (await again.store.getSetting("system_account_id")) as string;
       const listed = await again.store.listEvents({ accountId, environment: "live" }, {}, { limit: 50 });
@@ -201,6 +202,12 @@ describe("endpoints that keep failing are disabled, and the operator is told", (
       assert.ok(notice, "the pending notice became an endpoint.disabled event");
       assert.equal(JSON.parse(notice.body).data.disabled_at, "2026-11-20T10:00:00.000Z");
       assert.deepEqual(await again.store.pendingDisabledNotices(10), []);
+      const kept = await again.store.listEndpoints({ accountId, environment: "live" }, { limit: 10 });
+      assert.deepEqual(
+        kept.map((endpoint) => endpoint.enabled),
+        [false],
+        "the endpoint at the old system_events_url is disabled",
+      );
     } finally {
       await again.stop();
     }

@@ -161,10 +161,10 @@ describe("signing secrets at rest", () => {
       };
       const run = await runCli(["keys", "rotate-master"], env);
       assert.equal(run.status, 0, run.stderr);
-      assert.match(run.stdout, /Re-encrypted the signing secrets of 4 of 4 endpoints: all are now under master key/);
+      assert.match(run.stdout, /Re-encrypted the signing secrets of 4 endpoints: all are now under master key/);
       assert.match(run.stdout, /no longer needed/);
       const twice = await runCli(["keys", "rotate-master"], env);
-      assert.match(twice.stdout, /secrets of 0 of 4 endpoints/);
+      assert.match(twice.stdout, /secrets of 0 endpoints/);
       if (!online) node = await startHookline(withBoth, silent);
       assert.deepEqual(await secretsOf(node), before);
     } finally {
@@ -201,7 +201,7 @@ describe("the embedded store's generated master key", { skip: postgresUrl ? "emb
 
       const run = await runCli(["keys", "rotate-master", "--data-dir", dir.path]);
       assert.equal(run.status, 0, run.stderr);
-      assert.match(run.stdout, /1 of 1 endpoints/);
+      assert.match(run.stdout, /secrets of 1 endpoint:/);
       assert.match(run.stdout, /now holds the new key/);
       const newKey = readFileSync(keyFile, "utf8");
       assert.notEqual(newKey, oldKey);

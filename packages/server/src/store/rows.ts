@@ -67,6 +67,11 @@ export function disabledEndpoint(row: Row, reason: string, at: number): Disabled
   };
 }
 
+/** A LIKE pattern for secrets sealed under master key `keyId` (hex: no LIKE wildcards in it). */
+export function sealedPrefix(keyId: string): string {
+  return `hlenc:v1:${keyId}:%`;
+}
+
 /** A disable whose system event is still to be recorded. */
 export function toDisabledNotice(row: Row): DisabledEndpoint {
   return disabledEndpoint(row, String(row.disabled_reason), Number(row.disabled_notice_at));

@@ -62,13 +62,14 @@ const PAGE = 500;
  * (written before encryption existed) and, when `rotate`, ones under an older master key.
  * Refuses, before changing anything, when a secret needs a key the box does not hold.
  * Changes are compare-and-swap, so a secret rotated meanwhile is left as its writer made it.
- * @returns how many endpoints were rewritten, how many there are, and how many changed meanwhile (not rewritten).
+ * Only rows not sealed under the current key are read: once all are, a start costs one query.
+ * @returns how many endpoints were rewritten, and how many changed meanwhile (not rewritten).
  */
 export async function resealSecrets(
   store: Store,
   box: SecretBox,
   rotate: boolean,
-): Promise<{ rewritten: number; endpoints: number; remaining: number }> {
+): Promise<{ rewritten: number; remaining: number }> {
   const needsWork = (value: string | null) => {
     if (value === null) return false;
     const keyId = box.keyIdOf(value);
@@ -77,9 +78,7 @@ export async function resealSecrets(
   const reseal = (value: string | null) => (value !== null && needsWork(value) ? box.seal(box.open(value)) : value);
 
   const unknownKeys = new Set<string>();
-  let endpoints = 0;
-  await eachPage(store, (rows) => {
-    endpoints += rows.length;
+  await eachPage(store, box.currentKeyId, (rows) => {
     for (const row of rows) {
       for (const value of [row.secret, row.previousSecret]) {
         if (value !== null && !box.canOpen(value)) unknownKeys.add(box.keyIdOf(value) as string);
@@ -94,7 +93,7 @@ export async function resealSecrets(
   }
   let rewritten = 0;
   let remaining = 0;
-  await eachPage(store, async (rows) => {
+  await eachPage(store, box.currentKeyId, async (rows) => {
     const changes: { from: EndpointSecrets; to: EndpointSecrets }[] = [];
     for (const row of rows) {
       if (!needsWork(row.secret) && !needsWork(row.previousSecret)) continue;
@@ -108,13 +107,17 @@ export async function resealSecrets(
     rewritten += applied;
     remaining += changes.length - applied;
   });
-  return { rewritten, endpoints, remaining };
+  return { rewritten, remaining };
 }
 
-async function eachPage(store: Store, visit: (rows: EndpointSecrets[]) => void | Promise<void>): Promise<void> {
+async function eachPage(
+  store: Store,
+  currentKeyId: string,
+  visit: (rows: EndpointSecrets[]) => void | Promise<void>,
+): Promise<void> {
   let after: string | null = null;
   for (;;) {
-    const rows = await store.listEndpointSecrets(after, PAGE);
+    const rows = await store.listEndpointSecrets(after, PAGE, currentKeyId);
     if (rows.length === 0) return;
     await visit(rows);
     after = (rows.at(-1) as EndpointSecrets).id;

@@ -359,8 +359,11 @@ export interface Store {
   holdListeners(endpointIds: string[], hold: ListenerHold, now: number): Promise<void>;
   /** This node's last socket for the listen endpoint closed: any node may attempt its deliveries again. */
   releaseListener(endpointId: string, node: string): Promise<void>;
-  /** Every endpoint's stored secrets (as stored: sealed), in id order, `limit` after the id `after`. */
-  listEndpointSecrets(after: string | null, limit: number): Promise<EndpointSecrets[]>;
+  /**
+   * Stored secrets (as stored: sealed) of the endpoints with one not sealed under master key
+   * `notSealedWith`, in id order, `limit` after the id `after`.
+   */
+  listEndpointSecrets(after: string | null, limit: number, notSealedWith: string): Promise<EndpointSecrets[]>;
   /**
    * Rewrites stored secrets (a master-key rotation): each change applies only while the row
    * still holds `from` (an endpoint rotated meanwhile keeps its new secret). Returns how many applied.

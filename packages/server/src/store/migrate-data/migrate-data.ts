@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { SQLOutputValue } from "node:sqlite";
 import { HooklineError } from "../../errors.ts";
@@ -90,7 +91,7 @@ export async function migrateData(options: MigrateDataOptions, io: MigrateDataIo
       io.print(`${formatCount(releasedClaims)} ${what} claimed by a process that no longer runs: due again now.`);
     }
     io.print(
-      `Next: start Hookline with DATABASE_URL=${redactUrl(url)} HOOKLINE_DATABASE_SCHEMA=${options.schema} HOOKLINE_MASTER_KEY_FILE=${join(options.from, "master.key")} (the signing secrets are encrypted with that key; copy it to every node); keep ${options.from} until you are satisfied.`,
+      `Next: start Hookline with DATABASE_URL=${redactUrl(url)} HOOKLINE_DATABASE_SCHEMA=${options.schema} ${masterKeyHint(options.from)}; keep ${options.from} until you are satisfied.`,
     );
     return { counts, releasedClaims };
   } finally {
@@ -196,4 +197,12 @@ function countTable(counts: TableCount[]): string {
     );
   }
   return lines.join("\n");
+}
+
+/** The signing secrets were copied encrypted: the nodes need the key the embedded store used. */
+function masterKeyHint(from: string): string {
+  const file = join(from, "master.key");
+  return existsSync(file)
+    ? `HOOKLINE_MASTER_KEY_FILE=${file} (the signing secrets are encrypted with that key; copy it to every node)`
+    : "and the HOOKLINE_MASTER_KEY the embedded store ran with (the signing secrets are encrypted with it)";
 }

@@ -1,5 +1,5 @@
 import { newId } from "../../ids.ts";
-import { json, toDisabledNotice, toEndpoint, toEndpointSecrets } from "../rows.ts";
+import { json, sealedPrefix, toDisabledNotice, toEndpoint, toEndpointSecrets } from "../rows.ts";
 import type {
   DisabledEndpoint,
   Endpoint,
@@ -134,10 +134,11 @@ export function endpointQueries(db: Database) {
         [notices.map((n) => n.endpointId), notices.map((n) => n.at)],
       );
     },
-    async listEndpointSecrets(after: string | null, limit: number) {
+    async listEndpointSecrets(after: string | null, limit: number, notSealedWith: string) {
       const rows = await db.all(
-        "SELECT id, secret, previous_secret FROM endpoints WHERE id > $1 ORDER BY id LIMIT $2",
-        [after ?? "", limit],
+        `SELECT id, secret, previous_secret FROM endpoints
+        WHERE id > $1 AND (secret NOT LIKE $2 OR coalesce(previous_secret NOT LIKE $2, false)) ORDER BY id LIMIT $3`,
+        [after ?? "", sealedPrefix(notSealedWith), limit],
       );
       return rows.map(toEndpointSecrets);
     },

@@ -1,6 +1,6 @@
 import type { DatabaseSync } from "node:sqlite";
 import { newId } from "../../ids.ts";
-import { json, type Row, toDisabledNotice, toEndpoint, toEndpointSecrets } from "../rows.ts";
+import { json, type Row, sealedPrefix, toDisabledNotice, toEndpoint, toEndpointSecrets } from "../rows.ts";
 import type {
   DisabledEndpoint,
   Endpoint,
@@ -42,7 +42,8 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
     rotate: `UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = ?, secret = ?, updated_at = ?
       WHERE id = ? AND account_id = ? AND environment = ?`,
     streakReset: "UPDATE endpoints SET failing_since = NULL WHERE id = ?",
-    secrets: "SELECT id, secret, previous_secret FROM endpoints WHERE id > ? ORDER BY id LIMIT ?",
+    secrets: `SELECT id, secret, previous_secret FROM endpoints
+      WHERE id > ?1 AND (secret NOT LIKE ?2 OR coalesce(previous_secret NOT LIKE ?2, 0)) ORDER BY id LIMIT ?3`,
     pendingNotices: `SELECT id, account_id, environment, url, failing_since, disabled_reason, disabled_notice_at
       FROM endpoints WHERE disabled_notice_at IS NOT NULL ORDER BY disabled_notice_at LIMIT ?`,
     clearNotice: "UPDATE endpoints SET disabled_notice_at = NULL WHERE id = ? AND disabled_notice_at = ?",
@@ -172,8 +173,8 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
         for (const { endpointId, at } of notices) sql.clearNotice.run(endpointId, at);
       });
     },
-    async listEndpointSecrets(after: string | null, limit: number) {
-      return (sql.secrets.all(after ?? "", limit) as Row[]).map(toEndpointSecrets);
+    async listEndpointSecrets(after: string | null, limit: number, notSealedWith: string) {
+      return (sql.secrets.all(after ?? "", sealedPrefix(notSealedWith), limit) as Row[]).map(toEndpointSecrets);
     },
     async replaceEndpointSecrets(changes: { from: EndpointSecrets; to: EndpointSecrets }[]) {
       return transaction(db, () => {
