@@ -33,3 +33,15 @@ export async function launchBrowser(): Promise<Browser> {
 export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${SCREENSHOTS}${name}.png`, fullPage: true });
 }
+
+/** Runs `steps` on `page`; on failure saves FAILED-<name>.png first. Always closes the page's context. */
+export async function using(page: Page, name: string, steps: () => Promise<void>): Promise<void> {
+  try {
+    await steps();
+  } catch (error) {
+    await screenshot(page, `FAILED-${name}`).catch(() => {});
+    throw error;
+  } finally {
+    await page.context().close();
+  }
+}

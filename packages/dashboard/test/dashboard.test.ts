@@ -4,7 +4,7 @@ import type { Browser, Page } from "playwright-core";
 import { newAccount } from "../../server/test/helpers/api.ts";
 import { startTestHookline, type TestHookline } from "../../server/test/helpers/hookline.ts";
 import { answer, type Receiver, startReceiver } from "../../server/test/helpers/receiver.ts";
-import { browserUnavailable, launchBrowser, screenshot } from "./browser.ts";
+import { browserUnavailable, launchBrowser, screenshot, using } from "./browser.ts";
 
 const WAIT = { timeout: 15_000 };
 
@@ -37,18 +37,6 @@ describe("dashboard in Chromium", { skip: browserUnavailable() ?? false }, () =>
     await page.getByRole("button", { name: "Log in" }).click();
     await page.getByRole("heading", { name: "Accounts", level: 1 }).waitFor(WAIT);
     return page;
-  }
-
-  /** Runs `steps` on `page`; on failure saves FAILED-<name>.png first. Always closes the page's context. */
-  async function using(page: Page, name: string, steps: () => Promise<void>) {
-    try {
-      await steps();
-    } catch (error) {
-      await screenshot(page, `FAILED-${name}`).catch(() => {});
-      throw error;
-    } finally {
-      await page.context().close();
-    }
   }
 
   async function addEndpoint(page: Page, url: string) {

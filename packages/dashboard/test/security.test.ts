@@ -8,7 +8,7 @@ import { newAccount } from "../../server/test/helpers/api.ts";
 import { eventually } from "../../server/test/helpers/client.ts";
 import { startTestHookline, type TestHookline } from "../../server/test/helpers/hookline.ts";
 import { type Receiver, startReceiver } from "../../server/test/helpers/receiver.ts";
-import { browserUnavailable, launchBrowser, screenshot } from "./browser.ts";
+import { browserUnavailable, launchBrowser, screenshot, using } from "./browser.ts";
 
 const WAIT = { timeout: 15_000 };
 
@@ -150,18 +150,6 @@ describe("XSS through payloads, names, descriptions and receivers' responses", {
       };
     });
     assert.deepEqual(found, { xss: undefined, injected: 0, inlineScripts: 0, handlers: [], scriptUrls: [] }, where);
-  }
-
-  /** Runs `steps`; on failure saves FAILED-<name>.png first. Always closes the page's context. */
-  async function using(page: Page, name: string, steps: () => Promise<void>) {
-    try {
-      await steps();
-    } catch (error) {
-      await screenshot(page, `FAILED-${name}`).catch(() => {});
-      throw error;
-    } finally {
-      await page.context().close();
-    }
   }
 
   it("operator: accounts list, endpoints, endpoint page, events, event detail with its attempt log", async () => {
