@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from "./delivery/retry-schedule.ts";
-import { parseDuration } from "./durations.ts";
+import { formatDuration, parseDuration } from "./durations.ts";
 import { HooklineError } from "./errors.ts";
 
 /** The validated, frozen settings of one Hookline process. */
@@ -19,6 +19,8 @@ export interface Config {
   readonly databasePoolSize: number;
   /** What this process runs: the API, the delivery workers, or both. */
   readonly role: "all" | "api" | "worker";
+  /** The least severe log level written (pino's levels; `silent` writes none). */
+  readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** When set, this admin key is accepted instead of the generated one. */
   readonly adminKey: string | null;
   readonly maxBodyBytes: number;
@@ -48,17 +50,31 @@ export interface Config {
   readonly disableEndpointAfterMs: number;
   /** Where the operator receives system events (`endpoint.disabled`); null: not sent. */
   readonly systemEventsUrl: string | null;
+  /** Events older than this are purged with their deliveries and attempts, once none is pending. */
+  readonly retentionMs: number;
+  /** How many of a delivery's latest attempts keep their response snippet in the log. */
+  readonly keepResponseSnippets: number;
 }
 
 type Parser = (raw: unknown, name: string) => unknown;
 
+/** How a setting is described: its config-file key, environment variable, parser and default. */
+export interface ConfigOption {
+  readonly file: string;
+  readonly env: string;
+  readonly parse: Parser;
+  readonly fallback: unknown;
+  /** Never shown as it is (`hookline config print` masks it). */
+  readonly secret?: true;
+}
+
 /** One row per setting: its config-file key, environment variable and parser. */
-const OPTIONS: Record<keyof Config, { file: string; env: string; parse: Parser; fallback: unknown }> = {
+export const OPTIONS: Readonly<Record<keyof Config, ConfigOption>> = {
   host: { file: "host", env: "HOOKLINE_HOST", parse: text, fallback: "127.0.0.1" },
   port: { file: "port", env: "HOOKLINE_PORT", parse: integer(0, 65535), fallback: 8080 },
   publicUrl: { file: "public_url", env: "HOOKLINE_PUBLIC_URL", parse: origin, fallback: null },
   dataDir: { file: "data_dir", env: "HOOKLINE_DATA_DIR", parse: text, fallback: "./.hookline" },
-  databaseUrl: { file: "database_url", env: "DATABASE_URL", parse: postgresUrl, fallback: null },
+  databaseUrl: { file: "database_url", env: "DATABASE_URL", parse: postgresUrl, fallback: null, secret: true },
   databaseSchema: { file: "database_schema", env: "HOOKLINE_DATABASE_SCHEMA", parse: identifier, fallback: "hookline" },
   databasePoolSize: {
     file: "database_pool_size",
@@ -67,7 +83,13 @@ const OPTIONS: Record<keyof Config, { file: string; env: string; parse: Parser; 
     fallback: 10,
   },
   role: { file: "role", env: "HOOKLINE_ROLE", parse: oneOf(["all", "api", "worker"]), fallback: "all" },
-  adminKey: { file: "admin_key", env: "HOOKLINE_ADMIN_KEY", parse: text, fallback: null },
+  logLevel: {
+    file: "log_level",
+    env: "HOOKLINE_LOG_LEVEL",
+    parse: oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    fallback: "info",
+  },
+  adminKey: { file: "admin_key", env: "HOOKLINE_ADMIN_KEY", parse: text, fallback: null, secret: true },
   maxBodyBytes: {
     file: "max_body_bytes",
     env: "HOOKLINE_MAX_BODY_BYTES",
@@ -109,13 +131,14 @@ const OPTIONS: Record<keyof Config, { file: string; env: string; parse: Parser; 
     fallback: true,
   },
   egressAllowCidrs: { file: "egress_allow_cidrs", env: "HOOKLINE_EGRESS_ALLOW_CIDRS", parse: list, fallback: [] },
-  masterKey: { file: "master_key", env: "HOOKLINE_MASTER_KEY", parse: masterKey, fallback: null },
+  masterKey: { file: "master_key", env: "HOOKLINE_MASTER_KEY", parse: masterKey, fallback: null, secret: true },
   masterKeyFile: { file: "master_key_file", env: "HOOKLINE_MASTER_KEY_FILE", parse: text, fallback: null },
   oldMasterKeys: {
     file: "old_master_keys",
     env: "HOOKLINE_OLD_MASTER_KEYS",
     parse: (raw, name) => list(raw, name).map((key) => masterKey(key, name)),
     fallback: [],
+    secret: true,
   },
   ingestRatePerAccount: {
     file: "ingest_rate_per_account",
@@ -142,6 +165,13 @@ const OPTIONS: Record<keyof Config, { file: string; env: string; parse: Parser; 
     fallback: 5 * 86_400_000,
   },
   systemEventsUrl: { file: "system_events_url", env: "HOOKLINE_SYSTEM_EVENTS_URL", parse: httpUrl, fallback: null },
+  retentionMs: { file: "retention", env: "HOOKLINE_RETENTION", parse: duration, fallback: 30 * 86_400_000 },
+  keepResponseSnippets: {
+    file: "keep_response_snippets",
+    env: "HOOKLINE_KEEP_RESPONSE_SNIPPETS",
+    parse: integer(1, 1000),
+    fallback: 10,
+  },
 };
 
 export interface ConfigSources {
@@ -155,20 +185,49 @@ export interface ConfigSources {
 
 /** Builds the config: flags over environment over config file over defaults. */
 export function loadConfig(sources: ConfigSources = {}): Config {
+  return explainConfig(sources).config;
+}
+
+/** Where a setting's effective value came from. */
+export interface SettingOrigin {
+  readonly key: keyof Config;
+  readonly option: ConfigOption;
+  readonly source: "flag" | "env" | "file" | "default";
+  /** The flag, environment variable or file that gave it; null for the default. */
+  readonly from: string | null;
+  /** The value as a config file would write it (durations like "15s"), unmasked. */
+  readonly value: unknown;
+}
+
+/** Like loadConfig (the same checks), and also says where each setting came from. */
+export function explainConfig(sources: ConfigSources = {}): { config: Config; settings: readonly SettingOrigin[] } {
   const fileValues = readConfigFile(sources.file, sources.fileRequired ?? false);
   const known = new Set(Object.values(OPTIONS).map((o) => o.file));
   for (const key of Object.keys(fileValues)) {
     if (!known.has(key)) throw configError(`unknown setting "${key}" in ${sources.file}`);
   }
   const config: Record<string, unknown> = {};
-  for (const [key, option] of Object.entries(OPTIONS)) {
-    const flag = sources.flags?.[key as keyof Config];
+  const settings: SettingOrigin[] = [];
+  for (const [key, option] of Object.entries(OPTIONS) as [keyof Config, ConfigOption][]) {
+    const flag = sources.flags?.[key];
     const env = sources.env?.[option.env];
     const fromFile = fileValues[option.file];
-    if (flag !== undefined) config[key] = option.parse(flag, `--${option.file.replaceAll("_", "-")}`);
-    else if (env !== undefined && env !== "") config[key] = option.parse(env, option.env);
-    else if (fromFile !== undefined) config[key] = option.parse(fromFile, option.file);
-    else config[key] = option.fallback;
+    const flagName = `--${option.file.replaceAll("_", "-")}`;
+    let origin: Pick<SettingOrigin, "source" | "from">;
+    if (flag !== undefined) {
+      config[key] = option.parse(flag, flagName);
+      origin = { source: "flag", from: flagName };
+    } else if (env !== undefined && env !== "") {
+      config[key] = option.parse(env, option.env);
+      origin = { source: "env", from: option.env };
+    } else if (fromFile !== undefined) {
+      config[key] = option.parse(fromFile, option.file);
+      origin = { source: "file", from: sources.file ?? null };
+    } else {
+      config[key] = option.fallback;
+      origin = { source: "default", from: null };
+    }
+    settings.push({ key, option, ...origin, value: fileForm(option, config[key]) });
   }
   const result = config as unknown as Config;
   if (result.role !== "all" && result.databaseUrl === null) {
@@ -181,7 +240,23 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       `lease (${result.leaseMs} ms) must be longer than attempt_timeout (${result.attemptTimeoutMs} ms)`,
     );
   }
-  return Object.freeze({ ...result, dataDir: resolve(result.dataDir) });
+  return { config: Object.freeze({ ...result, dataDir: resolve(result.dataDir) }), settings };
+}
+
+/** A parsed value as a config file writes it: durations as "15s", a schedule as ["1h*72"]. */
+function fileForm(option: ConfigOption, value: unknown): unknown {
+  if (option.parse === duration) return formatDuration(value as number);
+  if (option.parse !== schedule) return value;
+  const runs: string[] = [];
+  const delays = value as readonly number[];
+  for (let i = 0; i < delays.length; ) {
+    let n = 1;
+    while (delays[i + n] === delays[i]) n++;
+    const text = formatDuration(delays[i] as number);
+    runs.push(n === 1 ? text : `${text}*${n}`);
+    i += n;
+  }
+  return runs;
 }
 
 function readConfigFile(path: string | undefined, required: boolean): Record<string, unknown> {

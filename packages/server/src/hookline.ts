@@ -11,6 +11,7 @@ import { createListenHub } from "./delivery/listen-hub.ts";
 import { HooklineError } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { loadMasterKeys, secretBoxOf } from "./master-key.ts";
+import { startRetention } from "./retention.ts";
 import { createGroupCommit } from "./store/group-commit.ts";
 import { createPostgresStore, type PostgresStore } from "./store/postgres/postgres-store.ts";
 import { resealSecrets, sealSecrets } from "./store/sealed-store.ts";
@@ -92,6 +93,7 @@ export async function startHookline(
         maxInFlightPerEndpoint: config.maxInFlightPerEndpoint,
         retrySchedule: config.retrySchedule,
         disableEndpointAfterMs: config.disableEndpointAfterMs,
+        keepResponseSnippets: config.keepResponseSnippets,
         shutdownTimeoutMs: config.shutdownTimeoutMs,
         node,
         listenersOnly: !delivers,
@@ -144,6 +146,7 @@ export async function startHookline(
     // Other nodes' new work arrives as a notification (PostgreSQL); this node's own wakes it directly.
     const unwatch = postgres ? postgres.watchDue(wake) : () => {};
     if (delivers) dispatcher.start();
+    const retention = delivers ? startRetention({ store, config, now, logger }) : null;
     const address = api.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -152,6 +155,7 @@ export async function startHookline(
     async function stop() {
       unwatch();
       systemEvents.stop();
+      await retention?.stop();
       listeners.shutdown();
       await api.close();
       await dispatcher.stop();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { newId, randomToken } from "./ids.ts";
+import { firstIdAt, newId, randomToken } from "./ids.ts";
 
 describe("ids", () => {
   it("sort in creation order, also within one millisecond", () => {
@@ -13,5 +13,13 @@ describe("ids", () => {
 
   it("makes unbiased base62 tokens of the asked length", () => {
     assert.match(randomToken(32), /^[0-9A-Za-z]{32}$/);
+  });
+
+  it("firstIdAt sorts after every id made earlier and before every id made at or after that time", () => {
+    const at = Date.now() + 10 * 365 * 86_400_000;
+    const boundary = firstIdAt("evt", at);
+    assert.ok(newId("evt", at - 1) < boundary);
+    assert.ok(newId("evt", at) >= boundary);
+    assert.ok(newId("evt", at + 5000) > boundary);
   });
 });

@@ -19,12 +19,7 @@ export function newId(prefix: "evt" | "dlv" | "att" | "ep" | "acct" | "node", no
     // Same (or an earlier) millisecond: keep the last time and count up.
     for (let i = lastRandom.length - 1; i >= 0 && ++lastRandom[i]! === 256; i--) lastRandom[i] = 0;
   }
-  let time = "";
-  let t = lastTime;
-  for (let i = 0; i < 10; i++) {
-    time = CROCKFORD[t % 32] + time;
-    t = Math.floor(t / 32);
-  }
+  const time = encodeTime(lastTime);
   let rand = "";
   // 80 bits → 16 base32 digits, 5 bits at a time.
   let acc = 0;
@@ -39,6 +34,22 @@ export function newId(prefix: "evt" | "dlv" | "att" | "ep" | "acct" | "node", no
     acc &= (1 << bits) - 1;
   }
   return `${prefix}_${time}${rand}`;
+}
+
+/** The smallest id made at `time`: every id of that prefix made earlier sorts before it. */
+export function firstIdAt(prefix: "evt", time: number): string {
+  return `${prefix}_${encodeTime(time)}${"0".repeat(16)}`;
+}
+
+/** 48 bits of milliseconds as 10 Crockford base32 digits. */
+function encodeTime(ms: number): string {
+  let time = "";
+  let t = ms;
+  for (let i = 0; i < 10; i++) {
+    time = CROCKFORD[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  return time;
 }
 
 /** A random token in base62, for API keys (unbiased by rejection sampling). */

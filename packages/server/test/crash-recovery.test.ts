@@ -339,6 +339,7 @@ describe("crash recovery", () => {
         nextAttemptAt: null,
         disableEndpoint: null,
         disableIfFailingSince: null,
+        keepSnippets: 10,
       });
 
       // Each worker step is one settle: claim only, or record only.

@@ -90,6 +90,7 @@ describe("PostgreSQL store under concurrent writers", {
           nextAttemptAt: null,
           disableEndpoint: null,
           disableIfFailingSince: null,
+          keepSnippets: 10,
         },
       ],
       null,

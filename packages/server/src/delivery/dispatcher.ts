@@ -13,6 +13,8 @@ export interface DispatcherOptions {
   retrySchedule: readonly number[];
   /** An endpoint whose attempts have all failed for this long is disabled. */
   disableEndpointAfterMs: number;
+  /** How many of a delivery's latest attempts keep their response snippet. */
+  keepResponseSnippets: number;
   shutdownTimeoutMs: number;
   /** This process, as listen endpoints' holder (see ClaimRequest.node). */
   node: string;
@@ -329,7 +331,11 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       released.push(claim);
       return;
     }
-    const rules = { retrySchedule: options.retrySchedule, disableAfterMs: options.disableEndpointAfterMs };
+    const rules = {
+      retrySchedule: options.retrySchedule,
+      disableAfterMs: options.disableEndpointAfterMs,
+      keepSnippets: options.keepResponseSnippets,
+    };
     const outcome = decideOutcome(claim, result, now(), rules, random);
     outcomes.push(outcome);
     // The receiver asked for no more: nothing waiting may go out to it.

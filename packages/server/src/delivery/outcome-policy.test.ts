@@ -34,7 +34,7 @@ const result = (overrides: Partial<AttemptResult>): AttemptResult => ({
   retryAfterMs: null,
   ...overrides,
 });
-const rules = { retrySchedule: [1000, 2000], disableAfterMs: 5 * 86_400_000 };
+const rules = { retrySchedule: [1000, 2000], disableAfterMs: 5 * 86_400_000, keepSnippets: 10 };
 const noJitter = () => 0.5;
 
 describe("decideOutcome", () => {

@@ -22,7 +22,7 @@ export function decideOutcome(
   claim: Claim,
   result: AttemptResult,
   now: number,
-  rules: { retrySchedule: readonly number[]; disableAfterMs: number },
+  rules: { retrySchedule: readonly number[]; disableAfterMs: number; keepSnippets: number },
   random: () => number,
 ): Outcome {
   const attempt = {
@@ -40,6 +40,7 @@ export function decideOutcome(
     scheduledAttempts,
     disableEndpoint: null,
     disableIfFailingSince: result.startedAt - rules.disableAfterMs,
+    keepSnippets: rules.keepSnippets,
   };
   const code = result.statusCode;
   if (code !== null && code >= 200 && code < 300) {

@@ -236,6 +236,8 @@ export interface Outcome {
    * this time or earlier (now minus `disable_endpoint_after`); null for a success.
    */
   disableIfFailingSince: number | null;
+  /** How many of the delivery's latest attempts keep their response snippet; older ones lose it. */
+  keepSnippets: number;
 }
 
 /** An endpoint a settle disabled (410 Gone, or failing for too long), for the operator's system event. */
@@ -373,6 +375,12 @@ export interface Store {
   pendingDisabledNotices(limit: number): Promise<DisabledEndpoint[]>;
   /** The system events of these disables are recorded (a later disable of the same endpoint stays pending). */
   clearDisabledNotices(notices: Pick<DisabledEndpoint, "endpointId" | "at">[]): Promise<void>;
+  /**
+   * Purges the events among the `limit` next after id `after` (null: from the first) and before id
+   * `before` whose deliveries are all final, with their deliveries and attempts. `last` is where
+   * the next call goes on (null: nothing was left before `before`).
+   */
+  purgeEvents(after: string | null, before: string, limit: number): Promise<{ purged: number; last: string | null }>;
   /** Counts and hourly attempt figures of one endpoint since `since`; null when unknown. */
   endpointStats(scope: Scope, id: string, since: number): Promise<EndpointStats | null>;
   /** Re-queues failed deliveries created in [since, until); returns how many. */

@@ -212,6 +212,15 @@ export function deliveryQueries(db: Database) {
           attempt.trigger,
         ],
       );
+      // The log keeps the latest attempts' response snippets; older attempts keep their status and error.
+      if (outcome.scheduledAttempts >= outcome.keepSnippets) {
+        await tx.run(
+          `UPDATE attempts SET response_snippet = NULL
+          WHERE delivery_id = $1 AND response_snippet IS NOT NULL
+            AND id < (SELECT id FROM attempts WHERE delivery_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)`,
+          [claim.deliveryId, outcome.keepSnippets - 1],
+        );
+      }
     }
     const disabled = await disableWhereDue(tx, recordedOutcomes, now);
     await queue.refresh(tx, touched);

@@ -6,6 +6,7 @@ import { endpointStatsQueries } from "./endpoint-stats.ts";
 import { endpointQueries } from "./endpoints.ts";
 import { eventTypeQueries } from "./event-types.ts";
 import { eventQueries } from "./events.ts";
+import { retentionQueries } from "./retention.ts";
 import { sessionQueries } from "./sessions.ts";
 
 export interface PostgresStore extends Store {
@@ -28,6 +29,7 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Pos
     ...eventQueries(db),
     ...eventTypeQueries(db),
     ...deliveryQueries(db),
+    ...retentionQueries(db),
     close: () => db.close(),
   };
 }

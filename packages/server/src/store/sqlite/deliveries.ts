@@ -50,6 +50,10 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     // Through the queue index, endpoint by endpoint: only rows waiting for a later time.
     advance: `UPDATE deliveries SET due_at = ?1, next_attempt_at = ?1, updated_at = ?1
       WHERE endpoint_id = ?2 AND due_at > ?1 AND status = 'pending'`,
+    // The log keeps the latest attempts' response snippets; older attempts keep their status and error.
+    trimSnippets: `UPDATE attempts SET response_snippet = NULL
+      WHERE delivery_id = ?1 AND response_snippet IS NOT NULL
+        AND id < (SELECT id FROM attempts WHERE delivery_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)`,
     insertAttempt: `INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_snippet,
       request_headers, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     disableEndpoint: `UPDATE endpoints SET enabled = 0, disabled_reason = ?1, updated_at = ?2, disabled_notice_at = ?2
@@ -161,6 +165,9 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
         JSON.stringify(attempt.requestHeaders),
         attempt.trigger,
       );
+      if (outcome.scheduledAttempts >= outcome.keepSnippets) {
+        sql.trimSnippets.run(claim.deliveryId, outcome.keepSnippets - 1);
+      }
     }
     trackStreaks(recordedOutcomes, now, disabled);
     queue.refresh(touched);

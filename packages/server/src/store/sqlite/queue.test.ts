@@ -80,6 +80,7 @@ describe("the delivery queue", () => {
     nextAttemptAt,
     disableEndpoint: null,
     disableIfFailingSince: null,
+    keepSnippets: 10,
   });
 
   /** Every endpoint's next_due_at must equal the earliest due_at of its deliveries. */

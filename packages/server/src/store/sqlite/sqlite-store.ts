@@ -7,6 +7,7 @@ import { endpointQueries } from "./endpoints.ts";
 import { eventTypeQueries } from "./event-types.ts";
 import { eventQueries } from "./events.ts";
 import { queueSummary } from "./queue.ts";
+import { retentionQueries } from "./retention.ts";
 import { sessionQueries } from "./sessions.ts";
 
 export interface SqliteStore extends Store {
@@ -30,6 +31,7 @@ export function createSqliteStore(dataDir: string): SqliteStore {
     ...eventQueries(db, queue),
     ...eventTypeQueries(db),
     ...deliveryQueries(db, queue, tally),
+    ...retentionQueries(db),
     commitTogether: (calls) => commitTogether(db, calls),
     async close() {
       if (db.isOpen) db.close();

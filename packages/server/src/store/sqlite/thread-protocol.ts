@@ -31,6 +31,7 @@ export const STORE_METHODS: Record<Exclude<keyof Store, "close">, "read" | "writ
   replaceEndpointSecrets: "write",
   pendingDisabledNotices: "read",
   clearDisabledNotices: "write",
+  purgeEvents: "write",
   endpointStats: "read",
   recoverEndpoint: "write",
   ingest: "write",
