@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { loadConfig } from "./config.ts";
+import { explainConfig, loadConfig, OPTIONS } from "./config.ts";
 
 describe("loadConfig", () => {
   it("has the documented defaults", () => {
@@ -39,5 +39,37 @@ describe("loadConfig", () => {
     assert.throws(() => loadConfig({ env: { HOOKLINE_RETRY_SCHEDULE: "soon" } }), /HOOKLINE_RETRY_SCHEDULE/);
     assert.throws(() => loadConfig({ env: { HOOKLINE_ATTEMPT_TIMEOUT: "90s" } }), /lease/);
     assert.throws(() => loadConfig({ file: "/nonexistent/x.json", fileRequired: true }), /cannot read config file/);
+  });
+
+  it("says where each setting came from, its value as a file writes it", () => {
+    const file = join(tmpdir(), `hookline-config-explain-${process.pid}.json`);
+    writeFileSync(file, JSON.stringify({ port: 1000, host: "0.0.0.0", lease: "2m" }));
+    const { config, settings } = explainConfig({
+      file,
+      env: { HOOKLINE_PORT: "2000", HOOKLINE_LOG_LEVEL: "warn" },
+      flags: { dataDir: "relative/dir" },
+    });
+    const bySetting = new Map(settings.map((s) => [s.option.file, s]));
+    assert.equal(settings.length, Object.keys(OPTIONS).length);
+    assert.deepEqual(
+      [bySetting.get("host")?.source, bySetting.get("host")?.from, bySetting.get("host")?.value],
+      ["file", file, "0.0.0.0"],
+    );
+    assert.deepEqual([bySetting.get("port")?.source, bySetting.get("port")?.from], ["env", "HOOKLINE_PORT"]);
+    assert.deepEqual([bySetting.get("data_dir")?.source, bySetting.get("data_dir")?.value], ["flag", config.dataDir]);
+    assert.deepEqual([bySetting.get("role")?.source, bySetting.get("role")?.from], ["default", null]);
+    assert.equal(bySetting.get("lease")?.value, "2m");
+    assert.deepEqual(bySetting.get("retry_schedule")?.value, ["1h*72"]);
+    assert.equal(config.logLevel, "warn");
+    assert.throws(() => loadConfig({ env: { HOOKLINE_LOG_LEVEL: "loud" } }), /HOOKLINE_LOG_LEVEL must be one of/);
+  });
+
+  it("documents every setting in docs/configuration.md", () => {
+    const docs = readFileSync(new URL("../../../docs/configuration.md", import.meta.url), "utf8");
+    const rows = docs.split("\n").filter((line) => line.startsWith("| `"));
+    const missing = Object.values(OPTIONS)
+      .filter((option) => !rows.some((row) => row.startsWith(`| \`${option.file}\` | \`${option.env}\` |`)))
+      .map((option) => `${option.file} (${option.env})`);
+    assert.deepEqual(missing, [], "settings without a row in docs/configuration.md");
   });
 });

@@ -207,7 +207,7 @@ export function explainConfig(sources: ConfigSources = {}): { config: Config; se
     if (!known.has(key)) throw configError(`unknown setting "${key}" in ${sources.file}`);
   }
   const config: Record<string, unknown> = {};
-  const settings: SettingOrigin[] = [];
+  const origins: Omit<SettingOrigin, "value">[] = [];
   for (const [key, option] of Object.entries(OPTIONS) as [keyof Config, ConfigOption][]) {
     const flag = sources.flags?.[key];
     const env = sources.env?.[option.env];
@@ -227,7 +227,7 @@ export function explainConfig(sources: ConfigSources = {}): { config: Config; se
       config[key] = option.fallback;
       origin = { source: "default", from: null };
     }
-    settings.push({ key, option, ...origin, value: fileForm(option, config[key]) });
+    origins.push({ key, option, ...origin });
   }
   const result = config as unknown as Config;
   if (result.role !== "all" && result.databaseUrl === null) {
@@ -240,7 +240,9 @@ export function explainConfig(sources: ConfigSources = {}): { config: Config; se
       `lease (${result.leaseMs} ms) must be longer than attempt_timeout (${result.attemptTimeoutMs} ms)`,
     );
   }
-  return { config: Object.freeze({ ...result, dataDir: resolve(result.dataDir) }), settings };
+  const frozen = Object.freeze({ ...result, dataDir: resolve(result.dataDir) });
+  const settings = origins.map((origin) => ({ ...origin, value: fileForm(origin.option, frozen[origin.key]) }));
+  return { config: frozen, settings };
 }
 
 /** A parsed value as a config file writes it: durations as "15s", a schedule as ["1h*72"]. */

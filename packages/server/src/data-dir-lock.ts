@@ -40,6 +40,22 @@ export function lockDataDir(dir: string): () => void {
   };
 }
 
+/**
+ * Who holds the data directory, without taking it (`hookline doctor`): null when no pid file
+ * is there; `running` false when the file was left by a process that is gone.
+ */
+export function dataDirHolder(dir: string): { pid: number; running: boolean } | null {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, "hookline.pid"), "utf8");
+  } catch {
+    return null;
+  }
+  const pid = Number(text.trim());
+  const valid = Number.isInteger(pid) && pid > 0;
+  return { pid, running: valid && pid !== process.pid && running(pid) };
+}
+
 function running(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -1,6 +1,9 @@
+import { lookup } from "node:dns/promises";
 import { pino } from "pino";
+import { printConfig } from "./cli/config-print.ts";
+import { formatChecks, runDoctor } from "./cli/doctor.ts";
 import { buildProgram, type ServeOptions } from "./cli/program.ts";
-import { loadConfig } from "./config.ts";
+import { type ConfigSources, loadConfig } from "./config.ts";
 import { HooklineError } from "./errors.ts";
 import { startHookline } from "./hookline.ts";
 import { rotateMasterKey } from "./rotate-master-key.ts";
@@ -16,7 +19,13 @@ const logger = pino(
 );
 
 function configOf(options: ServeOptions) {
-  return loadConfig({
+  const config = loadConfig(sourcesOf(options));
+  logger.level = config.logLevel;
+  return config;
+}
+
+function sourcesOf(options: ServeOptions): ConfigSources {
+  return {
     flags: {
       host: options.host,
       port: options.port,
@@ -27,7 +36,7 @@ function configOf(options: ServeOptions) {
     env: process.env,
     file: options.config ?? "hookline.config.json",
     fileRequired: options.config !== undefined,
-  });
+  };
 }
 
 async function migrate(options: ServeOptions) {
@@ -136,6 +145,43 @@ program
       fileRequired: options.config !== undefined,
     });
     await rotateMasterKey(config, (text) => process.stdout.write(`${text}\n`));
+  });
+
+program
+  .command("config")
+  .description("inspect the configuration")
+  .command("print")
+  .description(
+    "print every setting's effective value and where it comes from (flag, env, file, default); secrets masked",
+  )
+  .option("--config <file>", "JSON config file (default ./hookline.config.json when it exists)")
+  .option("--host <host>", "as for serve")
+  .option("--port <port>", "as for serve")
+  .option("--data-dir <dir>", "as for serve")
+  .option("--database-url <url>", "as for serve")
+  .option("--role <role>", "as for serve")
+  .option("--json", "print JSON: {setting: {value, source, from}}")
+  .action((options: ServeOptions & { json?: boolean }) => {
+    process.stdout.write(`${printConfig(sourcesOf(options), options.json === true)}\n`);
+  });
+
+program
+  .command("doctor")
+  .description(
+    "check the configuration, data directory, store, master key, clock and egress; changes nothing; exits 1 on a problem",
+  )
+  .option("--config <file>", "JSON config file (default ./hookline.config.json when it exists)")
+  .option("--data-dir <dir>", "the embedded store's data directory (env HOOKLINE_DATA_DIR, default ./.hookline)")
+  .option("--database-url <url>", "PostgreSQL instead of the embedded store (env DATABASE_URL)")
+  .option("--egress-name <host>", "a public host name to resolve", "example.com")
+  .action(async (options: ServeOptions & { egressName: string }) => {
+    const checks = await runDoctor(sourcesOf(options), {
+      lookup: (name) => lookup(name, { all: true }),
+      now: Date.now,
+      egressName: options.egressName,
+    });
+    process.stdout.write(`${formatChecks(checks)}\n`);
+    if (checks.some((check) => check.status === "fail")) process.exitCode = 1;
   });
 
 try {

@@ -18,6 +18,27 @@ export interface MasterKeys {
  * PostgreSQL nodes must be given one, because they all need the same.
  */
 export function loadMasterKeys(config: Config): MasterKeys {
+  if (config.masterKey === null && config.masterKeyFile === null && config.databaseUrl === null) {
+    const file = join(config.dataDir, "master.key");
+    try {
+      mkdirSync(config.dataDir, { recursive: true });
+      if (!existsSync(file)) writeKeyFile(file, newMasterKey());
+    } catch (error) {
+      throw new HooklineError(
+        "store_unavailable",
+        `cannot open the data directory ${config.dataDir}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+  return readMasterKeys(config) as MasterKeys;
+}
+
+/**
+ * The master keys as loadMasterKeys finds them, without making anything (`hookline doctor`):
+ * null when the key Hookline generates in the data directory does not exist yet.
+ */
+export function readMasterKeys(config: Config): MasterKeys | null {
   if (config.masterKey !== null)
     return { current: config.masterKey, old: [...config.oldMasterKeys], generatedFile: null };
   if (config.masterKeyFile !== null) {
@@ -30,16 +51,7 @@ export function loadMasterKeys(config: Config): MasterKeys {
     );
   }
   const file = join(config.dataDir, "master.key");
-  try {
-    mkdirSync(config.dataDir, { recursive: true });
-    if (!existsSync(file)) writeKeyFile(file, newMasterKey());
-  } catch (error) {
-    throw new HooklineError(
-      "store_unavailable",
-      `cannot open the data directory ${config.dataDir}: ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
+  if (!existsSync(file)) return null;
   // A rotation that stopped before replacing the file left the new key beside it.
   const next = `${file}.next`;
   const old = existsSync(next) ? [readKeyFile(next), ...config.oldMasterKeys] : [...config.oldMasterKeys];
