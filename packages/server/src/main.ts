@@ -1,5 +1,6 @@
 import { lookup } from "node:dns/promises";
 import { pino } from "pino";
+import { backupStore, restoreStore } from "./backup-restore.ts";
 import { printConfig } from "./cli/config-print.ts";
 import { formatChecks, runDoctor } from "./cli/doctor.ts";
 import { buildProgram, type ServeOptions } from "./cli/program.ts";
@@ -126,6 +127,53 @@ program
       },
     );
   });
+
+/** The settings backup and restore read: where the store and its master key are. */
+function storeConfigOf(options: { dataDir?: string; databaseUrl?: string; config?: string }) {
+  return loadConfig({
+    flags: { dataDir: options.dataDir, databaseUrl: options.databaseUrl },
+    env: process.env,
+    file: options.config ?? "hookline.config.json",
+    fileRequired: options.config !== undefined,
+  });
+}
+
+program
+  .command("backup")
+  .description("copy the embedded store to <file> while Hookline runs (the master key stays out: see --with-key)")
+  .argument("<file>", "the backup to write; must not exist")
+  .option("--with-key", "also write the master key to <file>.master.key (owner-only); store it apart from the backup")
+  .option("--data-dir <dir>", "the embedded store's data directory (env HOOKLINE_DATA_DIR, default ./.hookline)")
+  .option("--database-url <url>", "PostgreSQL: refused, use pg_dump (env DATABASE_URL)")
+  .option("--config <file>", "JSON config file (default ./hookline.config.json when it exists)")
+  .action((file: string, options: { withKey?: boolean; dataDir?: string; databaseUrl?: string; config?: string }) => {
+    backupStore(storeConfigOf(options), file, { withKey: options.withKey === true }, (text) =>
+      process.stdout.write(`${text}\n`),
+    );
+  });
+
+program
+  .command("restore")
+  .description("check a backup and make it the embedded store of the data directory (Hookline must be stopped)")
+  .argument("<file>", "a file written by `hookline backup`")
+  .option("--with-key", "install <file>.master.key as the data directory's master.key")
+  .option("--replace", "replace the store the data directory already has (what it holds now is lost)")
+  .option("--data-dir <dir>", "the embedded store's data directory (env HOOKLINE_DATA_DIR, default ./.hookline)")
+  .option("--database-url <url>", "PostgreSQL: refused, use pg_restore (env DATABASE_URL)")
+  .option("--config <file>", "JSON config file (default ./hookline.config.json when it exists)")
+  .action(
+    (
+      file: string,
+      options: { withKey?: boolean; replace?: boolean; dataDir?: string; databaseUrl?: string; config?: string },
+    ) => {
+      restoreStore(
+        storeConfigOf(options),
+        file,
+        { withKey: options.withKey === true, replace: options.replace === true },
+        (text) => process.stdout.write(`${text}\n`),
+      );
+    },
+  );
 
 program
   .command("keys")
