@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import type { Config } from "./config.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { HooklineError } from "./errors.ts";
-import { readKeyFile, writeKeyFile } from "./master-key.ts";
+import { readKeyFile, readMasterKeys, writeKeyFile } from "./master-key.ts";
 import { formatCount } from "./store/migrate-data/progress.ts";
 import { createSecretBox, masterKeyId, newMasterKey, type SecretBox } from "./store/secret-box.ts";
 import { discardStaged, installStaged, type StoreSummary, snapshotStore, stageRestore } from "./store/sqlite/backup.ts";
@@ -124,20 +124,13 @@ export function restoreStore(config: Config, file: string, options: RestoreOptio
 
 /** Where master keys come from, read without making one (unlike starting a server). */
 function availableKeys(config: Config): { keys: string[]; from: string } | null {
-  if (config.masterKey !== null) {
-    return {
-      keys: [config.masterKey, ...config.oldMasterKeys],
-      from: "the configured master_key (HOOKLINE_MASTER_KEY)",
-    };
-  }
-  if (config.masterKeyFile !== null) {
-    return { keys: [readKeyFile(config.masterKeyFile), ...config.oldMasterKeys], from: config.masterKeyFile };
-  }
-  const file = join(config.dataDir, "master.key");
-  if (!existsSync(file)) return null;
-  const next = `${file}.next`;
-  const keys = [readKeyFile(file), ...(existsSync(next) ? [readKeyFile(next)] : []), ...config.oldMasterKeys];
-  return { keys, from: file };
+  const found = readMasterKeys(config);
+  if (!found) return null;
+  const from =
+    config.masterKey !== null
+      ? "the configured master_key (HOOKLINE_MASTER_KEY)"
+      : (config.masterKeyFile ?? (found.generatedFile as string));
+  return { keys: [found.current, ...found.old], from };
 }
 
 interface RestoreKey {
