@@ -11,6 +11,7 @@ import { createListenHub } from "./delivery/listen-hub.ts";
 import { HooklineError } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { loadMasterKeys, secretBoxOf } from "./master-key.ts";
+import { createMetrics } from "./metrics/metrics.ts";
 import { startRetention } from "./retention.ts";
 import { createGroupCommit } from "./store/group-commit.ts";
 import { createPostgresStore, type PostgresStore } from "./store/postgres/postgres-store.ts";
@@ -72,6 +73,13 @@ export async function startHookline(
     const node = newId("node", now());
     const systemEvents = createSystemEvents({ store, config, now, logger, resolve: seams.resolve });
     await systemEvents.start();
+    const metrics = createMetrics({
+      role: config.role,
+      version: VERSION,
+      now,
+      logger,
+      snapshot: (at) => store.metricsSnapshot(at),
+    });
     const listeners = createListenHub({ maxResponseBytes: config.maxResponseBytes });
     const sender = createHttpSender(
       {
@@ -102,7 +110,9 @@ export async function startHookline(
         store,
         sender,
         logger: logger.child({ component: "dispatcher" }),
+        metrics,
         onDisabled: (disabled) => {
+          metrics.endpointsDisabled(disabled.length);
           systemEvents.endpointsDisabled(disabled).then(wake, (error) => {
             logger.error({ err: error, disabled }, "could not record the endpoint.disabled system events");
           });
@@ -118,7 +128,13 @@ export async function startHookline(
           dispatcher.start();
           dispatcher.wake();
         };
-    const ingest = createGroupCommit(store, { now, lease: delivers ? dispatcher.lease : () => null, onDue: wake });
+    metrics.readInFlightFrom(dispatcher.inFlight);
+    const ingest = createGroupCommit(store, {
+      now,
+      lease: delivers ? dispatcher.lease : () => null,
+      onDue: wake,
+      metrics,
+    });
     const api = buildApi(
       {
         config,
@@ -127,6 +143,7 @@ export async function startHookline(
         ingest,
         dispatcher: { wake, forget: dispatcher.forget },
         listeners,
+        metrics,
         node,
         now,
         resolve: seams.resolve,

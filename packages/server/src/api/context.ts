@@ -9,6 +9,7 @@ import type {
 import type { Config } from "../config.ts";
 import type { LookupAll } from "../delivery/egress-guard.ts";
 import type { ListenHub } from "../delivery/listen-hub.ts";
+import type { Metrics } from "../metrics/metrics.ts";
 import type { GroupCommit } from "../store/group-commit.ts";
 import type { Delivery, Scope, Store } from "../store/store.ts";
 import { deliveryJson } from "./serialize.ts";
@@ -28,6 +29,8 @@ export interface ApiContext {
   };
   /** Connected `hookline listen` sessions. */
   listeners: ListenHub;
+  /** This instance's metrics, served at /metrics. */
+  metrics: Metrics;
   /** This process's id, as the holder of the listen endpoints whose sockets it has. */
   node: string;
   now: () => number;

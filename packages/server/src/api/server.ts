@@ -16,11 +16,12 @@ import { registerEventTypeRoutes } from "./routes/event-types.ts";
 import { registerEventRoutes } from "./routes/events.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerListenRoutes } from "./routes/listen.ts";
+import { registerMetricsRoute } from "./routes/metrics.ts";
 import { registerSessionRoutes } from "./routes/sessions.ts";
 
 /**
  * Builds the HTTP API (not yet listening). A worker node (`parts: "health"`) serves
- * only its liveness and readiness probes.
+ * only its liveness and readiness probes, and its metrics.
  */
 export function buildApi(ctx: ApiContext, logger: Logger, parts: "all" | "health" = "all"): Api {
   const app = Fastify({
@@ -37,6 +38,7 @@ export function buildApi(ctx: ApiContext, logger: Logger, parts: "all" | "health
   installJsonBodyParser(app);
   installErrorHandler(app);
   registerHealthRoutes(app, ctx);
+  registerMetricsRoute(app, ctx);
   if (parts === "health") return app;
   app.register(cookie, { hook: false });
   installAuth(app, ctx.store, ctx.adminKeyHash, ctx.now);

@@ -30,6 +30,15 @@ export interface DispatcherDeps {
   random?: () => number;
   /** Endpoints this dispatcher's writes disabled (410 Gone, failing too long), once committed. */
   onDisabled?: (disabled: DisabledEndpoint[]) => void;
+  metrics?: DispatcherMetrics;
+}
+
+/** What the dispatcher reports as it works; called on the hot path, so each call must be cheap. */
+export interface DispatcherMetrics {
+  /** An attempt finished; its outcome is about to be written. */
+  attempted(outcome: Outcome): void;
+  /** One of the dispatcher's store writes failed. */
+  storeFailed(operation: "settle" | "release"): void;
 }
 
 export interface Dispatcher {
@@ -206,6 +215,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       if (disabled.length > 0) deps.onDisabled?.(disabled);
     } catch (error) {
       storeFailing = true;
+      deps.metrics?.storeFailed("settle");
       // The outcomes are written with the next try; should their leases expire first, the
       // attempts run again (the late write then changes nothing).
       outcomes.unshift(...batch);
@@ -338,6 +348,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     };
     const outcome = decideOutcome(claim, result, now(), rules, random);
     outcomes.push(outcome);
+    deps.metrics?.attempted(outcome);
     // The receiver asked for no more: nothing waiting may go out to it.
     if (outcome.disableEndpoint) {
       gone.add(claim.endpointId);
@@ -365,6 +376,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   /** Claims not attempted go back to the store: due again, or failed if their endpoint is disabled. */
   function giveBack(claims: Claim[]) {
     store.releaseClaims(claims, now()).catch((error) => {
+      deps.metrics?.storeFailed("release");
       logger.error({ err: error, count: claims.length }, "giving back claims failed; their leases will expire");
     });
   }

@@ -16,6 +16,13 @@ export interface GroupCommitDeps {
   lease: () => Lease | null;
   /** After a commit that left deliveries due (not leased): time to claim. */
   onDue: () => void;
+  metrics?: IngestMetrics;
+}
+
+/** What ingest reports: what each request committed, and failed commits. */
+export interface IngestMetrics {
+  ingested(request: IngestRequest, result: IngestResult): void;
+  storeFailed(operation: "ingest"): void;
 }
 
 /**
@@ -51,11 +58,15 @@ export function createGroupCommit(store: Store, deps: GroupCommitDeps): GroupCom
         lease?.request ?? null,
       );
       lease?.settle(claims);
-      for (const [i, item] of batch.entries()) item.resolve(results[i] as IngestResult);
+      for (const [i, item] of batch.entries()) {
+        deps.metrics?.ingested(item.request, results[i] as IngestResult);
+        item.resolve(results[i] as IngestResult);
+      }
       const deliveries = results.reduce((sum, result) => sum + (result.ok ? result.deliveries : 0), 0);
       if (deliveries > claims.length) deps.onDue();
     } catch (error) {
       lease?.settle([]);
+      deps.metrics?.storeFailed("ingest");
       const failure = new HooklineError("store_unavailable", "the event store could not commit; nothing was accepted", {
         status: 503,
         cause: error,

@@ -13,6 +13,7 @@ import type {
   Environment,
   EventRecord,
   EventTypeRecord,
+  MetricsSnapshot,
   Session,
   Theme,
 } from "./store.ts";
@@ -206,5 +207,17 @@ export function toEndpointStats(
           error: last.last_error === null ? null : String(last.last_error),
         }
       : null,
+  };
+}
+
+/** The metrics figures, from the same columns in both backends (counts, and disabled endpoints in all). */
+export function toMetricsSnapshot(row: Row): MetricsSnapshot {
+  const total = Number(row.total ?? 0);
+  const byRequest = Number(row.by_request ?? 0);
+  return {
+    queued: Number(row.queued ?? 0),
+    due: Number(row.due ?? 0),
+    oldestDueAt: row.oldest_due_at === null || row.oldest_due_at === undefined ? null : Number(row.oldest_due_at),
+    disabledEndpoints: { byRequest, automatic: total - byRequest },
   };
 }

@@ -310,6 +310,21 @@ export interface EndpointStats {
 /** Counting a huge backlog would stall the store: counts stop one past this, and the dashboard shows "10,000+". */
 export const STATS_COUNT_CAP = 10_000;
 
+/** What /metrics reads from the store on a scrape (the queue and endpoints of the whole installation). */
+export interface MetricsSnapshot {
+  /** Deliveries waiting for an attempt: due, scheduled for a retry, or leased; above METRICS_COUNT_CAP, the cap + 1. */
+  queued: number;
+  /** Of those, the ones due now or overdue and not leased (to enabled endpoints); above the cap, the cap + 1. */
+  due: number;
+  /** When the longest-waiting due delivery became due; null when none is due. */
+  oldestDueAt: number | null;
+  /** Disabled endpoints: by a user (API, dashboard), or automatically (410 Gone, failing too long); each capped. */
+  disabledEndpoints: { byRequest: number; automatic: number };
+}
+
+/** Metrics counts stop one past this, so a scrape reads a bounded number of index entries. */
+export const METRICS_COUNT_CAP = 100_000;
+
 export interface Store {
   close(): Promise<void>;
 
@@ -420,4 +435,6 @@ export interface Store {
   releaseClaims(claims: Claim[], now: number): Promise<void>;
   /** The earliest time any queued delivery is due, or null when none is. */
   nextDueAt(): Promise<number | null>;
+  /** Queue and endpoint figures for /metrics: index-only reads, each count capped (METRICS_COUNT_CAP). */
+  metricsSnapshot(now: number): Promise<MetricsSnapshot>;
 }

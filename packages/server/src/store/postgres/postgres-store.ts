@@ -6,6 +6,7 @@ import { endpointStatsQueries } from "./endpoint-stats.ts";
 import { endpointQueries } from "./endpoints.ts";
 import { eventTypeQueries } from "./event-types.ts";
 import { eventQueries } from "./events.ts";
+import { metricsSnapshotQueries } from "./metrics-snapshot.ts";
 import { retentionQueries } from "./retention.ts";
 import { sessionQueries } from "./sessions.ts";
 
@@ -30,6 +31,7 @@ export async function createPostgresStore(options: PostgresOptions): Promise<Pos
     ...eventTypeQueries(db),
     ...deliveryQueries(db),
     ...retentionQueries(db),
+    ...metricsSnapshotQueries(db),
     close: () => db.close(),
   };
 }

@@ -6,6 +6,7 @@ import { endpointStatsQueries } from "./endpoint-stats.ts";
 import { endpointQueries } from "./endpoints.ts";
 import { eventTypeQueries } from "./event-types.ts";
 import { eventQueries } from "./events.ts";
+import { metricsSnapshotQueries } from "./metrics-snapshot.ts";
 import { queueSummary } from "./queue.ts";
 import { retentionQueries } from "./retention.ts";
 import { sessionQueries } from "./sessions.ts";
@@ -32,6 +33,7 @@ export function createSqliteStore(dataDir: string): SqliteStore {
     ...eventTypeQueries(db),
     ...deliveryQueries(db, queue, tally),
     ...retentionQueries(db),
+    ...metricsSnapshotQueries(db),
     commitTogether: (calls) => commitTogether(db, calls),
     async close() {
       if (db.isOpen) db.close();

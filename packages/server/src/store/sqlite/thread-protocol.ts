@@ -47,6 +47,7 @@ export const STORE_METHODS: Record<Exclude<keyof Store, "close">, "read" | "writ
   settle: "write",
   releaseClaims: "write",
   nextDueAt: "read",
+  metricsSnapshot: "read",
 };
 
 /** The messages between the main thread and the store's thread. */
