@@ -286,6 +286,51 @@ export const EndpointStatsResponse = Type.Object(
 export const PageOf = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
   Type.Object({ data: Type.Array(item), next_cursor: Nullable(Type.String()) }, strict);
 
+export const AccountResponse = Type.Object({ id: Type.String(), name: Type.String(), created_at: Time }, strict);
+
+/** `POST /v1/accounts`: the account and its two keys, shown this once (Hookline keeps only their hashes). */
+export const CreatedAccountResponse = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    created_at: Time,
+    keys: Type.Object({ test: Type.String(), live: Type.String() }, strict),
+  },
+  strict,
+);
+
+/** An entry of the event-type catalog; built-in entries have no times. */
+export const EventTypeResponse = Type.Object(
+  {
+    name: Type.String(),
+    description: Type.String(),
+    schema: Nullable(Type.Record(Type.String(), Type.Unknown())),
+    example: Type.Record(Type.String(), Type.Unknown()),
+    built_in: Type.Boolean(),
+    created_at: Nullable(Time),
+    updated_at: Nullable(Time),
+  },
+  strict,
+);
+
+export const EventTypeListResponse = Type.Object({ data: Type.Array(EventTypeResponse) }, strict);
+
+/** `POST /v1/events/batch`: the accepted events, in the order sent. */
+export const EventBatchResponse = Type.Object({ data: Type.Array(EventResponse) }, strict);
+
+export const RecoverResponse = Type.Object({ recovered: Type.Integer({ minimum: 0 }) }, strict);
+export const RetryPendingResponse = Type.Object({ retried: Type.Integer({ minimum: 0 }) }, strict);
+
+/** Every error the API answers: a machine code and a human message. */
+export const ErrorResponse = Type.Object(
+  { error: Type.Object({ code: Type.String(), message: Type.String() }, strict) },
+  strict,
+);
+
+export const HealthResponse = Type.Object({ status: Type.Literal("ok") }, strict);
+export const ReadyResponse = Type.Object({ status: Type.Literal("ready") }, strict);
+export const UnavailableResponse = Type.Object({ status: Type.Literal("unavailable"), reason: Type.String() }, strict);
+
 export type CreateEventRequest = Static<typeof CreateEventBody>;
 export type CreateEndpointRequest = Static<typeof CreateEndpointBody>;
 export type UpdateEndpointRequest = Static<typeof UpdateEndpointBody>;
@@ -297,6 +342,8 @@ export type EndpointStats = Static<typeof EndpointStatsResponse>;
 export type Session = Static<typeof SessionResponse>;
 export type PortalLinkRequest = Static<typeof PortalLinkBody>;
 export type PortalLink = Static<typeof PortalLinkResponse>;
+export type Account = Static<typeof AccountResponse>;
+export type EventTypeEntry = Static<typeof EventTypeResponse>;
 export interface Page<T> {
   data: T[];
   next_cursor: string | null;

@@ -282,6 +282,14 @@ const ROUTES: Row[] = [
   // Public: no account data.
   { method: "GET", route: "/healthz", access: "public", exempt: "liveness probe" },
   { method: "GET", route: "/readyz", access: "public", exempt: "readiness probe" },
+  {
+    method: "GET",
+    route: "/openapi.json",
+    access: "public",
+    exempt: "the API's OpenAPI document (api-openapi.test.ts)",
+  },
+  { method: "GET", route: "/docs", access: "public", exempt: "the API reference page (api-openapi.test.ts)" },
+  { method: "GET", route: "/metrics", access: "public", exempt: "Prometheus totals, no account in any label" },
   ...["/", "/login", "/accounts", "/accounts/*", "/portal", "/portal/*", "/assets/*"].map(
     (route): Row => ({
       method: "GET",

@@ -55,6 +55,8 @@ export function registerDashboard(app: Api, portalFrameAncestors: readonly strin
     }
     return reply.type("text/html; charset=utf-8").send(index);
   };
-  for (const path of PAGES) app.get(path, page("'none'"));
-  for (const path of PORTAL_PAGES) app.get(path, page(portalFrameAncestors.join(" ")));
+  // Pages, not API: left out of /openapi.json (as @fastify/static leaves out its assets).
+  const hide = { schema: { hide: true } };
+  for (const path of PAGES) app.get(path, hide, page("'none'"));
+  for (const path of PORTAL_PAGES) app.get(path, hide, page(portalFrameAncestors.join(" ")));
 }

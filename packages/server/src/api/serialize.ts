@@ -3,7 +3,11 @@ import type { Account, Attempt, Delivery, Endpoint, EventList } from "../store/s
 
 /** The API's shapes: snake_case, ISO times. Kept in one place so every route agrees. */
 
-export const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+export function iso(ms: number): string;
+export function iso(ms: number | null): string | null;
+export function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
 
 export function accountJson(account: Account) {
   return { id: account.id, name: account.name, created_at: iso(account.createdAt) };
@@ -38,6 +42,14 @@ export function eventPageJson({ events, resumeBefore }: EventList, limit: number
   const shown = more ? events.slice(0, limit) : events;
   const cursor = JSON.stringify(more ? shown.at(-1)?.id : resumeBefore);
   return `{"data":[${shown.map((e) => e.body).join(",")}],"next_cursor":${cursor}}`;
+}
+
+/**
+ * JSON text sent as it is: Fastify writes a string with a JSON content type
+ * unchanged. Typed as the value the text holds, which the route's response schema documents.
+ */
+export function jsonText<T>(text: string): T {
+  return text as unknown as T;
 }
 
 /** `maxScheduledAttempts`: 1 + the retries of the delivery's endpoint's schedule. */

@@ -8,6 +8,7 @@ import type { Api, ApiContext } from "./context.ts";
 import { registerDashboard } from "./dashboard.ts";
 import { frameworkError, installErrorHandler } from "./error-handler.ts";
 import { installJsonBodyParser } from "./json-body.ts";
+import { installOpenApi } from "./openapi.ts";
 import { installIngestRateLimit } from "./rate-limit.ts";
 import { registerAccountRoutes } from "./routes/accounts.ts";
 import { registerDeliveryRoutes } from "./routes/deliveries.ts";
@@ -37,6 +38,8 @@ export function buildApi(ctx: ApiContext, logger: Logger, parts: "all" | "health
   app.removeContentTypeParser("text/plain");
   installJsonBodyParser(app);
   installErrorHandler(app);
+  // Before any route: every route is collected for /openapi.json and /docs.
+  installOpenApi(app, { serve: parts === "all", publicUrl: ctx.config.publicUrl ?? null });
   registerHealthRoutes(app, ctx);
   registerMetricsRoute(app, ctx);
   if (parts === "health") return app;

@@ -6,8 +6,21 @@ import type { Environment } from "../../store/store.ts";
 import { scopeOf } from "../auth.ts";
 import { type Api, type ApiContext, pageOf } from "../context.ts";
 import { endpointHealthJson, healthSince } from "../endpoint-health.ts";
-import { CreateEndpointBody, IdParams, PageQuery, RecoverBody, UpdateEndpointBody } from "../schemas.ts";
-import { endpointJson, pageJson } from "../serialize.ts";
+import { errorResponse, noContent } from "../openapi.ts";
+import {
+  CreateEndpointBody,
+  EndpointResponse,
+  EndpointStatsResponse,
+  EventResponse,
+  type HooklineEvent,
+  IdParams,
+  PageOf,
+  PageQuery,
+  RecoverBody,
+  RecoverResponse,
+  UpdateEndpointBody,
+} from "../schemas.ts";
+import { endpointJson, jsonText, pageJson } from "../serialize.ts";
 import { parseTimestamp } from "../timestamps.ts";
 
 /** How long the secret before a rotation still signs, so receivers can switch without a gap. */
@@ -34,7 +47,19 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
 
   app.post(
     "/v1/endpoints",
-    { config: { auth: "account" }, schema: { body: CreateEndpointBody } },
+    {
+      config: { auth: "account" },
+      schema: {
+        summary: "Create an endpoint",
+        description:
+          "Answers the endpoint with its signing secret (`whsec_…`). The URL is checked: LIVE refuses addresses that are not public; TEST allows loopback and private ones unless the operator forbids them.",
+        body: CreateEndpointBody,
+        response: {
+          201: EndpointResponse,
+          422: errorResponse("`url_rejected`: the URL may not be used; the message says why"),
+        },
+      },
+    },
     async (request, reply) => {
       const scope = scopeOf(request);
       const body = request.body;
@@ -57,29 +82,70 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
     },
   );
 
-  app.get("/v1/endpoints", { config: { auth: "account" }, schema: { querystring: PageQuery } }, async (request) => {
-    const scope = scopeOf(request);
-    const page = pageOf(request.query);
-    return pageJson(await store.listEndpoints(scope, page.fetch), page.limit, endpointJson);
-  });
+  app.get(
+    "/v1/endpoints",
+    {
+      config: { auth: "account" },
+      schema: { summary: "List endpoints", querystring: PageQuery, response: { 200: PageOf(EndpointResponse) } },
+    },
+    async (request) => {
+      const scope = scopeOf(request);
+      const page = pageOf(request.query);
+      return pageJson(await store.listEndpoints(scope, page.fetch), page.limit, endpointJson);
+    },
+  );
 
-  app.get("/v1/endpoints/:id", { config: { auth: "account" }, schema: { params: IdParams } }, async (request) => {
-    const scope = scopeOf(request);
-    const endpoint = await store.getEndpoint(scope, request.params.id);
-    if (!endpoint) throw notFound("endpoint", request.params.id);
-    return endpointJson(endpoint);
-  });
+  app.get(
+    "/v1/endpoints/:id",
+    {
+      config: { auth: "account" },
+      schema: { summary: "Read an endpoint", params: IdParams, response: { 200: EndpointResponse } },
+    },
+    async (request) => {
+      const scope = scopeOf(request);
+      const endpoint = await store.getEndpoint(scope, request.params.id);
+      if (!endpoint) throw notFound("endpoint", request.params.id);
+      return endpointJson(endpoint);
+    },
+  );
 
-  app.get("/v1/endpoints/:id/stats", { config: { auth: "account" }, schema: { params: IdParams } }, async (request) => {
-    const at = now();
-    const stats = await store.endpointStats(scopeOf(request), request.params.id, healthSince(at));
-    if (!stats) throw notFound("endpoint", request.params.id);
-    return endpointHealthJson(request.params.id, stats, at);
-  });
+  app.get(
+    "/v1/endpoints/:id/stats",
+    {
+      config: { auth: "account" },
+      schema: {
+        summary: "An endpoint's health",
+        description:
+          "Pending and failed deliveries, success rate and average duration over 24 hours and 7 days, chart series (24 hourly and 28 six-hour buckets, empty ones included) and the last attempt.",
+        params: IdParams,
+        response: { 200: EndpointStatsResponse },
+      },
+    },
+    async (request) => {
+      const at = now();
+      const stats = await store.endpointStats(scopeOf(request), request.params.id, healthSince(at));
+      if (!stats) throw notFound("endpoint", request.params.id);
+      return endpointHealthJson(request.params.id, stats, at);
+    },
+  );
 
   app.patch(
     "/v1/endpoints/:id",
-    { config: { auth: "account" }, schema: { params: IdParams, body: UpdateEndpointBody } },
+    {
+      config: { auth: "account" },
+      schema: {
+        summary: "Change an endpoint",
+        description:
+          'Any field of the creation, and `enabled`. Disabling fails the endpoint\'s pending deliveries (`last_error: "endpoint_disabled"`); recover brings them back.',
+        params: IdParams,
+        body: UpdateEndpointBody,
+        response: {
+          200: EndpointResponse,
+          409: errorResponse("`listen_endpoint`: a `hookline listen` endpoint has no URL to change"),
+          422: errorResponse("`url_rejected`: the URL may not be used; the message says why"),
+        },
+      },
+    },
     async (request) => {
       const scope = scopeOf(request);
       const body = request.body;
@@ -114,7 +180,15 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
 
   app.delete(
     "/v1/endpoints/:id",
-    { config: { auth: "account" }, schema: { params: IdParams } },
+    {
+      config: { auth: "account" },
+      schema: {
+        summary: "Delete an endpoint",
+        description: "Its pending deliveries are cancelled.",
+        params: IdParams,
+        response: { 204: noContent("Deleted") },
+      },
+    },
     async (request, reply) => {
       const scope = scopeOf(request);
       if (!(await store.deleteEndpoint(scope, request.params.id, now()))) throw notFound("endpoint", request.params.id);
@@ -125,7 +199,16 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
 
   app.post(
     "/v1/endpoints/:id/rotate-secret",
-    { config: { auth: "account" }, schema: { params: IdParams } },
+    {
+      config: { auth: "account" },
+      schema: {
+        summary: "Rotate an endpoint's signing secret",
+        description:
+          "A new secret signs from now on; the old one keeps signing too for 24 hours (`previous_secret_expires_at`), so requests carry both signatures until receivers have switched.",
+        params: IdParams,
+        response: { 200: EndpointResponse },
+      },
+    },
     async (request) => {
       const scope = scopeOf(request);
       const t = now();
@@ -144,7 +227,18 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
 
   app.post(
     "/v1/endpoints/:id/test",
-    { config: { auth: "account" }, schema: { params: IdParams } },
+    {
+      config: { auth: "account" },
+      schema: {
+        summary: "Send a test event to an endpoint",
+        description: "A `webhook.test` event, delivered to this endpoint only.",
+        params: IdParams,
+        response: {
+          202: EventResponse,
+          429: errorResponse("`rate_limited`: over the account's ingest rate; `retry-after` says when to retry"),
+        },
+      },
+    },
     async (request, reply) => {
       const scope = scopeOf(request);
       const result = await ctx.ingest.submit({
@@ -159,13 +253,25 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
         ],
       });
       if (!result.ok) throw result.error;
-      return reply.code(202).type("application/json").send(result.events[0]?.event.body);
+      const body = result.events[0]?.event.body;
+      if (body === undefined) throw new Error("ingest answers one result per event");
+      return reply.code(202).type("application/json").send(jsonText<HooklineEvent>(body));
     },
   );
 
   app.post(
     "/v1/endpoints/:id/recover",
-    { config: { auth: "account" }, schema: { params: IdParams, body: RecoverBody } },
+    {
+      config: { auth: "account" },
+      schema: {
+        summary: "Recover an endpoint's failed deliveries",
+        description:
+          "Re-queues the endpoint's failed deliveries created in the window (`until`: now by default), each with a fresh schedule.",
+        params: IdParams,
+        body: RecoverBody,
+        response: { 202: RecoverResponse },
+      },
+    },
     async (request, reply) => {
       const scope = scopeOf(request);
       const t = now();

@@ -3,7 +3,8 @@ import { BUILT_IN_EVENT_TYPES } from "../../catalog/built-in.ts";
 import { HooklineError, invalid, notFound } from "../../errors.ts";
 import type { EventTypeRecord } from "../../store/store.ts";
 import type { Api, ApiContext } from "../context.ts";
-import { EventTypeBody, EventTypeParams } from "../schemas.ts";
+import { errorResponse } from "../openapi.ts";
+import { EventTypeBody, EventTypeListResponse, EventTypeParams, EventTypeResponse } from "../schemas.ts";
 import { iso } from "../serialize.ts";
 
 type CatalogEntry = Omit<EventTypeRecord, "createdAt" | "updatedAt"> & Partial<EventTypeRecord>;
@@ -19,13 +20,27 @@ export function registerEventTypeRoutes(app: Api, ctx: ApiContext): void {
     return entries;
   }
 
-  app.get("/v1/event-types", { config: { auth: "any" } }, async () => ({
-    data: [...(await catalog()).values()].sort((a, b) => a.name.localeCompare(b.name)).map(eventTypeJson),
-  }));
+  app.get(
+    "/v1/event-types",
+    {
+      config: { auth: "any" },
+      schema: {
+        summary: "List the event-type catalog",
+        description: "Built-in examples and the operator's own types, by name. Any key may read it.",
+        response: { 200: EventTypeListResponse },
+      },
+    },
+    async () => ({
+      data: [...(await catalog()).values()].sort((a, b) => a.name.localeCompare(b.name)).map(eventTypeJson),
+    }),
+  );
 
   app.get(
     "/v1/event-types/:name",
-    { config: { auth: "any" }, schema: { params: EventTypeParams } },
+    {
+      config: { auth: "any" },
+      schema: { summary: "Read an event type", params: EventTypeParams, response: { 200: EventTypeResponse } },
+    },
     async (request) => {
       const type = (await catalog()).get(request.params.name);
       if (!type) throw notFound("event type", request.params.name);
@@ -35,7 +50,21 @@ export function registerEventTypeRoutes(app: Api, ctx: ApiContext): void {
 
   app.post(
     "/v1/event-types",
-    { config: { auth: "admin" }, schema: { body: EventTypeBody } },
+    {
+      config: { auth: "admin" },
+      schema: {
+        summary: "Add an event type to the catalog",
+        description:
+          "Adds the type, or replaces the operator's entry of the same name. A `schema` (JSON Schema of `data`) must compile and the `example` must match it.",
+        body: EventTypeBody,
+        response: {
+          201: EventTypeResponse,
+          422: errorResponse(
+            "`invalid_schema` or `example_mismatch`: the schema does not compile, or the example does not match it",
+          ),
+        },
+      },
+    },
     async (request, reply) => {
       const { name, description = "", schema = null, example } = request.body;
       // Stored as JSON text: a value too deep to serialise (the stack runs out) is the sender's error, not ours.

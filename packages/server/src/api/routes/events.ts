@@ -2,8 +2,25 @@ import { HooklineError, invalid, notFound } from "../../errors.ts";
 import type { IngestResult, NewEvent } from "../../store/store.ts";
 import { scopeOf } from "../auth.ts";
 import { type Api, type ApiContext, deliveriesJson, pageOf } from "../context.ts";
-import { BatchEventsBody, CreateEventBody, EventListQuery, IdParams } from "../schemas.ts";
-import { eventPageJson } from "../serialize.ts";
+import { errorResponse } from "../openapi.ts";
+import {
+  BatchEventsBody,
+  CreateEventBody,
+  DeliveryResponse,
+  EventBatchResponse,
+  EventListQuery,
+  EventResponse,
+  type HooklineEvent,
+  IdParams,
+  type Page,
+  PageOf,
+} from "../schemas.ts";
+import { eventPageJson, jsonText } from "../serialize.ts";
+
+const RATE_LIMITED = errorResponse(
+  "`rate_limited`: over the account's ingest rate; nothing was written. `retry-after` says when to retry",
+);
+
 import { parseTimestamp } from "../timestamps.ts";
 
 export function registerEventRoutes(app: Api, ctx: ApiContext): void {
@@ -34,26 +51,56 @@ export function registerEventRoutes(app: Api, ctx: ApiContext): void {
     return result.events.map(({ event, replayed }) => ({ body: event.body, replayed }));
   }
 
-  app.post("/v1/events", { config: { auth: "account" }, schema: { body: CreateEventBody } }, async (request, reply) => {
-    const scope = scopeOf(request);
-    const header = request.headers["idempotency-key"];
-    const fromHeader = Array.isArray(header) ? header[0] : header;
-    const body = request.body;
-    if (fromHeader !== undefined && body.idempotency_key !== undefined && fromHeader !== body.idempotency_key) {
-      throw invalid("the idempotency-key header and the idempotency_key field differ");
-    }
-    if (fromHeader !== undefined && (fromHeader.length === 0 || fromHeader.length > 256)) {
-      throw invalid("the idempotency-key header must be 1 to 256 characters");
-    }
-    const event = toNewEvent({ ...body, idempotency_key: body.idempotency_key ?? fromHeader });
-    const [result] = accepted(await ctx.ingest.submit({ scope, events: [event] }));
-    if (result?.replayed) reply.header("idempotent-replayed", "true");
-    return reply.code(202).type("application/json").send(result?.body);
-  });
+  app.post(
+    "/v1/events",
+    {
+      config: { auth: "account" },
+      schema: {
+        summary: "Send an event",
+        description:
+          "Accepted (202) once it is committed, with a delivery to every matching enabled endpoint. An idempotency key (the `idempotency_key` field or the `idempotency-key` header) makes a repeat answer the first event, with the header `idempotent-replayed: true`.",
+        body: CreateEventBody,
+        response: { 202: EventResponse, 429: RATE_LIMITED },
+      },
+    },
+    async (request, reply) => {
+      const scope = scopeOf(request);
+      const header = request.headers["idempotency-key"];
+      const fromHeader = Array.isArray(header) ? header[0] : header;
+      const body = request.body;
+      if (fromHeader !== undefined && body.idempotency_key !== undefined && fromHeader !== body.idempotency_key) {
+        throw invalid("the idempotency-key header and the idempotency_key field differ");
+      }
+      if (fromHeader !== undefined && (fromHeader.length === 0 || fromHeader.length > 256)) {
+        throw invalid("the idempotency-key header must be 1 to 256 characters");
+      }
+      const event = toNewEvent({ ...body, idempotency_key: body.idempotency_key ?? fromHeader });
+      const [result] = accepted(await ctx.ingest.submit({ scope, events: [event] }));
+      if (!result) throw new Error("ingest answers one result per event");
+      if (result.replayed) reply.header("idempotent-replayed", "true");
+      return reply.code(202).type("application/json").send(jsonText<HooklineEvent>(result.body));
+    },
+  );
 
   app.post(
     "/v1/events/batch",
-    { config: { auth: "account" }, schema: { body: BatchEventsBody }, bodyLimit: ctx.config.maxBatchBodyBytes },
+    {
+      config: { auth: "account" },
+      schema: {
+        summary: "Send up to 1,000 events at once",
+        description:
+          "All or nothing: every event is committed, or none (the error names the first bad one). Each may carry its own `idempotency_key`.",
+        body: BatchEventsBody,
+        response: {
+          202: EventBatchResponse,
+          413: errorResponse(
+            "`payload_too_large`, or `batch_too_large`: more events than the account's ingest burst can ever take",
+          ),
+          429: RATE_LIMITED,
+        },
+      },
+      bodyLimit: ctx.config.maxBatchBodyBytes,
+    },
     async (request, reply) => {
       const scope = scopeOf(request);
       const events = request.body.events.map((event, index) => toNewEvent(event, index));
@@ -61,13 +108,22 @@ export function registerEventRoutes(app: Api, ctx: ApiContext): void {
       return reply
         .code(202)
         .type("application/json")
-        .send(`{"data":[${results.map((r) => r.body).join(",")}]}`);
+        .send(jsonText<{ data: HooklineEvent[] }>(`{"data":[${results.map((r) => r.body).join(",")}]}`));
     },
   );
 
   app.get(
     "/v1/events",
-    { config: { auth: "account" }, schema: { querystring: EventListQuery } },
+    {
+      config: { auth: "account" },
+      schema: {
+        summary: "List events",
+        description:
+          "Newest first, filtered by `type`, creation time (`since`, `until`) and `delivery_status` (events with at least one delivery in that status). A call looks at up to 5,000 events, so a page can be short, even empty, with a `next_cursor`: follow it until it is `null`.",
+        querystring: EventListQuery,
+        response: { 200: PageOf(EventResponse) },
+      },
+    },
     async (request, reply) => {
       const scope = scopeOf(request);
       const page = pageOf(request.query);
@@ -79,20 +135,40 @@ export function registerEventRoutes(app: Api, ctx: ApiContext): void {
         until: until === undefined ? undefined : parseTimestamp(until, "until"),
       };
       const events = await store.listEvents(scope, filter, page.fetch);
-      return reply.type("application/json").send(eventPageJson(events, page.limit));
+      return reply.type("application/json").send(jsonText<Page<HooklineEvent>>(eventPageJson(events, page.limit)));
     },
   );
 
-  app.get("/v1/events/:id", { config: { auth: "account" }, schema: { params: IdParams } }, async (request, reply) => {
-    const scope = scopeOf(request);
-    const event = await store.getEvent(scope, request.params.id);
-    if (!event) throw notFound("event", request.params.id);
-    return reply.type("application/json").send(event.body);
-  });
+  app.get(
+    "/v1/events/:id",
+    {
+      config: { auth: "account" },
+      schema: {
+        summary: "Read an event",
+        description: "The event exactly as receivers get it.",
+        params: IdParams,
+        response: { 200: EventResponse },
+      },
+    },
+    async (request, reply) => {
+      const scope = scopeOf(request);
+      const event = await store.getEvent(scope, request.params.id);
+      if (!event) throw notFound("event", request.params.id);
+      return reply.type("application/json").send(jsonText<HooklineEvent>(event.body));
+    },
+  );
 
   app.get(
     "/v1/events/:id/deliveries",
-    { config: { auth: "account" }, schema: { params: IdParams } },
+    {
+      config: { auth: "account" },
+      schema: {
+        summary: "List an event's deliveries",
+        description: "One per endpoint the event went to, with its status; all on one page (`next_cursor` is null).",
+        params: IdParams,
+        response: { 200: PageOf(DeliveryResponse) },
+      },
+    },
     async (request) => {
       const scope = scopeOf(request);
       if (!(await store.getEvent(scope, request.params.id))) throw notFound("event", request.params.id);

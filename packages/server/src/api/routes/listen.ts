@@ -2,6 +2,7 @@ import { HooklineError } from "../../errors.ts";
 import { newSigningSecret } from "../../ids.ts";
 import { scopeOf } from "../auth.ts";
 import type { Api, ApiContext } from "../context.ts";
+import { errorResponse, noContent } from "../openapi.ts";
 import { ListenQuery } from "../schemas.ts";
 
 /** A listener that answers no ping for this long is gone (a laptop that went to sleep). */
@@ -39,7 +40,16 @@ export function registerListenRoutes(app: Api, ctx: ApiContext): void {
     {
       websocket: true,
       config: { auth: "account" },
-      schema: { querystring: ListenQuery },
+      schema: {
+        summary: "Relay TEST events to `hookline listen` (WebSocket)",
+        description:
+          'Upgrades to a WebSocket; TEST keys only. The session\'s listen endpoint (one per account, made by the first call) receives the events of the listed types (`events=a,b`; all by default). The server sends `{type: "ready", endpoint_id, secret, events}` once, then `{type: "attempt", attempt_id, headers, body}` for each attempt; the client answers each with `{type: "result", attempt_id, status, body}` or `{type: "result", attempt_id, error}`.',
+        querystring: ListenQuery,
+        response: {
+          101: noContent("Switching Protocols: the connection is now the listen session's WebSocket"),
+          403: errorResponse("`test_key_required`: a LIVE key, or `forbidden`/`wrong_key`"),
+        },
+      },
       // Checked before the upgrade, so the CLI gets a plain HTTP error it can print.
       preHandler: async (request) => {
         if (scopeOf(request).environment !== "test") {
