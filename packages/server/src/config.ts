@@ -21,6 +21,8 @@ export interface Config {
   readonly role: "all" | "api" | "worker";
   /** The least severe log level written (pino's levels; `silent` writes none). */
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** JSON lines, readable lines, or readable in a terminal and JSON otherwise. */
+  readonly logFormat: "auto" | "json" | "pretty";
   /** When set, this admin key is accepted instead of the generated one. */
   readonly adminKey: string | null;
   readonly maxBodyBytes: number;
@@ -88,6 +90,12 @@ export const OPTIONS: Readonly<Record<keyof Config, ConfigOption>> = {
     env: "HOOKLINE_LOG_LEVEL",
     parse: oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
     fallback: "info",
+  },
+  logFormat: {
+    file: "log_format",
+    env: "HOOKLINE_LOG_FORMAT",
+    parse: oneOf(["auto", "json", "pretty"]),
+    fallback: "auto",
   },
   adminKey: { file: "admin_key", env: "HOOKLINE_ADMIN_KEY", parse: text, fallback: null, secret: true },
   maxBodyBytes: {

@@ -4,9 +4,10 @@ import { backupStore, restoreStore } from "./backup-restore.ts";
 import { printConfig } from "./cli/config-print.ts";
 import { formatChecks, runDoctor } from "./cli/doctor.ts";
 import { buildProgram, type ServeOptions } from "./cli/program.ts";
-import { type ConfigSources, loadConfig } from "./config.ts";
+import { type Config, type ConfigSources, loadConfig } from "./config.ts";
 import { HooklineError } from "./errors.ts";
 import { startHookline } from "./hookline.ts";
+import { prettyDestination } from "./log-format.ts";
 import { rotateMasterKey } from "./rotate-master-key.ts";
 import { migrateData } from "./store/migrate-data/migrate-data.ts";
 import { createPostgresStore } from "./store/postgres/postgres-store.ts";
@@ -14,14 +15,18 @@ import { createSqliteStore } from "./store/sqlite/sqlite-store.ts";
 
 // The only module that touches `process`: arguments, environment, signals, exit codes.
 
-const logger = pino(
-  { level: process.env.HOOKLINE_LOG_LEVEL ?? "info", base: { pid: process.pid } },
-  pino.destination({ dest: 2, sync: true }),
-);
+/** Logs go to stderr: JSON lines, or readable lines in a terminal (`log_format`). */
+function makeLogger(level: string, format: Config["logFormat"]) {
+  const pretty = format === "pretty" || (format === "auto" && process.stderr.isTTY === true);
+  const destination = pretty ? prettyDestination(process.stderr) : pino.destination({ dest: 2, sync: true });
+  return pino({ level, base: { pid: process.pid } }, destination);
+}
+
+let logger = makeLogger(process.env.HOOKLINE_LOG_LEVEL ?? "info", "auto");
 
 function configOf(options: ServeOptions) {
   const config = loadConfig(sourcesOf(options));
-  logger.level = config.logLevel;
+  logger = makeLogger(config.logLevel, config.logFormat);
   return config;
 }
 

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type { Logger } from "pino";
+import { randomToken } from "../ids.ts";
 import { installAuth } from "./auth.ts";
 import type { Api, ApiContext } from "./context.ts";
 import { registerDashboard } from "./dashboard.ts";
@@ -20,6 +21,8 @@ import { registerListenRoutes } from "./routes/listen.ts";
 import { registerMetricsRoute } from "./routes/metrics.ts";
 import { registerSessionRoutes } from "./routes/sessions.ts";
 
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
 /**
  * Builds the HTTP API (not yet listening). A worker node (`parts: "health"`) serves
  * only its liveness and readiness probes, and its metrics.
@@ -33,7 +36,27 @@ export function buildApi(ctx: ApiContext, logger: Logger, parts: "all" | "health
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
     frameworkErrors: frameworkError,
+    // Every request has an id: the caller's `x-request-id` when it is a plain token, else a new
+    // one. It is in every log line about the request (`reqId`) and sent back in `x-request-id`.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : `req_${randomToken(16)}`;
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.addHook("onRequest", (request, reply, done) => {
+    reply.header("x-request-id", request.id);
+    done();
+  });
+  if (logger.isLevelEnabled("debug")) {
+    app.addHook("onResponse", (request, reply, done) => {
+      request.log.debug(
+        { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+        "request",
+      );
+      done();
+    });
+  }
   // Only JSON bodies: anything else is a 415, not a confusing validation error.
   app.removeContentTypeParser("text/plain");
   installJsonBodyParser(app);

@@ -348,6 +348,20 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     };
     const outcome = decideOutcome(claim, result, now(), rules, random);
     outcomes.push(outcome);
+    if (logger.isLevelEnabled("debug")) {
+      logger.debug(
+        {
+          delivery_id: claim.deliveryId,
+          event_id: claim.eventId,
+          endpoint_id: claim.endpointId,
+          status_code: result.statusCode,
+          error: result.error,
+          ms: result.durationMs,
+          next: outcome.status,
+        },
+        "attempt",
+      );
+    }
     deps.metrics?.attempted(outcome);
     // The receiver asked for no more: nothing waiting may go out to it.
     if (outcome.disableEndpoint) {
