@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { chownSync, existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "./config.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
@@ -98,11 +98,14 @@ export function restoreStore(config: Config, file: string, options: RestoreOptio
     let replaced: boolean;
     try {
       checkSecrets(summary.secrets, key);
+      // The key first: a store is never in place without the key that opens it.
+      if (options.withKey && key) writeKeyFile(join(config.dataDir, "master.key"), key.value);
+      ownLikeDataDir(staged, config.dataDir);
       replaced = installStaged(staged, config.dataDir);
     } finally {
       discardStaged(staged);
     }
-    if (options.withKey && key) writeKeyFile(join(config.dataDir, "master.key"), key.value);
+    if (options.withKey && key) ownLikeDataDir(join(config.dataDir, "master.key"), config.dataDir);
     print(`Restored ${source} into ${target} (${megabytes(summary.bytes)}, schema version ${summary.schemaVersion}).`);
     print(`It holds ${contents(summary)}.`);
     if (summary.unfinished > 0) {
@@ -224,4 +227,11 @@ function contents(summary: StoreSummary): string {
 
 function megabytes(bytes: number): string {
   return `${(bytes / 1_048_576).toFixed(1)} MB`;
+}
+
+/** Run as root (sudo), a restored file goes to the data directory's owner: the service must open it. */
+function ownLikeDataDir(file: string, dataDir: string): void {
+  if (process.getuid?.() !== 0) return;
+  const { uid, gid } = statSync(dataDir);
+  chownSync(file, uid, gid);
 }

@@ -172,7 +172,14 @@ export const OPTIONS: Readonly<Record<keyof Config, ConfigOption>> = {
     parse: duration,
     fallback: 5 * 86_400_000,
   },
-  systemEventsUrl: { file: "system_events_url", env: "HOOKLINE_SYSTEM_EVENTS_URL", parse: httpUrl, fallback: null },
+  systemEventsUrl: {
+    file: "system_events_url",
+    env: "HOOKLINE_SYSTEM_EVENTS_URL",
+    parse: httpUrl,
+    fallback: null,
+    // A receiver's URL may carry a token or a password.
+    secret: true,
+  },
   retentionMs: { file: "retention", env: "HOOKLINE_RETENTION", parse: duration, fallback: 30 * 86_400_000 },
   keepResponseSnippets: {
     file: "keep_response_snippets",

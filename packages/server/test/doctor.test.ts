@@ -68,15 +68,26 @@ describe("hookline doctor and config print (the real command)", () => {
 
   it("prints the effective config with its sources, secrets masked", async () => {
     const file = join(dir(), "hookline.config.json");
-    writeFileSync(file, JSON.stringify({ attempt_timeout: "10s", database_url: "postgres://hl:s3cret@db:5432/hl" }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        attempt_timeout: "10s",
+        database_url: "postgres://hl:s3cret@db:5432/hl?sslpassword=t0ken",
+        system_events_url: "https://ops.example.com/hooks?token=t0ken",
+      }),
+    );
     const env = { HOOKLINE_ADMIN_KEY: "hl_admin_do_not_print", HOOKLINE_MASTER_KEY: TEST_MASTER_KEY };
     const run = await runCli(["config", "print", "--config", file, "--role", "api", "--json"], env);
     assert.equal(run.status, 0, run.stderr);
-    assert.doesNotMatch(run.stdout, /do_not_print|s3cret|BwcH/);
+    assert.doesNotMatch(run.stdout, /do_not_print|s3cret|t0ken|BwcH/);
     const printed = JSON.parse(run.stdout);
     assert.deepEqual(printed.admin_key, { value: "***", source: "env", from: "HOOKLINE_ADMIN_KEY" });
     assert.deepEqual(printed.master_key, { value: "***", source: "env", from: "HOOKLINE_MASTER_KEY" });
-    assert.deepEqual(printed.database_url, { value: "postgres://hl:***@db:5432/hl", source: "file", from: file });
+    assert.deepEqual(printed.database_url, {
+      value: "postgres://hl:***@db:5432/hl?sslpassword=***",
+      source: "file",
+      from: file,
+    });
     assert.deepEqual(printed.attempt_timeout, { value: "10s", source: "file", from: file });
     assert.deepEqual(printed.role, { value: "api", source: "flag", from: "--role" });
     assert.deepEqual(printed.port, { value: 8080, source: "default", from: null });

@@ -33,11 +33,14 @@ export interface PostgresTarget {
   close(): Promise<void>;
 }
 
-/** The URL without its password, for messages. */
+/** The URL without its passwords (user:password, or `?password=` / `?sslpassword=`), for messages. */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = "***";
+    for (const name of ["password", "sslpassword"]) {
+      if (parsed.searchParams.has(name)) parsed.searchParams.set(name, "***");
+    }
     return parsed.toString();
   } catch {
     return "(the given URL)";

@@ -213,7 +213,7 @@ export function deliveryQueries(db: Database) {
         ],
       );
       // The log keeps the latest attempts' response snippets; older attempts keep their status and error.
-      if (outcome.scheduledAttempts >= outcome.keepSnippets) {
+      if (outcome.scheduledAttempts >= outcome.keepSnippets || attempt.trigger === "manual") {
         await tx.run(
           `UPDATE attempts SET response_snippet = NULL
           WHERE delivery_id = $1 AND response_snippet IS NOT NULL

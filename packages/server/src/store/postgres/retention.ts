@@ -19,16 +19,24 @@ export function retentionQueries(db: Database) {
           ORDER BY e.id FOR UPDATE SKIP LOCKED`,
           [ids],
         );
-        const purge = finished.map((row) => String(row.id));
-        if (purge.length > 0) {
-          await tx.run(
-            "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ANY($1::text[]))",
-            [purge],
-          );
-          await tx.run("DELETE FROM deliveries WHERE event_id = ANY($1::text[])", [purge]);
-          await tx.run("DELETE FROM events WHERE id = ANY($1::text[])", [purge]);
-        }
-        return { purged: purge.length, last: ids.at(-1) ?? null };
+        const candidates = finished.map((row) => String(row.id));
+        if (candidates.length === 0) return { purged: 0, last: ids.at(-1) ?? null };
+        // The deliveries are locked, then checked again: a retry or recover that made one pending
+        // meanwhile keeps it (and its event); one that comes now waits, then finds it gone.
+        const final = await tx.all(
+          `SELECT id FROM deliveries WHERE event_id = ANY($1::text[]) AND status NOT IN ('pending', 'delivering')
+          ORDER BY id FOR UPDATE`,
+          [candidates],
+        );
+        const deliveryIds = final.map((row) => String(row.id));
+        await tx.run("DELETE FROM attempts WHERE delivery_id = ANY($1::text[])", [deliveryIds]);
+        await tx.run("DELETE FROM deliveries WHERE id = ANY($1::text[])", [deliveryIds]);
+        const purged = await tx.run(
+          `DELETE FROM events e WHERE e.id = ANY($1::text[])
+            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)`,
+          [candidates],
+        );
+        return { purged, last: ids.at(-1) ?? null };
       });
     },
   };

@@ -11,6 +11,8 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { pathToFileURL } from "node:url";
+import { lockDataDir } from "../../data-dir-lock.ts";
 import { HooklineError } from "../../errors.ts";
 import { MIGRATIONS } from "./migrations.ts";
 
@@ -54,10 +56,25 @@ export function snapshotStore(dataDir: string, file: string): StoreSummary {
     throw new HooklineError("backup_exists", `${file} already exists: choose another name, or remove it first`);
   }
   const partial = `${file}.partial-${process.pid}`;
+  // A stopped store is read immutable: a plain read-only open would leave -wal and -shm files
+  // owned by whoever runs the backup (root, from a timer), which the service then cannot open.
+  // The lock keeps a server from starting meanwhile; a running server's store is read as usual.
+  let release: (() => void) | null = null;
+  try {
+    release = lockDataDir(dataDir);
+  } catch (error) {
+    if ((error as HooklineError).code !== "data_dir_in_use") throw error;
+  }
+  const hadShm = existsSync(`${source}-shm`);
   try {
     let db: DatabaseSync;
     try {
-      db = new DatabaseSync(source, { readOnly: true });
+      let location: string | URL = source;
+      if (release && !existsSync(`${source}-wal`)) {
+        location = pathToFileURL(source);
+        location.searchParams.set("immutable", "1");
+      }
+      db = new DatabaseSync(location, { readOnly: true });
     } catch (error) {
       throw new HooklineError("store_unavailable", `cannot open ${source}: ${(error as Error).message}`, {
         cause: error,
@@ -84,6 +101,11 @@ export function snapshotStore(dataDir: string, file: string): StoreSummary {
     return summary;
   } finally {
     if (existsSync(partial)) unlinkSync(partial);
+    if (release) {
+      // Left by reading a stopped store's leftover WAL (after a crash): not ours to keep.
+      if (!hadShm && existsSync(`${source}-shm`)) unlinkSync(`${source}-shm`);
+      release();
+    }
   }
 }
 

@@ -165,7 +165,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
         JSON.stringify(attempt.requestHeaders),
         attempt.trigger,
       );
-      if (outcome.scheduledAttempts >= outcome.keepSnippets) {
+      if (outcome.scheduledAttempts >= outcome.keepSnippets || attempt.trigger === "manual") {
         sql.trimSnippets.run(claim.deliveryId, outcome.keepSnippets - 1);
       }
     }

@@ -2,6 +2,13 @@ import type { DatabaseSync } from "node:sqlite";
 import type { Row } from "../rows.ts";
 import { prepareAll, transaction } from "./database.ts";
 
+/**
+ * Rows one purge call deletes at most (events, deliveries and attempts together): the store's
+ * one thread also serves ingest and claims, so a call stays in the milliseconds even when each
+ * event brings hundreds of attempt rows.
+ */
+const ROW_BUDGET = 5_000;
+
 /** Purging old events with their deliveries and attempts. */
 export function retentionQueries(db: DatabaseSync) {
   const sql = prepareAll(db, {
@@ -17,11 +24,13 @@ export function retentionQueries(db: DatabaseSync) {
       return transaction(db, () => {
         const ids = (sql.window.all(after ?? "", before, limit) as Row[]).map((row) => String(row.id));
         let purged = 0;
-        for (const id of ids) {
+        let rows = 0;
+        for (const [i, id] of ids.entries()) {
+          // Over budget: the next call goes on after the last event looked at.
+          if (rows >= ROW_BUDGET) return { purged, last: ids[i - 1] as string };
           if (sql.unfinished.get(id)) continue;
-          sql.attempts.run(id);
-          sql.deliveries.run(id);
-          sql.event.run(id);
+          rows += Number(sql.attempts.run(id).changes) + Number(sql.deliveries.run(id).changes);
+          rows += Number(sql.event.run(id).changes);
           purged++;
         }
         return { purged, last: ids.at(-1) ?? null };
