@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
+import { attemptOutcome, claimRequest } from "../../../test/helpers/store-kit.ts";
 import { hashKey, newSigningSecret } from "../../ids.ts";
-import { type Claim, type ClaimRequest, METRICS_COUNT_CAP, type Outcome, type Scope, type Store } from "../store.ts";
+import { type Claim, METRICS_COUNT_CAP, type Scope, type Store } from "../store.ts";
 import { createSqliteStore } from "./sqlite-store.ts";
 
 const T0 = 1_800_000_000_000;
@@ -52,38 +53,10 @@ describe("the store's figures for /metrics", () => {
     assert.ok(results[0]?.ok);
   };
   /** Up to `limit` claims, at most `perEndpoint` of each endpoint. */
-  const claim = async (now: number, limit: number, perEndpoint: number) => {
-    const request: ClaimRequest = {
-      now,
-      limit,
-      leaseMs: 60_000,
-      excludeEndpoints: [],
-      room: new Map(),
-      held: new Map(),
-      node: "test-node",
-      listenersOnly: false,
-      defaultMaxInFlight: perEndpoint,
-    };
-    return (await store.settle([], request, now)).claims;
-  };
-  const outcome = (c: Claim, statusCode: number, nextAttemptAt: number | null): Outcome => ({
-    claim: c,
-    attempt: {
-      startedAt: T0,
-      durationMs: 1,
-      statusCode,
-      error: null,
-      responseSnippet: "",
-      requestHeaders: {},
-      trigger: "scheduled",
-    },
-    status: nextAttemptAt === null ? "failed" : "pending",
-    scheduledAttempts: 1,
-    nextAttemptAt,
-    disableEndpoint: statusCode === 410 ? "the receiver answered 410 Gone" : null,
-    disableIfFailingSince: null,
-    keepSnippets: 10,
-  });
+  const claim = async (now: number, limit: number, perEndpoint: number) =>
+    (await store.settle([], claimRequest(now, limit, { defaultMaxInFlight: perEndpoint }), now)).claims;
+  const outcome = (c: Claim, statusCode: number, nextAttemptAt: number | null) =>
+    attemptOutcome(c, statusCode, nextAttemptAt, T0);
 
   it("counts queued and due deliveries apart, dates the oldest due one, and sorts disabled endpoints by cause", async () => {
     const empty = await store.metricsSnapshot(T0);

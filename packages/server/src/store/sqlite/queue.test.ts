@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
+import { attemptOutcome, claimRequest } from "../../../test/helpers/store-kit.ts";
 import { hashKey, newSigningSecret } from "../../ids.ts";
-import type { Claim, ClaimRequest, Outcome, Scope, Store } from "../store.ts";
+import type { Claim, ClaimRequest, Scope, Store } from "../store.ts";
 import { createSqliteStore } from "./sqlite-store.ts";
 
 const T0 = 1_800_000_000_000;
@@ -50,38 +51,10 @@ describe("the delivery queue", () => {
     } = await store.ingest([{ scope, events }], now);
     assert.ok(result?.ok);
   };
-  const claim = async (now: number, limit: number, room = new Map<string, number>()) => {
-    const request: ClaimRequest = {
-      now,
-      limit,
-      leaseMs: 60_000,
-      excludeEndpoints: [],
-      room,
-      held: new Map(),
-      node: "test-node",
-      listenersOnly: false,
-      defaultMaxInFlight: 10,
-    };
-    return (await store.settle([], request, now)).claims;
-  };
-  const outcome = (c: Claim, statusCode: number, nextAttemptAt: number | null): Outcome => ({
-    claim: c,
-    attempt: {
-      startedAt: T0,
-      durationMs: 1,
-      statusCode,
-      error: null,
-      responseSnippet: "",
-      requestHeaders: {},
-      trigger: "scheduled",
-    },
-    status: statusCode < 300 ? "succeeded" : nextAttemptAt === null ? "failed" : "pending",
-    scheduledAttempts: 1,
-    nextAttemptAt,
-    disableEndpoint: null,
-    disableIfFailingSince: null,
-    keepSnippets: 10,
-  });
+  const claim = async (now: number, limit: number, room = new Map<string, number>()) =>
+    (await store.settle([], claimRequest(now, limit, { room }), now)).claims;
+  const outcome = (c: Claim, statusCode: number, nextAttemptAt: number | null) =>
+    attemptOutcome(c, statusCode, nextAttemptAt, T0);
 
   /** Every endpoint's next_due_at must equal the earliest due_at of its deliveries. */
   function assertSummaryTrue(when: string) {
