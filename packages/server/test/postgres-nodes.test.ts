@@ -104,7 +104,7 @@ describe("hookline serve on PostgreSQL", {
     }
   });
 
-  it("a worker killed with SIGKILL mid-run loses nothing: its claims go out after the lease, duplicates at most what it had in flight", async () => {
+  it("a worker killed with SIGKILL mid-run loses nothing: its claims go out after the lease; only what it had not recorded comes twice, never more", async () => {
     const killSchema = testSchema();
     schemas.push(killSchema);
     const env = {
@@ -140,10 +140,17 @@ describe("hookline serve on PostgreSQL", {
         60_000,
         "every event to arrive after the kill",
       );
-      // What the dead worker had not recorded: at most 10 attempts running (its cap) and 10 finished
-      // ones whose outcomes were waiting for the next commit.
+      // What the dead worker had not recorded: at most 10 attempts running (its cap), and the ones
+      // that finished while its last write was in flight (10 per 20 ms of receiver time: 20 for a
+      // 40 ms write, more on a busy machine). Never more than one extra copy of an event.
       const duplicates = receiver.requests.length - 2000;
-      assert.ok(duplicates <= 20, `${duplicates} duplicates`);
+      assert.ok(duplicates <= 40, `${duplicates} duplicates`);
+      const copies = new Map<string, number>();
+      for (const request of receiver.requests) {
+        const id = String(request.headers["webhook-id"]);
+        copies.set(id, (copies.get(id) ?? 0) + 1);
+      }
+      assert.ok(Math.max(...copies.values()) <= 2, "no event arrived three times");
     } finally {
       await receiver.close();
     }
