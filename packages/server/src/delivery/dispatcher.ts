@@ -104,6 +104,11 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   /** A claim starts only with this much of its lease left beyond the attempt's deadline. */
   const leaseMargin = Math.min(1_000, (options.leaseMs - options.attemptTimeoutMs) / 2);
   const random = deps.random ?? Math.random;
+  const outcomeRules = {
+    retrySchedule: options.retrySchedule,
+    disableAfterMs: options.disableEndpointAfterMs,
+    keepSnippets: options.keepResponseSnippets,
+  };
 
   const running = new Map<string, Promise<void>>();
   /** Per endpoint holding claims or active lately: its cap (as its last claim said), attempts running, claims waiting, pace. */
@@ -341,12 +346,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       released.push(claim);
       return;
     }
-    const rules = {
-      retrySchedule: options.retrySchedule,
-      disableAfterMs: options.disableEndpointAfterMs,
-      keepSnippets: options.keepResponseSnippets,
-    };
-    const outcome = decideOutcome(claim, result, now(), rules, random);
+    const outcome = decideOutcome(claim, result, now(), outcomeRules, random);
     outcomes.push(outcome);
     if (logger.isLevelEnabled("debug")) {
       logger.debug(

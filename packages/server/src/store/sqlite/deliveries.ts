@@ -105,7 +105,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     return claims;
   }
 
-  /** Disables an enabled endpoint and fails its waiting work; returns what the operator is told. */
+  /** Disables an enabled endpoint and fails its waiting work; adds what the operator is told to `disabled`. */
   function disable(endpointId: string, reason: string, now: number, disabled: DisabledEndpoint[]): void {
     if (!sql.disableEndpoint.run(reason, now, endpointId).changes) return;
     queue.failPending(endpointId, "endpoint_disabled", now);
