@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { firstIdAt, newId, randomToken } from "./ids.ts";
+import { firstIdAt, newId, newRequestId, randomToken } from "./ids.ts";
 
 describe("ids", () => {
   it("sort in creation order, also within one millisecond", () => {
@@ -13,6 +13,12 @@ describe("ids", () => {
 
   it("makes unbiased base62 tokens of the asked length", () => {
     assert.match(randomToken(32), /^[0-9A-Za-z]{32}$/);
+  });
+
+  it("request ids are distinct and keep the documented shape", () => {
+    const ids = Array.from({ length: 5000 }, newRequestId);
+    assert.equal(new Set(ids).size, ids.length);
+    for (const id of ids) assert.match(id, /^req_[0-9A-Za-z]{16}$/);
   });
 
   it("firstIdAt sorts after every id made earlier and before every id made at or after that time", () => {

@@ -63,6 +63,24 @@ export function randomToken(length: number): string {
   return out;
 }
 
+const REQUEST_ID_PREFIX = randomToken(8);
+let requestCount = 0;
+
+/**
+ * An id for one API request, for logs and the `x-request-id` header: unique, not secret.
+ * A random per-process prefix and a counter, because a random token per request showed
+ * as 5% of the HTTP thread in ingest profiles.
+ */
+export function newRequestId(): string {
+  let n = ++requestCount;
+  let count = "";
+  for (let i = 0; i < 8; i++) {
+    count = BASE62[n % 62] + count;
+    n = Math.floor(n / 62);
+  }
+  return `req_${REQUEST_ID_PREFIX}${count}`;
+}
+
 /** Keys are stored as SHA-256 digests: they are long random tokens, so a fast hash is enough. */
 export function hashKey(key: string): string {
   return createHash("sha256").update(key).digest("hex");

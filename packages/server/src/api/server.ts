@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type { Logger } from "pino";
-import { randomToken } from "../ids.ts";
+import { newRequestId } from "../ids.ts";
 import { installAuth } from "./auth.ts";
 import type { Api, ApiContext } from "./context.ts";
 import { registerDashboard } from "./dashboard.ts";
@@ -41,7 +41,7 @@ export function buildApi(ctx: ApiContext, logger: Logger, parts: "all" | "health
     requestIdHeader: false,
     genReqId: (request) => {
       const given = request.headers["x-request-id"];
-      return typeof given === "string" && REQUEST_ID.test(given) ? given : `req_${randomToken(16)}`;
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : newRequestId();
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.addHook("onRequest", (request, reply, done) => {
