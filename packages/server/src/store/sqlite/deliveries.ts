@@ -135,10 +135,19 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     const disabled: DisabledEndpoint[] = [];
     const touched = new Set<string>();
     const tally = startTally(now);
+    // Nothing in this loop disables an endpoint, so one read per endpoint serves the batch.
+    const enabled = new Map<string, boolean>();
+    const isEnabled = (endpointId: string) => {
+      let value = enabled.get(endpointId);
+      if (value === undefined) {
+        value = (sql.endpointEnabled.get(endpointId) as Row | undefined)?.enabled === 1;
+        enabled.set(endpointId, value);
+      }
+      return value;
+    };
     for (const outcome of outcomes) {
       const { claim, attempt } = outcome;
-      const endpoint = sql.endpointEnabled.get(claim.endpointId) as Row | undefined;
-      const { status, nextAttemptAt, lastError } = recordedState(outcome, endpoint?.enabled === 1);
+      const { status, nextAttemptAt, lastError } = recordedState(outcome, isEnabled(claim.endpointId));
       const changed = sql.complete.run(
         status,
         outcome.scheduledAttempts,
