@@ -1,3 +1,4 @@
+import { loadConfig } from "../packages/server/src/config.ts";
 import { decideOutcome } from "../packages/server/src/delivery/outcome-policy.ts";
 import { signatureHeader } from "../packages/server/src/delivery/signature.ts";
 import { hashKey } from "../packages/server/src/ids.ts";
@@ -59,6 +60,8 @@ export interface PreloadApi {
 }
 
 const PROGRESS_EVERY_MS = 1000;
+/** The server's defaults: the rows written are what `hookline serve` would write. */
+const DEFAULTS = loadConfig();
 
 async function preload(params: PreloadParams): Promise<PreloadResult> {
   const store = createSqliteStore(params.dataDir);
@@ -183,7 +186,11 @@ function failedWith500(claim: Claim, now: number): Outcome {
       retryAfterMs: null,
     },
     now,
-    [3_600_000],
+    {
+      retrySchedule: [3_600_000],
+      disableAfterMs: DEFAULTS.disableEndpointAfterMs,
+      keepSnippets: DEFAULTS.keepResponseSnippets,
+    },
     Math.random,
   );
 }
