@@ -137,7 +137,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   let stopped: Promise<void> | null = null;
   let cycling: Promise<void> | null = null;
   let again = false;
-  /** Whether the next cycle should claim; finished attempts alone only need their outcomes written. */
+  /** Whether the next cycle should claim even with no outcomes to write (a cycle writing outcomes always does). */
   let wantClaim = false;
   let queued = false;
   /** The last store write failed (its outcomes wait for the next one). */
@@ -215,8 +215,11 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
    */
   async function cycleOnce(): Promise<{ claimed: boolean; retryAt: number } | null> {
     const batch = outcomes.splice(0);
+    // Finished attempts free room, and their endpoints may have more due: a write of outcomes also claims.
     const room =
-      stopping || !wantClaim ? 0 : Math.min(options.concurrency - heldTotal - offered, options.claimBatchSize);
+      stopping || !(wantClaim || batch.length > 0)
+        ? 0
+        : Math.min(options.concurrency - heldTotal - offered, options.claimBatchSize);
     let retryAt = Number.POSITIVE_INFINITY;
     for (const outcome of batch) {
       if (outcome.status === "pending" && outcome.nextAttemptAt !== null) {
