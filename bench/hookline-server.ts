@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { request } from "undici";
 import { redactUrl } from "../packages/server/src/store/migrate-data/postgres-target.ts";
@@ -7,6 +7,14 @@ import { spawnNode, stopChild } from "./child-process.ts";
 import { cpuSeconds, memoryOf } from "./cpu.ts";
 
 const MAIN = fileURLToPath(new URL("../packages/server/src/main.ts", import.meta.url));
+/** The Node flags `hookline` runs with (its shebang line), so the bench measures the server as users start it. */
+const SERVER_NODE_FLAGS = (
+  /^#!\/usr\/bin\/env -S node(.*)$/m.exec(
+    readFileSync(new URL("../packages/server/bin/hookline.js", import.meta.url), "utf8"),
+  )?.[1] ?? ""
+)
+  .split(" ")
+  .filter(Boolean);
 const GUARD = pathToFileURL(fileURLToPath(new URL("./server-guard.ts", import.meta.url))).href;
 
 export interface HooklineServer {
@@ -65,7 +73,7 @@ export async function startHooklineServer(options: StartOptions): Promise<Hookli
   const spawnedAt = performance.now();
   const child = spawnNode(MAIN, ["serve", "--port", "0", "--data-dir", options.dataDir, ...args], {
     env: { ...STORE_ENV, ...env },
-    nodeArgs: ["--import", GUARD, ...(options.nodeArgs ?? [])],
+    nodeArgs: [...SERVER_NODE_FLAGS, "--import", GUARD, ...(options.nodeArgs ?? [])],
     stdout: "pipe",
   });
   let exitStatus: number | string | null = null;

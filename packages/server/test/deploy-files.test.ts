@@ -16,6 +16,10 @@ const dockerfile = read("deploy/Dockerfile");
 const compose = read("deploy/docker-compose.yml");
 const unit = read("deploy/hookline.service");
 const DRAIN_S = Number(OPTIONS.shutdownTimeoutMs.fallback) / 1000;
+/** The Node flags of `hookline` (its shebang line); the image and the unit must pass the same. */
+const NODE_FLAGS = (/^#!\/usr\/bin\/env -S node (.+)$/m.exec(read("packages/server/bin/hookline.js"))?.[1] ?? "").split(
+  " ",
+);
 
 describe("deployment files", () => {
   it("name only settings Hookline has", () => {
@@ -41,15 +45,18 @@ describe("deployment files", () => {
 
   it("run a command that starts Hookline and stops it cleanly on SIGTERM", async () => {
     const entrypoint = JSON.parse(/^ENTRYPOINT (.+)$/m.exec(dockerfile)?.[1] ?? "[]") as string[];
-    assert.deepEqual(entrypoint, ["node", "packages/server/src/main.ts"]);
-    const exec = /^ExecStart=\/opt\/hookline\/(\S+) (\S+) (.+)$/m.exec(unit);
+    assert.deepEqual(entrypoint, ["node", ...NODE_FLAGS, "packages/server/src/main.ts"]);
+    const exec = /^ExecStart=\/opt\/hookline\/(\S+) (.+)$/m.exec(unit);
     assert.ok(exec, "ExecStart runs a file of the checkout");
-    const [, node, main, args] = exec as unknown as [string, string, string, string];
-    assert.equal(main, entrypoint[1], "the unit and the image run the same entry point");
+    const [node, ...rest] = (exec as unknown as [string, string, string]).slice(1).join(" ").split(" ");
+    const flags = rest.slice(0, NODE_FLAGS.length);
+    const [main, ...argv] = rest.slice(NODE_FLAGS.length);
+    assert.deepEqual(flags, NODE_FLAGS, "the unit runs Node with the flags of bin/hookline.js");
+    assert.equal(main, entrypoint.at(-1), "the unit and the image run the same entry point");
     assert.ok(existsSync(`${ROOT}${node}`), `${node} exists after npm ci`);
     const dir = tempDir();
-    const argv = args.split(" ").map((arg) => (arg === "/var/lib/hookline" ? dir.path : arg));
-    const child = spawn(`${ROOT}${node}`, [main, ...argv], {
+    const args = argv.map((arg) => (arg === "/var/lib/hookline" ? dir.path : arg));
+    const child = spawn(`${ROOT}${node}`, [...flags, main as string, ...args], {
       cwd: ROOT,
       env: { ...process.env, HOOKLINE_HOST: "127.0.0.1", HOOKLINE_PORT: "0", HOOKLINE_LOG_LEVEL: "warn" },
       stdio: ["ignore", "pipe", "pipe"],
