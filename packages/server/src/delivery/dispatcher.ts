@@ -143,8 +143,6 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   /** The last store write failed (its outcomes wait for the next one). */
   let storeFailing = false;
   let timer: NodeJS.Timeout | null = null;
-  /** When `timer` fires (infinity while none is set). */
-  let timerAt = Number.POSITIVE_INFINITY;
   let outcomeTimer: NodeJS.Timeout | null = null;
 
   function wake() {
@@ -190,43 +188,26 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
 
   async function runCycles() {
     for (;;) {
-      let claimed = false;
-      let retryAt = Number.POSITIVE_INFINITY;
       do {
         again = false;
-        const done = await cycleOnce();
-        if (!done) return;
-        claimed ||= done.claimed;
-        retryAt = Math.min(retryAt, done.retryAt);
+        if (!(await cycleOnce())) return;
       } while (again || outcomes.length >= OUTCOME_BATCH);
       if (stopping) return;
-      // After a claim, sleep until the store's next due time. Writing outcomes only adds
-      // their retries to what the timer already covers, so it needs no read.
-      if (claimed) await armTimer();
-      else if (retryAt < timerAt) setTimer(Math.max(retryAt - now(), 0));
-      // A wake that came meanwhile must not be lost; fewer outcomes wait for their timer.
+      await armTimer();
+      // A wake that came while the timer was being set must not be lost; fewer outcomes wait for their timer.
       if (!again && outcomes.length < OUTCOME_BATCH) return;
     }
   }
 
-  /**
-   * One transaction: write finished outcomes, claim what is due. Null when the store failed;
-   * else whether it claimed, and the earliest retry its outcomes scheduled.
-   */
-  async function cycleOnce(): Promise<{ claimed: boolean; retryAt: number } | null> {
+  /** One transaction: write finished outcomes, claim what is due. False when the store failed. */
+  async function cycleOnce(): Promise<boolean> {
     const batch = outcomes.splice(0);
     // Finished attempts free room, and their endpoints may have more due: a write of outcomes also claims.
     const room =
       stopping || !(wantClaim || batch.length > 0)
         ? 0
         : Math.min(options.concurrency - heldTotal - offered, options.claimBatchSize);
-    let retryAt = Number.POSITIVE_INFINITY;
-    for (const outcome of batch) {
-      if (outcome.status === "pending" && outcome.nextAttemptAt !== null) {
-        retryAt = Math.min(retryAt, outcome.nextAttemptAt);
-      }
-    }
-    if (batch.length === 0 && room <= 0) return { claimed: false, retryAt };
+    if (batch.length === 0 && room <= 0) return true;
     wantClaim = false;
     const t = now();
     let claims: Claim[];
@@ -248,14 +229,14 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       outcomes.unshift(...batch);
       logger.error({ err: error, outcomes: batch.length }, "the dispatcher's store write failed; trying again shortly");
       setTimer(BLOCKED_RECHECK_MS);
-      return null;
+      return false;
     }
     // A stop that began during the write gives the claims straight back.
     if (stopping) released.push(...claims);
     else for (const claim of claims) accept(claim);
-    // A full claim likely left more due: claim again at once. (A cycle that only wrote outcomes claimed nothing.)
+    // A full claim likely left more due: claim again at once.
     if (room > 0 && claims.length === room) wantClaim = again = true;
-    return { claimed: room > 0, retryAt };
+    return true;
   }
 
   /** A claim for up to `limit` deliveries, within every endpoint's share (the store keeps rate limits). */
@@ -282,7 +263,14 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   }
 
   async function armTimer() {
-    const due = await store.nextDueAt();
+    let due: number | null;
+    try {
+      due = await store.nextDueAt();
+    } catch (error) {
+      logger.error({ err: error }, "the dispatcher could not read the next due time; looking again shortly");
+      setTimer(BLOCKED_RECHECK_MS);
+      return;
+    }
     const t = now();
     const delay = due === null ? IDLE_RECHECK_MS : due > t ? due - t : BLOCKED_RECHECK_MS;
     setTimer(Math.min(delay, IDLE_RECHECK_MS));
@@ -291,10 +279,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   function setTimer(delay: number) {
     if (timer) clearTimeout(timer);
     if (stopping) return;
-    timerAt = now() + delay;
     timer = setTimeout(() => {
       timer = null;
-      timerAt = Number.POSITIVE_INFINITY;
       wake();
     }, delay);
     timer.unref();

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { pino } from "pino";
+import { createDispatcher } from "../src/delivery/dispatcher.ts";
+import { createHttpSender } from "../src/delivery/http-sender.ts";
+import { createListenHub } from "../src/delivery/listen-hub.ts";
+import { hashKey, newSigningSecret } from "../src/ids.ts";
+import { createSqliteStore } from "../src/store/sqlite/sqlite-store.ts";
+import type { Store } from "../src/store/store.ts";
+import { tempDir } from "./helpers/hookline.ts";
+import { startReceiver } from "./helpers/receiver.ts";
+
+// The dispatcher reads the store's next due time after each run of writes. A store that fails
+// that read for a moment (a PostgreSQL failover, a busy disk) must cost a retry, not the process.
+
+describe("dispatcher with a store that fails for a moment", () => {
+  it("a failed read of the next due time is logged and retried; deliveries still go out", async (t) => {
+    const dir = tempDir();
+    const receiver = await startReceiver();
+    const store = createSqliteStore(dir.path);
+    t.after(async () => {
+      await store.close();
+      await receiver.close();
+      dir.remove();
+    });
+    const now = Date.now();
+    const account = await store.createAccount("a", { test: hashKey("t"), live: hashKey("l") }, now);
+    const scope = { accountId: account.id, environment: "test" as const };
+    await store.createEndpoint(
+      scope,
+      {
+        url: receiver.url,
+        description: "",
+        eventTypes: null,
+        rateLimitPerS: null,
+        maxInFlight: null,
+        retrySchedule: null,
+        secret: newSigningSecret(),
+      },
+      now,
+    );
+
+    let failuresLeft = 2;
+    const flaky: Store = {
+      ...store,
+      nextDueAt: async () => {
+        if (failuresLeft > 0) {
+          failuresLeft--;
+          throw new Error("connection reset");
+        }
+        return store.nextDueAt();
+      },
+    };
+    const logged: string[] = [];
+    const logger = pino({ level: "error" }, { write: (line: string) => logged.push(line) });
+    const dispatcher = createDispatcher(
+      {
+        concurrency: 16,
+        claimBatchSize: 16,
+        leaseMs: 60_000,
+        attemptTimeoutMs: 5_000,
+        maxInFlightPerEndpoint: 4,
+        retrySchedule: [60_000],
+        disableEndpointAfterMs: 86_400_000,
+        keepResponseSnippets: 10,
+        shutdownTimeoutMs: 1_000,
+        node: "node_test",
+        listenersOnly: false,
+      },
+      {
+        store: flaky,
+        sender: createHttpSender(
+          {
+            userAgent: "Hookline/test",
+            attemptTimeoutMs: 5_000,
+            maxResponseBytes: 4096,
+            allowPrivateInTest: true,
+            egressAllowCidrs: [],
+          },
+          createListenHub({ maxResponseBytes: 4096 }),
+        ),
+        logger,
+      },
+    );
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    t.after(() => process.off("unhandledRejection", onUnhandled));
+
+    const ingest = (count: number) =>
+      store.ingest(
+        [
+          {
+            scope,
+            events: Array.from({ length: count }, (_, i) => ({
+              type: "t.e",
+              dataJson: `{"i":${i}}`,
+              idempotencyKey: null,
+            })),
+          },
+        ],
+        Date.now(),
+        null,
+      );
+    await ingest(3);
+    dispatcher.start();
+    await receiver.waitFor(3, 10_000);
+    // More work after the failed reads: the dispatcher is still running, and a wake claims it.
+    await ingest(2);
+    dispatcher.wake();
+    await receiver.waitFor(5, 10_000);
+    await dispatcher.stop();
+
+    assert.equal(failuresLeft, 0, "the dispatcher read the next due time, and the store failed it twice");
+    assert.deepEqual(unhandled, [], "no promise was left to reject unhandled");
+    assert.equal(logged.filter((line) => line.includes("could not read the next due time")).length, 2);
+    assert.equal(await store.nextDueAt(), null, "every delivery's outcome was written");
+  });
+});
