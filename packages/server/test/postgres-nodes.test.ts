@@ -193,9 +193,14 @@ describe("hookline serve on PostgreSQL", {
       await capped.waitFor(60, 30_000);
       assert.ok(mostOpen <= 2, `${mostOpen} requests were in flight at once to an endpoint with max_in_flight 2`);
       const times = (await paced.waitFor(60, 30_000)).map((request) => request.receivedAt).sort((a, b) => a - b);
-      // 20 a second: send times 50 ms apart, so any second holds 21 at most (one more for arrival jitter).
+      // 20 a second: each request has a send time 50 ms after the previous one and never goes
+      // sooner, so the 60 span at least 2.95 s (the first may be late: 2.5 s is asserted).
+      const span = (times.at(-1) as number) - (times[0] as number);
+      assert.ok(span >= 2500, `60 requests at 20/s arrived within ${span} ms`);
+      // A worker whose event loop stalls (this machine runs 5 processes and other tests) sends the
+      // requests it held when it resumes, so a second can hold a few more than 21: CI saw 23.
       const busiest = Math.max(...times.map((t, i) => times.filter((u, j) => j >= i && u - t < 1000).length));
-      assert.ok(busiest <= 22, `${busiest} requests within one second to an endpoint limited to 20/s`);
+      assert.ok(busiest <= 25, `${busiest} requests within one second to an endpoint limited to 20/s`);
     } finally {
       await capped.close();
       await paced.close();
