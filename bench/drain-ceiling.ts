@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { hashKey, newSigningSecret } from "../packages/server/src/ids.ts";
 import { createSqliteStore } from "../packages/server/src/store/sqlite/sqlite-store.ts";
 import type { Claim, Outcome } from "../packages/server/src/store/store.ts";
+import { claimRequest } from "../packages/server/test/helpers/store-kit.ts";
 import { dataOf, eventJson } from "./payloads.ts";
 
 /**
@@ -54,21 +55,7 @@ try {
     const now = Date.now();
     const outcomes = claims.map((claim) => succeeded(claim, now));
     delivered += outcomes.length;
-    ({ claims } = await store.settle(
-      outcomes,
-      {
-        now,
-        limit: perCommit,
-        leaseMs: 60_000,
-        excludeEndpoints: [],
-        room: new Map(),
-        held: new Map(),
-        defaultMaxInFlight: 1000,
-        node: "drain-ceiling",
-        listenersOnly: false,
-      },
-      now,
-    ));
+    ({ claims } = await store.settle(outcomes, claimRequest(now, perCommit, { defaultMaxInFlight: 1000 }), now));
   } while (claims.length > 0);
   const seconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
