@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 // V8 sizes the young generation from the machine's memory (64 MB on a 24 GiB machine) and keeps
-// it full under load; 8 MB semi-spaces cut the server's RSS after load by ~115 MB (S6: 306 →
-// 188 MB) with no measurable CPU cost. The image and the systemd unit pass the same flags.
+// it full under load; 8 MB semi-spaces cut the server's RSS after load by ~100 MB (S6: 302–308 →
+// 199–202 MB) with no measurable CPU cost. The image and the systemd unit pass the same flags.
 // Plain JavaScript so that an old Node gets a clear message instead of a syntax error.
 const major = Number(process.versions.node.split(".")[0]);
 if (major < 24) {
