@@ -11,12 +11,12 @@ export function cpuSeconds(pid: number | undefined): number | null {
   return stat ? (stat.utime + stat.stime) / CLOCK_TICKS_PER_SECOND : null;
 }
 
-/** The fields of /proc/<pid>/stat the benchmark reads, in clock ticks; null when the process is gone. */
+/** The fields of /proc/<task>/stat the benchmark reads, in clock ticks; null when the process (or thread) is gone. */
 function procStat(
-  pid: number | string,
+  task: number | string,
 ): { ppid: number; utime: number; stime: number; cutime: number; cstime: number } | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(`/proc/${task}/stat`, "utf8");
     // Fields after the command name (which may contain spaces) start at field 3: ppid is field 4,
     // utime and stime 14 and 15, cutime and cstime (reaped children) 16 and 17.
     const fields = stat
@@ -29,6 +29,44 @@ function procStat(
   } catch {
     return null;
   }
+}
+
+/** The parts of a `hookline serve` process on SQLite whose CPU the benchmark reports apart. */
+const SERVER_PARTS = ["HTTP thread", "store thread", "V8 helpers", "other threads"] as const;
+
+/**
+ * CPU seconds of each part of a Hookline server process, told apart by the names Node
+ * gives its threads (/proc/<pid>/task/<tid>/comm): the main thread (HTTP, dispatcher),
+ * the worker thread (the SQLite store), V8's helpers (GC, compilers), and the rest.
+ */
+export function serverThreadReaders(pid: number | undefined): CpuReaders {
+  const partOf = (tid: string): (typeof SERVER_PARTS)[number] => {
+    if (tid === String(pid)) return "HTTP thread";
+    let name: string;
+    try {
+      name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+    } catch {
+      return "other threads";
+    }
+    return name === "WorkerThread" ? "store thread" : name === "V8Worker" ? "V8 helpers" : "other threads";
+  };
+  const read = (part: (typeof SERVER_PARTS)[number]) => (): number | null => {
+    if (pid === undefined) return null;
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return null;
+    }
+    let ticks = 0;
+    for (const tid of tids) {
+      if (partOf(tid) !== part) continue;
+      const stat = procStat(`${pid}/task/${tid}`);
+      if (stat) ticks += stat.utime + stat.stime;
+    }
+    return ticks / CLOCK_TICKS_PER_SECOND;
+  };
+  return Object.fromEntries(SERVER_PARTS.map((part) => [part, read(part)]));
 }
 
 /**

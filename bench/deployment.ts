@@ -13,7 +13,7 @@ export const sqliteDeployment: Deploy = async (ctx, label, env = {}) => {
     deliverers: 1,
     what: "hookline serve (SQLite, synchronous=FULL)",
     cpuSeconds: () => server.cpuSeconds(),
-    cpuByProcess: {},
+    cpuByPart: server.cpuByThread,
     watchDatabase: () => null,
     async stop() {
       const exit = await server.stop();
@@ -90,9 +90,9 @@ export function postgresDeployment(shape: PostgresShape): Deploy {
         }),
       );
       const processes = [api, ...workers];
-      const cpuByProcess: Deployment["cpuByProcess"] = { [shape.apiRole]: () => api.cpuSeconds() };
-      for (const [i, worker] of workers.entries()) cpuByProcess[`worker ${i + 1}`] = () => worker.cpuSeconds();
-      cpuByProcess.postgres = () => postgres.cpuSeconds();
+      const cpuByPart: Deployment["cpuByPart"] = { [shape.apiRole]: () => api.cpuSeconds() };
+      for (const [i, worker] of workers.entries()) cpuByPart[`worker ${i + 1}`] = () => worker.cpuSeconds();
+      cpuByPart.postgres = () => postgres.cpuSeconds();
       return {
         api,
         deliverers: (shape.apiRole === "all" ? 1 : 0) + shape.workers,
@@ -106,7 +106,7 @@ export function postgresDeployment(shape: PostgresShape): Deploy {
           }
           return sum;
         },
-        cpuByProcess,
+        cpuByPart,
         watchDatabase: () => postgres.watch(`${schema}/`),
         stop: stopAll,
       };
@@ -118,10 +118,16 @@ export function postgresDeployment(shape: PostgresShape): Deploy {
 }
 
 /**
- * Where the CPU went (each process, and PostgreSQL's share of the machine) and
- * what Hookline's database connections did, as notes; nothing on SQLite.
+ * Where the CPU went (each part measured apart: the server's threads or processes,
+ * PostgreSQL and its share of the machine, the load generator and the receiver),
+ * with `per`, also in µs per unit of work; and what Hookline's database connections
+ * did (PostgreSQL only), as notes.
  */
-export function processNotes(cpu: CpuUse, database: DatabaseActivity | null): string[] {
+export function processNotes(
+  cpu: CpuUse,
+  database: DatabaseActivity | null,
+  { who = "", per }: { who?: string; per?: { ratePerS: number | null; unit: string } } = {},
+): string[] {
   const notes: string[] = [];
   const others = cpu.others;
   if (others && Object.keys(others).length) {
@@ -132,7 +138,15 @@ export function processNotes(cpu: CpuUse, database: DatabaseActivity | null): st
       postgres !== null && postgres !== undefined && busyCores
         ? `; PostgreSQL used ${round(postgres / 100, 2)} of the ${round(busyCores, 2)} cores busy on the machine (${Math.round(postgres / busyCores)}%)`
         : "";
-    notes.push(`CPU over the measured window, % of one core: ${parts.join(", ")}${share}`);
+    notes.push(`${who ? `${who}: ` : ""}CPU over the measured window, % of one core: ${parts.join(", ")}${share}`);
+    const rate = per?.ratePerS;
+    if (per && rate) {
+      // % of a core at `rate` units a second: µs of CPU per unit.
+      const micros = Object.entries(others).map(
+        ([name, value]) => `${name} ${value === null ? "–" : formatCount((value * 10_000) / rate)}`,
+      );
+      notes.push(`${who ? `${who}: ` : ""}CPU µs per ${per.unit}: ${micros.join(", ")}`);
+    }
   }
   if (database) {
     const rate = (value: number | null, unit: string) =>

@@ -13,6 +13,7 @@ import {
   type ScenarioResult,
   sleep,
   target,
+  toolReaders,
 } from "./scenario.ts";
 import { formatCount, round } from "./stats.ts";
 
@@ -88,7 +89,7 @@ async function runDrain(ctx: ScenarioContext, name: string, deploy: Deploy): Pro
     });
     await receiver.call("expect", { keys: preload.ids.map((id) => deliveryKey(WEBHOOK_PATH, id)) });
     hooklineRun = await drainRun(ctx, `${name}/hookline`, count, Math.min(cap, count), () => deployment.cpuSeconds(), {
-      others: deployment.cpuByProcess,
+      others: { ...deployment.cpuByPart, ...toolReaders(ctx) },
       // Several processes may together hold more than one's cap: wait until the number held stops growing.
       settleMs: deployment.deliverers > 1 ? 1000 : 0,
       watch: () => deployment.watchDatabase(),
@@ -112,8 +113,13 @@ async function runDrain(ctx: ScenarioContext, name: string, deploy: Deploy): Pro
   const ids = Array.from({ length: count }, (_, i) => `msg_ceiling_${i}`);
   await receiver.call("expect", { keys: ids.map((id) => deliveryKey(WEBHOOK_PATH, id)) });
   const sending = ctx.load.call("deliver", { origin: ctx.receiverUrl, path: WEBHOOK_PATH, ids, connections });
-  const ceilingRun = await drainRun(ctx, `${name}/ceiling`, count, Math.min(connections, count), () =>
-    ctx.load.cpuSeconds(),
+  const ceilingRun = await drainRun(
+    ctx,
+    `${name}/ceiling`,
+    count,
+    Math.min(connections, count),
+    () => ctx.load.cpuSeconds(),
+    { others: toolReaders(ctx) },
   );
   const sent = await sending;
 
@@ -136,7 +142,13 @@ async function runDrain(ctx: ScenarioContext, name: string, deploy: Deploy): Pro
   if (Object.keys(sent.errors).length) problems.push(`ceiling: failed requests ${JSON.stringify(sent.errors)}`);
   notes.push(
     `the backlog went in through POST /v1/events/batch (${options.batchSize} per call, 4 connections) at ${formatCount((count * 1000) / preload.elapsedMs)} events/s, each making one delivery`,
-    ...processNotes(hooklineRun.cpu, hooklineRun.database),
+    ...processNotes(hooklineRun.cpu, hooklineRun.database, {
+      per: { ratePerS: hooklineRun.eventsPerS, unit: "delivery" },
+    }),
+    ...processNotes(ceilingRun.cpu, null, {
+      who: "ceiling (the load generator sends)",
+      per: { ratePerS: ceilingRun.eventsPerS, unit: "request" },
+    }),
   );
 
   const hookline: Figure = {
@@ -150,7 +162,7 @@ async function runDrain(ctx: ScenarioContext, name: string, deploy: Deploy): Pro
       preloadMs: preload.elapsedMs,
       preloadEventsPerS: round((count * 1000) / preload.elapsedMs, 1),
       apiStatusOfSampleEvents: sample,
-      ...(hooklineRun.cpu.others ? { cpuByProcess: hooklineRun.cpu.others } : {}),
+      ...(hooklineRun.cpu.others ? { cpuByPart: hooklineRun.cpu.others } : {}),
       ...(database ? { database } : {}),
     },
   };
@@ -165,7 +177,7 @@ async function runDrain(ctx: ScenarioContext, name: string, deploy: Deploy): Pro
   const r = ratio(hookline, ceiling);
   return {
     name,
-    title: `drain ${formatCount(count)} due deliveries (1 KiB events), 1 endpoint (cap ${cap}), receiver answers 204 after ${options.receiverDelayMs} ms${deployment.deliverers > 1 || deployment.cpuByProcess.postgres ? `; ${deployment.what}` : ""}`,
+    title: `drain ${formatCount(count)} due deliveries (1 KiB events), 1 endpoint (cap ${cap}), receiver answers 204 after ${options.receiverDelayMs} ms${deployment.deliverers > 1 || deployment.cpuByPart.postgres ? `; ${deployment.what}` : ""}`,
     status: problems.length ? "FAILED" : "ok",
     hookline,
     ceiling,

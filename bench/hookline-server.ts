@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { request } from "undici";
 import { redactUrl } from "../packages/server/src/store/migrate-data/postgres-target.ts";
 import { spawnNode, stopChild } from "./child-process.ts";
-import { cpuSeconds, memoryOf } from "./cpu.ts";
+import { type CpuReaders, cpuSeconds, memoryOf, serverThreadReaders } from "./cpu.ts";
 
 const MAIN = fileURLToPath(new URL("../packages/server/src/main.ts", import.meta.url));
 /** The Node flags `hookline` runs with (its shebang line), so the bench measures the server as users start it. */
@@ -28,6 +28,8 @@ export interface HooklineServer {
   /** Arguments after `serve` (e.g. --role worker). */
   args: string[];
   cpuSeconds(): number | null;
+  /** CPU seconds of its HTTP thread, store thread and V8 helpers apart (cpu.ts). */
+  cpuByThread: CpuReaders;
   memory(): ReturnType<typeof memoryOf>;
   /** Milliseconds from spawning the process to its "listening" line. */
   startMs: number;
@@ -114,6 +116,7 @@ export async function startHooklineServer(options: StartOptions): Promise<Hookli
     env: env.DATABASE_URL ? { ...env, DATABASE_URL: redactUrl(env.DATABASE_URL) } : env,
     args,
     cpuSeconds: () => cpuSeconds(child.pid),
+    cpuByThread: serverThreadReaders(child.pid),
     memory: () => memoryOf(child.pid),
     startMs,
     async api(method, path, body, key) {

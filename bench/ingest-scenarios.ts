@@ -1,4 +1,5 @@
 import type { CpuUse } from "./cpu.ts";
+import { processNotes } from "./deployment.ts";
 import type { HooklineServer } from "./hookline-server.ts";
 import type { RunParams, RunResult } from "./load.ts";
 import { EVENT_BYTES } from "./payloads.ts";
@@ -51,6 +52,7 @@ export async function measureIngest(
       headers: { authorization: `Bearer ${server.testKey}` },
     },
     () => server.cpuSeconds(),
+    { ...server.cpuByThread, "load generator": () => ctx.load.cpuSeconds() },
   );
 }
 
@@ -85,6 +87,7 @@ function ingestScenario(
         ctx,
         { ...base, label: `${name}/ceiling`, origin: ceilingServer.url, headers: { authorization: "Bearer bench" } },
         () => ceilingServer.worker.cpuSeconds(),
+        { "bare server": () => ceilingServer.worker.cpuSeconds(), "load generator": () => ctx.load.cpuSeconds() },
       );
 
       const server = await ctx.startHookline(name);
@@ -127,6 +130,11 @@ function ingestScenario(
                 `durable-write ceiling (bench/write-ceiling.ts: raw SQLite, 1 KiB rows, integer key only, 1,000 a commit, synchronous=FULL, no HTTP): ${formatCount(writeCeiling.rowsPerS)} rows/s; Hookline ${pct(hookline.eventsPerS, writeCeiling.rowsPerS)} of it`,
               ]
             : []),
+          ...processNotes(hooklineRun.cpu, null, { per: { ratePerS: hookline.eventsPerS, unit: "event" } }),
+          ...processNotes(ceilingRun.cpu, null, {
+            who: "ceiling",
+            per: { ratePerS: ceiling.eventsPerS, unit: "event" },
+          }),
           ...(exit === 0 ? [] : [`the Hookline server exited with ${exit} when stopped`]),
         ],
       };

@@ -55,7 +55,7 @@ async function ingestOn(ctx: ScenarioContext, label: string, deploy: Deploy): Pr
           headers: { authorization: `Bearer ${deployment.api.testKey}` },
         },
         () => deployment.cpuSeconds(),
-        deployment.cpuByProcess,
+        deployment.cpuByPart,
       );
     } finally {
       database = watch ? await watch.stop() : null;
@@ -64,7 +64,7 @@ async function ingestOn(ctx: ScenarioContext, label: string, deploy: Deploy): Pr
     notes.push(...(await deployment.stop()));
   }
   const figure = ingestFigure(deployment.what, run.result, run.cpu);
-  if (run.cpu.others) figure.details.cpuByProcess = run.cpu.others;
+  if (run.cpu.others) figure.details.cpuByPart = run.cpu.others;
   if (database) figure.details.database = database;
   return { figure, problems: ingestProblems(label, run.result), notes: [...notes, ...processNotes(run.cpu, database)] };
 }

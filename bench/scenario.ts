@@ -150,8 +150,8 @@ export interface Deployment {
   what: string;
   /** CPU seconds of every Hookline process together. */
   cpuSeconds(): number | null;
-  /** On PostgreSQL: CPU seconds of each process apart, and of the PostgreSQL server; empty on SQLite. */
-  cpuByProcess: CpuReaders;
+  /** CPU seconds of its parts apart: on SQLite the server's threads; on PostgreSQL each process, and the PostgreSQL server. */
+  cpuByPart: CpuReaders;
   /** On PostgreSQL: starts sampling what Hookline's connections do; null on SQLite. */
   watchDatabase(): { stop(): Promise<DatabaseActivity> } | null;
   /** Stops every process (and drops the schema); answers notes on unclean exits. */
@@ -166,6 +166,11 @@ export interface Scenario {
   /** The target as the issue states it (shown even when the scenario fails). */
   target: string;
   run(ctx: ScenarioContext): Promise<Omit<ScenarioResult, "elapsedS">>;
+}
+
+/** CPU seconds of the benchmark's own processes, which share the machine's cores with the server. */
+export function toolReaders(ctx: ScenarioContext): CpuReaders {
+  return { "load generator": () => ctx.load.cpuSeconds(), receiver: () => ctx.receiver.cpuSeconds() };
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   type ScenarioResult,
   sleep,
   target,
+  toolReaders,
 } from "./scenario.ts";
 import { formatCount, formatMs, monoMs, round } from "./stats.ts";
 
@@ -206,7 +207,7 @@ function steadyFigure(what: string, run: SteadyRun): Figure {
       ingestLatency: run.load.ingestLatency,
       sendLag: run.load.sendLag,
       ledger: run.report.ledger,
-      ...(run.cpu.others ? { cpuByProcess: run.cpu.others } : {}),
+      ...(run.cpu.others ? { cpuByPart: run.cpu.others } : {}),
       ...(run.database ? { database: run.database } : {}),
     },
   };
@@ -253,6 +254,7 @@ async function runSteady(
       measured: () => true,
       durationMs: options.relayDurationMs,
       readCpu: () => relay.worker.cpuSeconds(),
+      otherCpu: { relay: () => relay.worker.cpuSeconds(), ...toolReaders(ctx) },
     });
     relayStats = await relay.worker.call("relayStats", null);
   } finally {
@@ -278,7 +280,7 @@ async function runSteady(
       measured: () => true,
       durationMs: options.steadyDurationMs,
       readCpu: () => deployment.cpuSeconds(),
-      otherCpu: deployment.cpuByProcess,
+      otherCpu: { ...deployment.cpuByPart, ...toolReaders(ctx) },
       watch: () => deployment.watchDatabase(),
     });
   } finally {
@@ -305,7 +307,12 @@ async function runSteady(
       `the ceiling ran ${options.relayDurationMs / 1000} s at the same rate (its latency settles within seconds)`,
     );
   }
-  notes.push(...processNotes(hooklineRun.cpu, hooklineRun.database));
+  notes.push(
+    ...processNotes(hooklineRun.cpu, hooklineRun.database, {
+      per: { ratePerS: hooklineRun.deliveredPerS, unit: "event" },
+    }),
+    ...processNotes(relayRun.cpu, null, { who: "ceiling", per: { ratePerS: relayRun.deliveredPerS, unit: "event" } }),
+  );
 
   const hookline = steadyFigure(`${deployment.what}: POST /v1/events → dispatcher → receiver`, hooklineRun);
   const ceiling = steadyFigure("bare node:http relay: parse, 202, undici POST to the receiver (no store)", relayRun);
@@ -314,7 +321,7 @@ async function runSteady(
     hooklineRun.deliveredPerS && relayRun.deliveredPerS
       ? round(hooklineRun.deliveredPerS / relayRun.deliveredPerS, 3)
       : null;
-  const onPostgres = "postgres" in deployment.cpuByProcess;
+  const onPostgres = "postgres" in deployment.cpuByPart;
   const result: Omit<ScenarioResult, "elapsedS"> = {
     name,
     title: `steady: ${formatCount(options.rate)} events/s open loop for ${options.steadyDurationMs / 1000} s (after a ${options.steadyWarmupMs / 1000} s ramp-up, not measured), ${S4_ENDPOINTS} endpoints (one event type each), 1 KiB events, latency = arrival at the receiver − scheduled send${onPostgres ? `; ${deployment.what}` : ""}`,
@@ -371,6 +378,7 @@ export const s5: Scenario = {
         measured: (i) => !hangs(i),
         durationMs: options.steadyDurationMs,
         readCpu: () => server.cpuSeconds(),
+        otherCpu: { ...server.cpuByThread, ...toolReaders(ctx) },
       });
     } finally {
       // Drop the hanging requests first, so the server's graceful stop does not wait for them.
@@ -381,6 +389,7 @@ export const s5: Scenario = {
 
     const problems = runProblems("Hookline (healthy endpoints)", run, options.settleTimeoutMs);
     notes.push(ledgerNote("Hookline (healthy endpoints)", run), ...runNotes("Hookline", run));
+    notes.push(...processNotes(run.cpu, null, { per: { ratePerS: run.deliveredPerS, unit: "healthy delivery" } }));
     notes.push(
       `hanging endpoints: ${S5_HANGING} × at most 20 attempts in flight, attempt timeout ${options.hangTimeout}; they received ${formatCount(run.report.ledger.hung)} requests (their events then wait for the next hourly retry)`,
     );
