@@ -41,8 +41,9 @@ export function formatMs(value: number | null | undefined): string {
   return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
 }
 
+/** A ratio as a percentage, to a tenth: whole percents showed 0.496 as "50%" beside a missed ≥ 50% target. */
 export function formatRatio(value: number | null | undefined): string {
-  return value === null || value === undefined ? "–" : `${(value * 100).toFixed(0)}%`;
+  return value === null || value === undefined ? "–" : `${(value * 100).toFixed(1)}%`;
 }
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable between the benchmark's processes. */
