@@ -90,6 +90,8 @@ describe("GET /metrics", () => {
     }
     for (const name of [
       "hookline_attempt_duration_seconds_count",
+      "hookline_ingest_commit_seconds_count",
+      "hookline_ingest_commit_events_count",
       "hookline_attempts_in_flight",
       "hookline_deliveries_queued",
       "hookline_deliveries_due",
@@ -160,6 +162,11 @@ describe("GET /metrics", () => {
     assert.ok(goneAttempts >= 1);
 
     assert.equal(moved(before, after, "hookline_events_accepted_total", { environment: "test" }), events);
+    // Seven requests one after another: seven commits, holding the 8 events and the repeat.
+    assert.equal(moved(before, after, "hookline_ingest_commit_seconds_count"), 7);
+    assert.ok(moved(before, after, "hookline_ingest_commit_seconds_sum") > 0);
+    assert.equal(moved(before, after, "hookline_ingest_commit_events_sum"), events + 1);
+    assert.equal(moved(before, after, "hookline_ingest_commit_events_bucket", { le: "2" }), 6);
     assert.equal(moved(before, after, "hookline_events_accepted_total", { environment: "live" }), 0);
     // Events accepted after the 410 was recorded no longer fan out to that endpoint.
     let deliveries = 0;

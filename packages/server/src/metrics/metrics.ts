@@ -10,6 +10,11 @@ const STORE_TIMEOUT_MS = 2000;
 /** Store figures this young are served again: a scrape storm costs the store one query a second. */
 const STORE_MAX_AGE_MS = 1000;
 
+/** Ingest commits, in seconds: from one fsync on a fast disk to a store in trouble. */
+const COMMIT_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** Events in one ingest commit: one request alone, up to the most one store call takes (5,000). */
+const COMMIT_EVENT_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+
 /** Attempt durations, in seconds: from a fast receiver on the same network to the longest deadline. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60];
 
@@ -114,6 +119,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
     buckets: DURATION_BUCKETS,
     registers,
   });
+  const commitTime = new Histogram({
+    name: "hookline_ingest_commit_seconds",
+    help: "How long ingest requests waited for their commit, from handing them to the store to its answer, fsync included: every 202 waits this long.",
+    buckets: COMMIT_BUCKETS,
+    registers,
+  });
+  const commitEvents = new Histogram({
+    name: "hookline_ingest_commit_events",
+    help: "Events per ingest commit: requests that arrive together share one (idempotent repeats included).",
+    buckets: COMMIT_EVENT_BUCKETS,
+    registers,
+  });
   const autoDisabled = new Counter({
     name: "hookline_endpoints_auto_disabled_total",
     help: "Endpoints this process disabled because the receiver answered 410 Gone or failed for too long.",
@@ -189,6 +206,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
 
   return {
     contentType: registry.contentType,
+    committed(seconds, events) {
+      commitTime.observe(seconds);
+      commitEvents.observe(events);
+    },
     ingested(request, result) {
       if (!result.ok) return;
       let fresh = 0;

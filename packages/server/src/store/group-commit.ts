@@ -19,8 +19,10 @@ export interface GroupCommitDeps {
   metrics?: IngestMetrics;
 }
 
-/** What ingest reports: what each request committed, and failed commits. */
+/** What ingest reports: each commit, what each request committed, and failed commits. */
 export interface IngestMetrics {
+  /** A store call committed: how long its requests waited for it, and how many events it held. */
+  committed(seconds: number, events: number): void;
   ingested(request: IngestRequest, result: IngestResult): void;
   storeFailed(operation: "ingest"): void;
 }
@@ -51,6 +53,7 @@ export function createGroupCommit(store: Store, deps: GroupCommitDeps): GroupCom
       events += (queue[count++] as (typeof queue)[0]).request.events.length;
     const batch = queue.splice(0, count);
     const lease = deps.lease();
+    const started = performance.now();
     try {
       const { results, claims } = await store.ingest(
         batch.map((item) => item.request),
@@ -58,6 +61,7 @@ export function createGroupCommit(store: Store, deps: GroupCommitDeps): GroupCom
         lease?.request ?? null,
       );
       lease?.settle(claims);
+      deps.metrics?.committed((performance.now() - started) / 1000, events);
       for (const [i, item] of batch.entries()) {
         deps.metrics?.ingested(item.request, results[i] as IngestResult);
         item.resolve(results[i] as IngestResult);
