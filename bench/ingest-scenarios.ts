@@ -1,6 +1,7 @@
 import type { CpuUse } from "./cpu.ts";
 import { processNotes } from "./deployment.ts";
 import type { HooklineServer } from "./hookline-server.ts";
+import { commitNote, type IngestCommits } from "./ingest-commits.ts";
 import type { RunParams, RunResult } from "./load.ts";
 import { EVENT_BYTES } from "./payloads.ts";
 import {
@@ -42,7 +43,7 @@ export async function measureIngest(
   server: HooklineServer,
   label: string,
   eventsPerRequest = 1,
-): Promise<{ result: RunResult; cpu: CpuUse }> {
+): Promise<{ result: RunResult; cpu: CpuUse; commits: IngestCommits | null }> {
   return runLoad(
     ctx,
     {
@@ -53,6 +54,7 @@ export async function measureIngest(
     },
     () => server.cpuSeconds(),
     { ...server.cpuByThread, "load generator": () => ctx.load.cpuSeconds() },
+    server.url,
   );
 }
 
@@ -103,6 +105,7 @@ function ingestScenario(
       // The disk's own limit for durable 1 KiB rows, measured now, after the server stopped.
       const writeCeiling = withWriteCeiling ? measureWriteCeiling(options.quick ? 50_000 : 200_000, 1000) : null;
       if (writeCeiling) hookline.details.writeCeiling = writeCeiling;
+      if (hooklineRun.commits) hookline.details.ingestCommits = hooklineRun.commits;
       const ceiling = ingestFigure("bare node:http: parse JSON, answer 202", ceilingRun.result, ceilingRun.cpu);
       const problems = [
         ...ingestProblems("Hookline", hooklineRun.result),
@@ -130,6 +133,7 @@ function ingestScenario(
                 `durable-write ceiling (bench/write-ceiling.ts: raw SQLite, 1 KiB rows, integer key only, 1,000 a commit, synchronous=FULL, no HTTP): ${formatCount(writeCeiling.rowsPerS)} rows/s; Hookline ${pct(hookline.eventsPerS, writeCeiling.rowsPerS)} of it`,
               ]
             : []),
+          ...commitNote(hooklineRun.commits),
           ...processNotes(hooklineRun.cpu, null, { per: { ratePerS: hookline.eventsPerS, unit: "event" } }),
           ...processNotes(ceilingRun.cpu, null, {
             who: "ceiling",

@@ -1,5 +1,6 @@
 import { postgresDeployment, processNotes, shapeText } from "./deployment.ts";
 import { drainScenario } from "./drain-scenario.ts";
+import { commitNote } from "./ingest-commits.ts";
 import { ingestFigure, ingestProblems } from "./ingest-scenarios.ts";
 import { EVENT_BYTES } from "./payloads.ts";
 import type { DatabaseActivity } from "./postgres.ts";
@@ -56,6 +57,7 @@ async function ingestOn(ctx: ScenarioContext, label: string, deploy: Deploy): Pr
         },
         () => deployment.cpuSeconds(),
         deployment.cpuByPart,
+        deployment.api.url,
       );
     } finally {
       database = watch ? await watch.stop() : null;
@@ -66,7 +68,12 @@ async function ingestOn(ctx: ScenarioContext, label: string, deploy: Deploy): Pr
   const figure = ingestFigure(deployment.what, run.result, run.cpu);
   if (run.cpu.others) figure.details.cpuByPart = run.cpu.others;
   if (database) figure.details.database = database;
-  return { figure, problems: ingestProblems(label, run.result), notes: [...notes, ...processNotes(run.cpu, database)] };
+  if (run.commits) figure.details.ingestCommits = run.commits;
+  return {
+    figure,
+    problems: ingestProblems(label, run.result),
+    notes: [...notes, ...commitNote(run.commits), ...processNotes(run.cpu, database)],
+  };
 }
 
 /**

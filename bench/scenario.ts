@@ -2,6 +2,7 @@ import type { Worker } from "./child-process.ts";
 import { type CpuReaders, type CpuUse, cpuMeter } from "./cpu.ts";
 import type { HooklineServer } from "./hookline-server.ts";
 import type { CeilingServerApi } from "./ingest-ceiling-server.ts";
+import { commitMeter, type IngestCommits } from "./ingest-commits.ts";
 import type { LoadApi, RunParams, RunResult } from "./load.ts";
 import type { BenchPostgres, DatabaseActivity } from "./postgres.ts";
 import type { Ledger, ReceiverApi } from "./receiver.ts";
@@ -175,7 +176,8 @@ export function toolReaders(ctx: ScenarioContext): CpuReaders {
 
 /**
  * Runs a fixed-duration load and reports progress; CPU (`readCpu`, and each of
- * `otherCpu`) is sampled exactly over the measured window (the load generator
+ * `otherCpu`) and, given a Hookline server's URL in `commitsOf`, its ingest
+ * commits are measured exactly over the measured window (the load generator
  * announces its edges).
  */
 export async function runLoad(
@@ -183,12 +185,19 @@ export async function runLoad(
   params: RunParams,
   readCpu: () => number | null,
   otherCpu: CpuReaders = {},
-): Promise<{ result: RunResult; cpu: CpuUse }> {
+  commitsOf?: string,
+): Promise<{ result: RunResult; cpu: CpuUse; commits: IngestCommits | null }> {
   const meter = cpuMeter(readCpu, otherCpu);
+  const commits = commitsOf === undefined ? null : commitMeter(commitsOf);
   const offWindow = ctx.load.on("window", (data: { label: string; edge: "start" | "end" }) => {
     if (data.label !== params.label) return;
-    if (data.edge === "start") meter.start();
-    else meter.stop();
+    if (data.edge === "start") {
+      meter.start();
+      commits?.start();
+    } else {
+      meter.stop();
+      commits?.stop();
+    }
   });
   const offProgress = ctx.load.on(
     "progress",
@@ -201,7 +210,7 @@ export async function runLoad(
   );
   try {
     const result = await ctx.load.call("run", params);
-    return { result, cpu: meter.result };
+    return { result, cpu: meter.result, commits: (await commits?.result()) ?? null };
   } finally {
     offWindow();
     offProgress();

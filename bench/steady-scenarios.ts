@@ -1,6 +1,7 @@
 import { type CpuReaders, type CpuUse, cpuMeter } from "./cpu.ts";
 import { processNotes, sqliteDeployment } from "./deployment.ts";
 import type { HooklineServer } from "./hookline-server.ts";
+import { commitMeter, commitNote, type IngestCommits } from "./ingest-commits.ts";
 import type { OpenLoopResult } from "./load.ts";
 import { deliveryKey, HANG_PREFIX } from "./payloads.ts";
 import type { DatabaseActivity } from "./postgres.ts";
@@ -42,6 +43,8 @@ export interface SteadyRun {
   /** From the last scheduled send until the last expected delivery arrived; null if some never did. */
   settleMs: number | null;
   cpu: CpuUse;
+  /** The Hookline server's ingest commits over the open loop, from its /metrics (null for the ceiling). */
+  commits: IngestCommits | null;
   /** On PostgreSQL: what Hookline's connections did during the open loop. */
   database: DatabaseActivity | null;
 }
@@ -63,6 +66,8 @@ export async function steadyRun(
     durationMs: number;
     readCpu: () => number | null;
     otherCpu?: CpuReaders;
+    /** A Hookline server's URL: its ingest commits are read from its /metrics over the run. */
+    commitsOf?: string;
     watch?: () => { stop(): Promise<DatabaseActivity> } | null;
   },
 ): Promise<SteadyRun> {
@@ -80,7 +85,9 @@ export async function steadyRun(
       );
     },
   );
+  const commits = params.commitsOf === undefined ? null : commitMeter(params.commitsOf);
   meter.start();
+  commits?.start();
   let load: OpenLoopResult;
   try {
     load = await ctx.load.call("openLoop", {
@@ -98,6 +105,7 @@ export async function steadyRun(
     off();
   }
   meter.stop();
+  commits?.stop();
   const database = watch ? await watch.stop() : null;
 
   const keys: string[] = [];
@@ -129,6 +137,7 @@ export async function steadyRun(
     settleMs:
       report.ledger.missing === 0 && report.lastArrival !== null ? round(report.lastArrival - load.endMono, 1) : null,
     cpu: meter.result,
+    commits: (await commits?.result()) ?? null,
     database,
   };
 }
@@ -208,6 +217,7 @@ function steadyFigure(what: string, run: SteadyRun): Figure {
       sendLag: run.load.sendLag,
       ledger: run.report.ledger,
       ...(run.cpu.others ? { cpuByPart: run.cpu.others } : {}),
+      ...(run.commits ? { ingestCommits: run.commits } : {}),
       ...(run.database ? { database: run.database } : {}),
     },
   };
@@ -281,6 +291,7 @@ async function runSteady(
       durationMs: options.steadyDurationMs,
       readCpu: () => deployment.cpuSeconds(),
       otherCpu: { ...deployment.cpuByPart, ...toolReaders(ctx) },
+      commitsOf: server.url,
       watch: () => deployment.watchDatabase(),
     });
   } finally {
@@ -308,6 +319,7 @@ async function runSteady(
     );
   }
   notes.push(
+    ...commitNote(hooklineRun.commits),
     ...processNotes(hooklineRun.cpu, hooklineRun.database, {
       per: { ratePerS: hooklineRun.deliveredPerS, unit: "event" },
     }),
@@ -379,6 +391,7 @@ export const s5: Scenario = {
         durationMs: options.steadyDurationMs,
         readCpu: () => server.cpuSeconds(),
         otherCpu: { ...server.cpuByThread, ...toolReaders(ctx) },
+        commitsOf: server.url,
       });
     } finally {
       // Drop the hanging requests first, so the server's graceful stop does not wait for them.
@@ -389,7 +402,10 @@ export const s5: Scenario = {
 
     const problems = runProblems("Hookline (healthy endpoints)", run, options.settleTimeoutMs);
     notes.push(ledgerNote("Hookline (healthy endpoints)", run), ...runNotes("Hookline", run));
-    notes.push(...processNotes(run.cpu, null, { per: { ratePerS: run.deliveredPerS, unit: "healthy delivery" } }));
+    notes.push(
+      ...commitNote(run.commits),
+      ...processNotes(run.cpu, null, { per: { ratePerS: run.deliveredPerS, unit: "healthy delivery" } }),
+    );
     notes.push(
       `hanging endpoints: ${S5_HANGING} × at most 20 attempts in flight, attempt timeout ${options.hangTimeout}; they received ${formatCount(run.report.ledger.hung)} requests (their events then wait for the next hourly retry)`,
     );
