@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hashKey, newSigningSecret } from "../packages/server/src/ids.ts";
+import { hashKey } from "../packages/server/src/ids.ts";
 import { createSqliteStore } from "../packages/server/src/store/sqlite/sqlite-store.ts";
 import type { Claim, Outcome } from "../packages/server/src/store/store.ts";
-import { claimRequest } from "../packages/server/test/helpers/store-kit.ts";
+import { attemptOutcome, claimRequest, endpointInput } from "../packages/server/test/helpers/store-kit.ts";
 import { dataOf, eventJson } from "./payloads.ts";
 
 /**
@@ -24,19 +24,7 @@ try {
   const created = Date.now();
   const account = await store.createAccount("ceiling", { test: hashKey("t"), live: hashKey("l") }, created);
   const scope = { accountId: account.id, environment: "test" as const };
-  await store.createEndpoint(
-    scope,
-    {
-      url: "http://127.0.0.1:9/",
-      description: "",
-      eventTypes: null,
-      rateLimitPerS: null,
-      maxInFlight: 1000,
-      retrySchedule: null,
-      secret: newSigningSecret(),
-    },
-    created,
-  );
+  await store.createEndpoint(scope, endpointInput("http://127.0.0.1:9/", { maxInFlight: 1000 }), created);
   const data = dataOf(eventJson(0));
   for (let queued = 0; queued < total; queued += 1000) {
     const events = Array.from({ length: Math.min(1000, total - queued) }, () => ({
@@ -75,27 +63,10 @@ try {
 
 /** A 204 on the first attempt, with the headers a real attempt records. */
 function succeeded(claim: Claim, now: number): Outcome {
-  return {
-    claim: { deliveryId: claim.deliveryId, claimToken: claim.claimToken, endpointId: claim.endpointId },
-    attempt: {
-      startedAt: now,
-      durationMs: 1,
-      statusCode: 204,
-      error: null,
-      responseSnippet: "",
-      requestHeaders: {
-        "content-type": "application/json",
-        "webhook-id": claim.eventId,
-        "webhook-timestamp": String(Math.floor(now / 1000)),
-        "webhook-signature": `v1,${"A".repeat(43)}=`,
-      },
-      trigger: "scheduled",
-    },
-    status: "succeeded",
-    scheduledAttempts: claim.scheduledAttempts + 1,
-    nextAttemptAt: null,
-    disableEndpoint: null,
-    disableIfFailingSince: null,
-    keepSnippets: 10,
-  };
+  return attemptOutcome(claim, 204, null, now, {
+    "content-type": "application/json",
+    "webhook-id": claim.eventId,
+    "webhook-timestamp": String(Math.floor(now / 1000)),
+    "webhook-signature": `v1,${"A".repeat(43)}=`,
+  });
 }

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hashKey, newSigningSecret } from "../packages/server/src/ids.ts";
+import { hashKey } from "../packages/server/src/ids.ts";
 import { createSqliteStore } from "../packages/server/src/store/sqlite/sqlite-store.ts";
+import { endpointInput } from "../packages/server/test/helpers/store-kit.ts";
 import { dataOf, eventJson } from "./payloads.ts";
 
 /**
@@ -22,15 +23,7 @@ try {
   const now = Date.now();
   const account = await store.createAccount("ceiling", { test: hashKey("t"), live: hashKey("l") }, now);
   const scope = { accountId: account.id, environment: "test" as const };
-  const endpoint = {
-    url: "http://127.0.0.1:9/",
-    description: "",
-    eventTypes: null,
-    rateLimitPerS: null,
-    maxInFlight: null,
-    retrySchedule: null,
-    secret: newSigningSecret(),
-  };
+  const endpoint = endpointInput("http://127.0.0.1:9/");
   for (let i = 0; i < endpoints; i++) await store.createEndpoint(scope, endpoint, now);
   const data = dataOf(eventJson(0));
   const cpu = process.cpuUsage();

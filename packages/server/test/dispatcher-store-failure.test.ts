@@ -4,11 +4,12 @@ import { pino } from "pino";
 import { createDispatcher } from "../src/delivery/dispatcher.ts";
 import { createHttpSender } from "../src/delivery/http-sender.ts";
 import { createListenHub } from "../src/delivery/listen-hub.ts";
-import { hashKey, newSigningSecret } from "../src/ids.ts";
+import { hashKey } from "../src/ids.ts";
 import { createSqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import type { Store } from "../src/store/store.ts";
 import { tempDir } from "./helpers/hookline.ts";
 import { startReceiver } from "./helpers/receiver.ts";
+import { endpointInput } from "./helpers/store-kit.ts";
 
 // The dispatcher reads the store's next due time after each run of writes. A store that fails
 // that read for a moment (a PostgreSQL failover, a busy disk) must cost a retry, not the process.
@@ -26,19 +27,7 @@ describe("dispatcher with a store that fails for a moment", () => {
     const now = Date.now();
     const account = await store.createAccount("a", { test: hashKey("t"), live: hashKey("l") }, now);
     const scope = { accountId: account.id, environment: "test" as const };
-    await store.createEndpoint(
-      scope,
-      {
-        url: receiver.url,
-        description: "",
-        eventTypes: null,
-        rateLimitPerS: null,
-        maxInFlight: null,
-        retrySchedule: null,
-        secret: newSigningSecret(),
-      },
-      now,
-    );
+    await store.createEndpoint(scope, endpointInput(receiver.url), now);
 
     let failuresLeft = 2;
     const flaky: Store = {

@@ -1,4 +1,5 @@
-import type { Claim, ClaimRequest, Outcome } from "../../src/store/store.ts";
+import { newSigningSecret } from "../../src/ids.ts";
+import type { Claim, ClaimRequest, NewEndpoint, Outcome } from "../../src/store/store.ts";
 
 // Building blocks for tests that drive an embedded store directly (no dispatcher).
 
@@ -21,8 +22,31 @@ export function claimRequest(
   };
 }
 
-/** What one scheduled attempt answered with `statusCode`: retried at `nextAttemptAt`, or final when null. */
-export function attemptOutcome(claim: Claim, statusCode: number, nextAttemptAt: number | null, at: number): Outcome {
+/** A plain endpoint for `url`: every event type, no rate limit, the default cap and schedule, a new secret. */
+export function endpointInput(url: string, more: Partial<NewEndpoint> = {}): NewEndpoint {
+  return {
+    url,
+    description: "",
+    eventTypes: null,
+    rateLimitPerS: null,
+    maxInFlight: null,
+    retrySchedule: null,
+    secret: newSigningSecret(),
+    ...more,
+  };
+}
+
+/**
+ * What one scheduled attempt answered with `statusCode`: retried at `nextAttemptAt`, or final when null.
+ * `requestHeaders` are what the attempt log records of the request (none by default).
+ */
+export function attemptOutcome(
+  claim: Claim,
+  statusCode: number,
+  nextAttemptAt: number | null,
+  at: number,
+  requestHeaders: Record<string, string> = {},
+): Outcome {
   return {
     claim,
     attempt: {
@@ -31,7 +55,7 @@ export function attemptOutcome(claim: Claim, statusCode: number, nextAttemptAt: 
       statusCode,
       error: null,
       responseSnippet: "",
-      requestHeaders: {},
+      requestHeaders,
       trigger: "scheduled",
     },
     status: statusCode < 300 ? "succeeded" : nextAttemptAt === null ? "failed" : "pending",
