@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { ServerResponse } from "node:http";
 import { describe, it } from "node:test";
-import { hashKey, newSigningSecret } from "../src/ids.ts";
+import { hashKey } from "../src/ids.ts";
 import { createSqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import type { Claim, ClaimRequest, Outcome, Scope } from "../src/store/store.ts";
 import { deliveriesOf } from "./helpers/api.ts";
@@ -9,6 +9,7 @@ import { apiClient, eventually } from "./helpers/client.ts";
 import { tempDir } from "./helpers/hookline.ts";
 import { printedKeys, type ServerProcess, spawnServer } from "./helpers/process.ts";
 import { answer, type ReceivedRequest, type Receiver, startReceiver } from "./helpers/receiver.ts";
+import { endpointInput } from "./helpers/store-kit.ts";
 
 /**
  * Crash recovery: what survives a kill -9, when leased work comes back, and
@@ -289,19 +290,7 @@ describe("crash recovery", () => {
         t0,
       );
       const scope: Scope = { accountId: account.id, environment: "test" };
-      const endpoint = await store.createEndpoint(
-        scope,
-        {
-          url: "http://127.0.0.1:9/hooks",
-          description: "",
-          eventTypes: null,
-          rateLimitPerS: null,
-          maxInFlight: null,
-          retrySchedule: null,
-          secret: newSigningSecret(),
-        },
-        t0,
-      );
+      const endpoint = await store.createEndpoint(scope, endpointInput("http://127.0.0.1:9/hooks"), t0);
       const {
         results: [ingested],
       } = await store.ingest(

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { hashKey, newSigningSecret } from "../src/ids.ts";
+import { hashKey } from "../src/ids.ts";
 import { createPostgresStore, type PostgresStore } from "../src/store/postgres/postgres-store.ts";
 import type { ClaimRequest, Scope } from "../src/store/store.ts";
 import { dropSchema, testSchema } from "./helpers/postgres.ts";
+import { endpointInput } from "./helpers/store-kit.ts";
 
 const url = process.env.HOOKLINE_TEST_DATABASE_URL;
 
@@ -32,16 +33,7 @@ describe("PostgreSQL store under concurrent writers", {
     store = await createPostgresStore({ url: url as string, schema, poolSize: 5 });
     const account = await store.createAccount("race", { test: hashKey("t"), live: hashKey("l") }, Date.now());
     scope = { accountId: account.id, environment: "test" };
-    const endpoint = {
-      url: "http://127.0.0.1:9/",
-      description: "",
-      eventTypes: null,
-      rateLimitPerS: null,
-      maxInFlight: null,
-      retrySchedule: null,
-      secret: newSigningSecret(),
-    };
-    endpointId = (await store.createEndpoint(scope, endpoint, Date.now())).id;
+    endpointId = (await store.createEndpoint(scope, endpointInput("http://127.0.0.1:9/"), Date.now())).id;
   });
   after(async () => {
     await store?.close();
