@@ -3,9 +3,9 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { hashKey } from "../src/ids.ts";
 import { createPostgresStore, type PostgresStore } from "../src/store/postgres/postgres-store.ts";
-import type { ClaimRequest, Scope } from "../src/store/store.ts";
+import type { Claim, Scope } from "../src/store/store.ts";
 import { dropSchema, testSchema } from "./helpers/postgres.ts";
-import { endpointInput } from "./helpers/store-kit.ts";
+import { attemptOutcome, claimRequest, endpointInput } from "./helpers/store-kit.ts";
 
 const url = process.env.HOOKLINE_TEST_DATABASE_URL;
 
@@ -17,17 +17,7 @@ describe("PostgreSQL store under concurrent writers", {
   let store: PostgresStore;
   let scope: Scope;
   let endpointId: string;
-  const claim = (now: number): ClaimRequest => ({
-    now,
-    limit: 10,
-    leaseMs: 60_000,
-    excludeEndpoints: [],
-    room: new Map(),
-    held: new Map(),
-    node: "test-node",
-    listenersOnly: false,
-    defaultMaxInFlight: 10,
-  });
+  const claim = (now: number) => claimRequest(now, 10);
 
   before(async () => {
     store = await createPostgresStore({ url: url as string, schema, poolSize: 5 });
@@ -97,5 +87,64 @@ describe("PostgreSQL store under concurrent writers", {
     assert.notEqual(await store.nextDueAt(), null, "the new deliveries are due");
     const { claims } = await store.settle([], claim(Date.now()), Date.now());
     assert.equal(claims.length, 2, "both deliveries the ingest made are claimed");
+  });
+
+  it("ingest leases nothing on an endpoint with older work due, even when only a mark says so", async () => {
+    const account = await store.createAccount("backlog", { test: hashKey("kt"), live: hashKey("kl") }, Date.now());
+    const backlog: Scope = { accountId: account.id, environment: "test" };
+    const backlogged = (await store.createEndpoint(backlog, endpointInput("http://127.0.0.1:9/"), Date.now())).id;
+    const event = [{ type: "t", dataJson: "{}", idempotencyKey: null }];
+    const now = Date.now();
+    await store.ingest([{ scope: backlog, events: event }], now);
+    const { claims } = await store.ingest([{ scope: backlog, events: event }], now + 1, claim(now + 1));
+    assert.deepEqual(
+      claims.filter((c) => c.endpointId === backlogged),
+      [],
+      "the new delivery queues behind the older one",
+    );
+  });
+
+  it("an ingest does not wait for a worker holding its endpoint, and the worker's next claim finds what it made", async () => {
+    const account = await store.createAccount("busy", { test: hashKey("bt"), live: hashKey("bl") }, Date.now());
+    const busy: Scope = { accountId: account.id, environment: "test" };
+    const busyEndpoint = (await store.createEndpoint(busy, endpointInput("http://127.0.0.1:9/"), Date.now())).id;
+    const mine = (claims: Claim[]) => claims.filter((c) => c.endpointId === busyEndpoint);
+
+    // Another node's claim or outcome write holds the endpoint's row until it commits, and then
+    // writes the queue summary it computed before the ingest below committed: nothing due.
+    const worker = new pg.Client({ connectionString: url });
+    await worker.connect();
+    try {
+      await worker.query(`SET search_path = ${schema}`);
+      await worker.query("BEGIN");
+      await worker.query("SELECT 1 FROM endpoints WHERE id = $1 FOR NO KEY UPDATE", [busyEndpoint]);
+      const now = Date.now();
+      let waited: NodeJS.Timeout | undefined;
+      const ingested = await Promise.race([
+        store.ingest([{ scope: busy, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }], now),
+        new Promise<"waiting">((resolve) => {
+          waited = setTimeout(() => resolve("waiting"), 10_000);
+        }),
+      ]);
+      clearTimeout(waited);
+      assert.notEqual(ingested, "waiting", "the ingest committed while the worker held the endpoint's row");
+      const due = await store.nextDueAt();
+      assert.ok(due !== null && due <= now, "the new delivery is due at once");
+      assert.deepEqual(mine((await store.settle([], claim(now), now)).claims), [], "a locked endpoint is skipped");
+      await worker.query("UPDATE endpoints SET next_due_at = NULL WHERE id = $1", [busyEndpoint]);
+      await worker.query("COMMIT");
+
+      const [claimed, ...more] = mine((await store.settle([], claim(now), now)).claims);
+      assert.ok(claimed, "the delivery is claimed once the worker is done");
+      assert.deepEqual(more, []);
+      await store.settle([attemptOutcome(claimed, 204, null, now)], null, now);
+      const marks = await worker.query("SELECT count(*) AS n FROM endpoint_due_marks WHERE endpoint_id = $1", [
+        busyEndpoint,
+      ]);
+      assert.equal(Number(marks.rows[0].n), 0, "the claim and the outcome folded the ingest's mark into the row");
+    } finally {
+      // Ending the connection rolls back whatever it still holds, so a failed check leaves no lock behind.
+      await worker.end();
+    }
   });
 });

@@ -35,8 +35,9 @@ export interface TablePlan {
 
 /**
  * Parents before children, so the progress reads like the data model; tables not
- * listed (added by later migrations) follow by name. PostgreSQL has no foreign keys
- * here, so the order is not needed for correctness.
+ * listed (added by later migrations) follow by name. The order is not needed for
+ * correctness: PostgreSQL's only foreign key is on endpoint_due_marks, which the embedded
+ * store does not have, so nothing is copied into it.
  */
 const ORDER = [
   "settings",

@@ -6,7 +6,7 @@ import { disabledEndpoint, toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, DisabledEndpoint, Outcome, Page, Scope } from "../store.ts";
 import type { Database, Sql } from "./database.ts";
 import { tally } from "./endpoint-stats.ts";
-import { queue, roomOn } from "./queue.ts";
+import { DUE_ENDPOINTS, queue, roomOn } from "./queue.ts";
 
 // Everything one attempt needs, read only for the deliveries actually claimed.
 const CLAIMED = `SELECT d.id, d.event_id, d.endpoint_id, d.scheduled_attempts, d.next_attempt_at, d.manual, e.body,
@@ -33,12 +33,13 @@ export function deliveryQueries(db: Database) {
     const claims: Claim[] = [];
     // More candidates than claims wanted: some may be locked, or full with other nodes' claims.
     const endpoints = await tx.all(
-      `SELECT id FROM endpoints
-      WHERE next_due_at IS NOT NULL AND next_due_at <= $1 AND enabled = 1 AND NOT (id = ANY($2::text[]))
-        AND (rate_limit_per_s IS NULL OR rate_next_at IS NULL OR rate_next_at < $1 + $4)
-        AND (kind = 'http' AND NOT $6
-          OR kind = 'listen' AND (listener_node = $5 AND listener_until > $1 OR NOT $6 AND COALESCE(listener_until, 0) <= $1))
-      ORDER BY next_due_at LIMIT $3`,
+      `SELECT e.id FROM (${DUE_ENDPOINTS}) due JOIN endpoints e ON e.id = due.id
+      WHERE e.enabled = 1 AND NOT (e.id = ANY($2::text[]))
+        AND (e.rate_limit_per_s IS NULL OR e.rate_next_at IS NULL OR e.rate_next_at < $1 + $4)
+        AND (e.kind = 'http' AND NOT $6
+          OR e.kind = 'listen' AND (e.listener_node = $5 AND e.listener_until > $1
+            OR NOT $6 AND COALESCE(e.listener_until, 0) <= $1))
+      ORDER BY due.due_at LIMIT $3`,
       [now, request.excludeEndpoints, limit * 4, RATE_AHEAD_MS, request.node, request.listenersOnly],
     );
     for (const { id } of endpoints) {
@@ -264,13 +265,14 @@ export function deliveryQueries(db: Database) {
             [now, id],
           );
         }
-        await queue.dueBy(tx, String(row.endpoint_id), now, now);
+        await queue.markDue(tx, new Map([[String(row.endpoint_id), now]]), now);
         return toDelivery((await tx.get(GET, [id, scope.accountId, scope.environment])) as NonNullable<typeof row>);
       });
     },
     async advancePending(scope: Scope, now: number) {
       return db.transaction(async (tx) => {
         let advanced = 0;
+        const advancedEndpoints = new Map<string, number>();
         const endpoints = await tx.all("SELECT id FROM endpoints WHERE account_id = $1 AND environment = $2", [
           scope.accountId,
           scope.environment,
@@ -282,9 +284,10 @@ export function deliveryQueries(db: Database) {
             WHERE endpoint_id = $2 AND due_at > $1 AND status = 'pending'`,
             [now, id],
           );
-          if (changed) await queue.dueBy(tx, String(id), now, now);
+          if (changed) advancedEndpoints.set(String(id), now);
           advanced += changed;
         }
+        await queue.markDue(tx, advancedEndpoints, now);
         return advanced;
       });
     },
@@ -315,7 +318,10 @@ export function deliveryQueries(db: Database) {
     },
     async nextDueAt() {
       const row = await db.get(
-        "SELECT min(next_due_at) AS due FROM endpoints WHERE next_due_at IS NOT NULL AND enabled = 1",
+        `SELECT LEAST(
+          (SELECT min(next_due_at) FROM endpoints WHERE next_due_at IS NOT NULL AND enabled = 1),
+          (SELECT min(m.due_at) FROM endpoint_due_marks m JOIN endpoints e ON e.id = m.endpoint_id WHERE e.enabled = 1)
+        ) AS due`,
       );
       return row?.due === null || row?.due === undefined ? null : Number(row.due);
     },

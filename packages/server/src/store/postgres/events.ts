@@ -60,11 +60,14 @@ export function eventQueries(db: Database) {
         let targets = targetsByScope.get(key);
         if (!targets) {
           // KEY SHARE: an endpoint deleted meanwhile waits for this commit, then cancels what it made.
+          // Its next due time counts its marks, so leasing sees work other commits left due.
           const rows = await tx.all(
-            "SELECT * FROM endpoints WHERE account_id = $1 AND environment = $2 AND enabled = 1 FOR KEY SHARE",
+            `SELECT e.*, LEAST(e.next_due_at,
+                (SELECT min(m.due_at) FROM endpoint_due_marks m WHERE m.endpoint_id = e.id)) AS queue_due_at
+            FROM endpoints e WHERE e.account_id = $1 AND e.environment = $2 AND e.enabled = 1 FOR KEY SHARE`,
             [scope.accountId, scope.environment],
           );
-          targets = rows.map(toTarget);
+          targets = rows.map(({ queue_due_at, ...row }) => toTarget({ ...row, next_due_at: queue_due_at ?? null }));
           targetsByScope.set(key, targets);
         }
         return targets;
@@ -102,11 +105,8 @@ export function eventQueries(db: Database) {
           results.push({ ok: false, error });
         }
       }
-      // Endpoint rows are written last, once each and in id order: concurrent commits take
-      // them in the same order (no deadlock) and hold them only until their commit.
-      for (const endpointId of [...dueTimes.keys()].sort()) {
-        await queue.dueBy(tx, endpointId, dueTimes.get(endpointId) as number, now);
-      }
+      // Marks, not the endpoint rows: ingest never waits for a worker holding an endpoint.
+      await queue.markDue(tx, dueTimes, now);
       return { results, claims: leasing?.claims ?? [] };
     });
   }

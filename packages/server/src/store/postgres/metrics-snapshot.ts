@@ -1,6 +1,7 @@
 import { toMetricsSnapshot } from "../rows.ts";
 import { DISABLED_BY_REQUEST, METRICS_COUNT_CAP, type MetricsSnapshot } from "../store.ts";
 import type { Database } from "./database.ts";
+import { DUE_ENDPOINTS } from "./queue.ts";
 
 /** A scrape's query gives up after this long, so a slow database never holds a pool connection for long. */
 const STATEMENT_TIMEOUT_MS = 2000;
@@ -17,12 +18,12 @@ export function metricsSnapshotQueries(db: Database) {
         return tx.get(
           `SELECT
             (SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE due_at IS NOT NULL LIMIT $2) q) AS queued,
-            (SELECT count(*) FROM (SELECT 1 FROM endpoints e JOIN deliveries d ON d.endpoint_id = e.id
-              WHERE e.next_due_at IS NOT NULL AND e.next_due_at <= $1 AND e.enabled = 1
-                AND d.due_at IS NOT NULL AND d.due_at <= $1
+            (SELECT count(*) FROM (SELECT 1 FROM (${DUE_ENDPOINTS}) q JOIN endpoints e ON e.id = q.id
+                JOIN deliveries d ON d.endpoint_id = e.id
+              WHERE e.enabled = 1 AND d.due_at IS NOT NULL AND d.due_at <= $1
               LIMIT $2) d) AS due,
-            (SELECT min(next_due_at) FROM endpoints
-              WHERE next_due_at IS NOT NULL AND next_due_at <= $1 AND enabled = 1) AS oldest_due_at,
+            (SELECT min(q.due_at) FROM (${DUE_ENDPOINTS}) q JOIN endpoints e ON e.id = q.id
+              WHERE e.enabled = 1) AS oldest_due_at,
             count(*) AS total, count(*) FILTER (WHERE disabled_reason = $3) AS by_request
           FROM (SELECT disabled_reason FROM endpoints WHERE enabled = 0 LIMIT $2) disabled`,
           [now, METRICS_COUNT_CAP + 1, DISABLED_BY_REQUEST],

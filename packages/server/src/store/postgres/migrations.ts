@@ -146,4 +146,13 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX endpoints_disabled ON endpoints (disabled_reason) WHERE enabled = 0;
   `,
+  // Writers that make an endpoint's delivery due (ingest above all) add a mark here instead of
+  // writing the endpoint's row, so they never wait for a worker holding that row (store/postgres/queue.ts).
+  `
+  CREATE TABLE endpoint_due_marks (
+    endpoint_id TEXT COLLATE "C" NOT NULL REFERENCES endpoints (id) ON DELETE CASCADE,
+    due_at BIGINT NOT NULL
+  );
+  CREATE INDEX endpoint_due_marks_by_endpoint ON endpoint_due_marks (endpoint_id, due_at);
+  `,
 ];

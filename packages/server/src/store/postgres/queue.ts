@@ -4,39 +4,43 @@ import type { ClaimRequest } from "../store.ts";
 import type { Sql } from "./database.ts";
 
 /**
- * The delivery queue's summary, as in the SQLite store: `endpoints.next_due_at` is
- * the `due_at` of the endpoint's oldest queued delivery, kept true by every write
- * that moves a `due_at`, in the same transaction.
+ * The delivery queue's summary. As in the SQLite store, `endpoints.next_due_at` is the
+ * `due_at` of the endpoint's oldest queued delivery, but here only writers holding the
+ * endpoint's row lock (claims, outcomes, endpoint changes) rewrite it. A writer that makes a
+ * delivery due without that lock (ingest, a manual retry) adds a mark to
+ * `endpoint_due_marks` in its own transaction instead, so it never waits for a worker that
+ * holds the row. An endpoint is due at the earliest of its row's time and its marks; the
+ * next refresh under the lock folds the marks into the row.
  */
 export const queue = {
   /**
-   * Recomputes the endpoints' next due time from their deliveries (one index probe each).
-   * The row is locked first and the minimum read by a later statement: computed in the
-   * same statement, it would come from a snapshot taken before a concurrent writer's
-   * deliveries committed, and overwrite the time they set.
+   * Recomputes the endpoints' next due time from their deliveries (one index probe each) and
+   * drops the marks that time now covers. The row is locked first; the delete and the
+   * recompute then share one snapshot, taken after the lock: a mark it deletes was committed
+   * with its deliveries, so the recompute sees them, and a mark committed later stays.
    */
   async refresh(tx: Sql, endpointIds: Iterable<string>) {
     for (const id of [...endpointIds].sort()) {
       await tx.run("SELECT 1 FROM endpoints WHERE id = $1 FOR NO KEY UPDATE", [id]);
       await tx.run(
-        `UPDATE endpoints SET next_due_at =
+        `WITH folded AS (DELETE FROM endpoint_due_marks WHERE endpoint_id = $1)
+        UPDATE endpoints SET next_due_at =
           (SELECT min(due_at) FROM deliveries WHERE endpoint_id = $1 AND due_at IS NOT NULL) WHERE id = $1`,
         [id],
       );
     }
   },
   /**
-   * The endpoint has a delivery due at `at`: move its next due time earlier if needed,
-   * and wake the workers if that is already now (deliveries leased at ingest are due
-   * only when their lease ends). It always writes the row, so it holds the row's lock
-   * until commit and a concurrent refresh recomputes after this transaction's deliveries exist.
+   * Marks each endpoint as having a delivery due at the time given (deliveries leased at
+   * ingest are due only when their lease ends), and wakes the workers if one of them is due now.
    */
-  async dueBy(tx: Sql, endpointId: string, at: number, now: number) {
-    await tx.run("UPDATE endpoints SET next_due_at = LEAST(COALESCE(next_due_at, $2), $2) WHERE id = $1", [
-      endpointId,
-      at,
-    ]);
-    if (at <= now) await tx.notifyDue();
+  async markDue(tx: Sql, dueTimes: ReadonlyMap<string, number>, now: number) {
+    if (dueTimes.size === 0) return;
+    await tx.run(
+      "INSERT INTO endpoint_due_marks (endpoint_id, due_at) SELECT * FROM unnest($1::text[], $2::bigint[])",
+      [[...dueTimes.keys()], [...dueTimes.values()]],
+    );
+    if ([...dueTimes.values()].some((at) => at <= now)) await tx.notifyDue();
   },
   /** Disabling an endpoint fails what was waiting for it, claimed or not; `recover` brings those back. */
   async failPending(tx: Sql, endpointId: string, reason: string, now: number) {
@@ -63,3 +67,12 @@ export async function roomOn(tx: Sql, endpoint: Row, endpointId: string, request
   );
   return sharedRoom(local, cap, Number(row?.claimed ?? 0), request.held.get(endpointId) ?? 0);
 }
+
+/**
+ * Each endpoint with a delivery due by `$1` and the earliest such time (`id`, `due_at`): its
+ * row's summary and its marks together. Disabled endpoints are not filtered out here.
+ */
+export const DUE_ENDPOINTS = `SELECT id, min(due_at) AS due_at FROM (
+    SELECT id, next_due_at AS due_at FROM endpoints WHERE next_due_at IS NOT NULL AND next_due_at <= $1
+    UNION ALL SELECT endpoint_id, due_at FROM endpoint_due_marks WHERE due_at <= $1
+  ) due GROUP BY id`;
