@@ -89,6 +89,45 @@ describe("PostgreSQL store under concurrent writers", {
     assert.equal(claims.length, 2, "both deliveries the ingest made are claimed");
   });
 
+  it("an idempotency key another node stores during the commit makes that event a replay of the stored one", async () => {
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query(`SET search_path = ${schema}`);
+      await holder.query("BEGIN");
+      await holder.query(
+        "INSERT INTO events (id, account_id, environment, type, body, idempotency_key, created_at) VALUES ('evt_taken', $1, 'test', 't', '{}', 'taken', 0)",
+        [scope.accountId],
+      );
+      const keyed = { type: "t", dataJson: "{}", idempotencyKey: "taken" };
+      const ingest = store.ingest(
+        [
+          { scope, events: [keyed] },
+          { scope, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] },
+          { scope, events: [keyed] },
+        ],
+        Date.now(),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await holder.query("COMMIT");
+      const { results } = await ingest;
+      const [first, plain, again] = results.map((r) => {
+        assert.ok(r.ok);
+        return r;
+      });
+      assert.equal(first?.events[0]?.event.id, "evt_taken");
+      assert.equal(first?.events[0]?.replayed, true);
+      assert.equal(first?.deliveries, 0);
+      assert.equal(plain?.deliveries, 1, "the other request in the commit is unaffected");
+      assert.equal(again?.events[0]?.event.id, "evt_taken", "a second request with the key in the same commit too");
+      assert.equal(again?.deliveries, 0);
+      const made = await holder.query("SELECT count(*) AS n FROM deliveries WHERE event_id = 'evt_taken'");
+      assert.equal(Number(made.rows[0].n), 0, "the stored event got no deliveries from this commit");
+    } finally {
+      await holder.end();
+    }
+  });
+
   it("ingest leases nothing on an endpoint with older work due, even when only a mark says so", async () => {
     const account = await store.createAccount("backlog", { test: hashKey("kt"), live: hashKey("kl") }, Date.now());
     const backlog: Scope = { accountId: account.id, environment: "test" };

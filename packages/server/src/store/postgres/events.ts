@@ -2,10 +2,8 @@ import { HooklineError } from "../../errors.ts";
 import { newId } from "../../ids.ts";
 import {
   eventBody,
-  forgetLeases,
   type Leasing,
   leasedClaim,
-  leaseMark,
   leaseRoom,
   startLeasing,
   type Target,
@@ -46,143 +44,246 @@ async function sharedLeaseRoom(tx: Sql, leasing: Leasing, target: Target, now: n
   return endpoint ? roomOn(tx, endpoint, target.id, { ...leasing.request, held: new Map() }) : 0;
 }
 
+/** A new delivery row: due now (pending), or leased to the ingesting process already (delivering). */
+interface NewDelivery {
+  id: string;
+  event: EventRecord;
+  endpointId: string;
+  /** Set when leased at ingest. */
+  claimToken: string | null;
+  dueAt: number;
+}
+
+/** One event of a request as it will be answered. */
+interface Planned {
+  event: EventRecord;
+  replayed: boolean;
+}
+
+function newEvent(scope: Scope, input: NewEvent, now: number): EventRecord {
+  const id = newId("evt", now);
+  return {
+    id,
+    accountId: scope.accountId,
+    environment: scope.environment,
+    type: input.type,
+    body: eventBody(id, input.type, now, scope.environment, input.dataJson),
+    idempotencyKey: input.idempotencyKey,
+    createdAt: now,
+  };
+}
+
+const keyOf = (scope: Scope, key: string) => `${scope.accountId}\n${scope.environment}\n${key}`;
+
 export function eventQueries(db: Database) {
   /**
-   * Commits many API requests in one transaction (group commit). Each request gets
-   * a savepoint, so one bad request fails alone.
+   * Commits many API requests in one transaction (group commit), in a handful of statements
+   * whatever their number: each request's targets are read first (a test event to a missing
+   * or disabled endpoint fails its request alone, before anything is written), then every
+   * new event goes in with one multi-row INSERT and every new delivery with another.
    */
   async function ingest(requests: IngestRequest[], now: number, lease: ClaimRequest | null): Promise<Ingested> {
     return db.transaction(async (tx) => {
       const leasing = startLeasing(lease, now);
-      const targetsByScope = new Map<string, Target[]>();
-      const targetsOf = async (scope: Scope) => {
-        const key = `${scope.accountId}/${scope.environment}`;
-        let targets = targetsByScope.get(key);
-        if (!targets) {
-          // KEY SHARE: an endpoint deleted meanwhile waits for this commit, then cancels what it made.
-          // Its next due time counts its marks, so leasing sees work other commits left due.
-          const rows = await tx.all(
-            `SELECT e.*, LEAST(e.next_due_at,
-                (SELECT min(m.due_at) FROM endpoint_due_marks m WHERE m.endpoint_id = e.id)) AS queue_due_at
-            FROM endpoints e WHERE e.account_id = $1 AND e.environment = $2 AND e.enabled = 1 FOR KEY SHARE`,
-            [scope.accountId, scope.environment],
-          );
-          targets = rows.map(({ queue_due_at, ...row }) => toTarget({ ...row, next_due_at: queue_due_at ?? null }));
-          targetsByScope.set(key, targets);
+      const reach = await targetsOf(tx, requests);
+      const byKey = await storedByKey(tx, requests, reach);
+      const newEvents: EventRecord[] = [];
+      const newDeliveries: NewDelivery[] = [];
+      const planned: (Planned[] | HooklineError)[] = [];
+      for (const [i, request] of requests.entries()) {
+        const targets = reach[i] as Target[] | HooklineError;
+        if (targets instanceof HooklineError) {
+          planned.push(targets);
+          continue;
         }
-        return targets;
-      };
-      const results: IngestResult[] = [];
-      // The earliest new due time per endpoint, over the requests that committed.
-      const dueTimes = new Map<string, number>();
-      for (const request of requests) {
-        await tx.run("SAVEPOINT request");
-        const mark = leaseMark(leasing);
-        try {
-          const targets = request.onlyEndpointId
-            ? testTarget(
-                await tx.get("SELECT * FROM endpoints WHERE id = $1 AND account_id = $2 AND environment = $3", [
-                  request.onlyEndpointId,
-                  request.scope.accountId,
-                  request.scope.environment,
-                ]),
-                request.onlyEndpointId,
-              )
-            : await targetsOf(request.scope);
-          const reached = new Map<string, number>();
-          const events = [];
-          for (const event of request.events) {
-            events.push(await ingestOne(tx, request.scope, event, targets, { reached, leasing, now }));
+        const events: Planned[] = [];
+        for (const input of request.events) {
+          const key = input.idempotencyKey === null ? null : keyOf(request.scope, input.idempotencyKey);
+          const earlier = key === null ? undefined : byKey.get(key);
+          if (earlier) {
+            events.push({ event: earlier, replayed: true });
+            continue;
           }
-          await tx.run("RELEASE SAVEPOINT request");
-          for (const [endpointId, due] of reached)
-            dueTimes.set(endpointId, Math.min(due, dueTimes.get(endpointId) ?? due));
-          results.push({ ok: true, events, deliveries: events.reduce((sum, e) => sum + e.deliveries, 0) });
-        } catch (error) {
-          await tx.run("ROLLBACK TO SAVEPOINT request");
-          forgetLeases(leasing, mark);
-          if (!(error instanceof HooklineError)) throw error;
-          results.push({ ok: false, error });
+          const event = newEvent(request.scope, input, now);
+          if (key !== null) byKey.set(key, event);
+          newEvents.push(event);
+          events.push({ event, replayed: false });
+          for (const target of targets) {
+            if (target.eventTypes && !target.eventTypes.includes(input.type)) continue;
+            if (leasing && !leasing.room.has(target.id))
+              leasing.room.set(target.id, await sharedLeaseRoom(tx, leasing, target, now));
+            const leased = leasing !== null && takeRoom(leasing, target, now);
+            const id = newId("dlv", now);
+            newDeliveries.push({
+              id,
+              event,
+              endpointId: target.id,
+              claimToken: leased ? leasing.token : null,
+              dueAt: leased ? leasing.until : now,
+            });
+            if (leased) leasedClaim(leasing, target, id, event.id, event.body, now);
+          }
         }
+        planned.push(events);
+      }
+
+      // Another commit may have stored one of these idempotency keys since they were read:
+      // that event is then a replay of the stored one, and makes no deliveries.
+      const winners = await insertEvents(tx, newEvents);
+      const kept = newDeliveries.filter((d) => !winners.has(d.event.id));
+      if (leasing && winners.size > 0) {
+        leasing.claims = leasing.claims.filter((claim) => !winners.has(claim.eventId));
+      }
+      await insertDeliveries(tx, kept, now);
+      const dueTimes = new Map<string, number>();
+      const made = new Map<string, number>();
+      for (const d of kept) {
+        dueTimes.set(d.endpointId, Math.min(d.dueAt, dueTimes.get(d.endpointId) ?? d.dueAt));
+        made.set(d.event.id, (made.get(d.event.id) ?? 0) + 1);
       }
       // Marks, not the endpoint rows: ingest never waits for a worker holding an endpoint.
       await queue.markDue(tx, dueTimes, now);
+
+      const results = planned.map((events): IngestResult => {
+        if (events instanceof HooklineError) return { ok: false, error: events };
+        const answered = events.map(({ event, replayed }) => {
+          const winner = winners.get(event.id);
+          return winner ? { event: winner, replayed: true } : { event, replayed };
+        });
+        const deliveries = answered.reduce((sum, e) => sum + (e.replayed ? 0 : (made.get(e.event.id) ?? 0)), 0);
+        return { ok: true, events: answered, deliveries };
+      });
       return { results, claims: leasing?.claims ?? [] };
     });
   }
 
-  async function ingestOne(
-    tx: Sql,
-    scope: Scope,
-    input: NewEvent,
-    targets: Target[],
-    { reached, leasing, now }: { reached: Map<string, number>; leasing: Leasing | null; now: number },
-  ) {
-    if (input.idempotencyKey !== null) {
-      const existing = await tx.get(
-        "SELECT * FROM events WHERE account_id = $1 AND environment = $2 AND idempotency_key = $3",
-        [scope.accountId, scope.environment, input.idempotencyKey],
-      );
-      if (existing) return { event: toEvent(existing), replayed: true, deliveries: 0 };
-    }
-    const id = newId("evt", now);
-    const body = eventBody(id, input.type, now, scope.environment, input.dataJson);
-    // Two nodes (or two commits) with the same new key: the second waits for the first, then replays it.
-    const inserted = await tx.get(
-      `INSERT INTO events (id, account_id, environment, type, body, idempotency_key, created_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7)
-      ON CONFLICT (account_id, environment, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-      RETURNING id`,
-      [id, scope.accountId, scope.environment, input.type, body, input.idempotencyKey, now],
-    );
-    if (!inserted) {
-      const first = await tx.get(
-        "SELECT * FROM events WHERE account_id = $1 AND environment = $2 AND idempotency_key = $3",
-        [scope.accountId, scope.environment, input.idempotencyKey],
-      );
-      if (first) return { event: toEvent(first), replayed: true, deliveries: 0 };
-      // The event that held the key is gone again: the whole commit fails (503) and the caller retries.
-      throw new Error("the event with this idempotency key changed during the commit");
-    }
-    let deliveries = 0;
-    for (const target of targets) {
-      if (target.eventTypes && !target.eventTypes.includes(input.type)) continue;
-      const deliveryId = newId("dlv", now);
-      if (leasing && !leasing.room.has(target.id))
-        leasing.room.set(target.id, await sharedLeaseRoom(tx, leasing, target, now));
-      const leased = leasing !== null && takeRoom(leasing, target, now);
-      const due = leased ? leasing.until : now;
-      // A new delivery is due now (pending), or leased to the ingesting process already (delivering).
-      await tx.run(
-        `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, environment, status, attempt_count,
-          scheduled_attempts, next_attempt_at, due_at, manual, claim_token, created_at, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, 0, 0, $7, $8, 0, $9, $7, $7)`,
-        [
-          deliveryId,
-          id,
-          target.id,
+  /** Each request's targets: its scope's enabled endpoints, or its test endpoint (or why it has none). */
+  async function targetsOf(tx: Sql, requests: IngestRequest[]): Promise<(Target[] | HooklineError)[]> {
+    const byScope = new Map<string, Target[]>();
+    const reach: (Target[] | HooklineError)[] = [];
+    for (const request of requests) {
+      const { scope, onlyEndpointId } = request;
+      if (onlyEndpointId) {
+        const row = await tx.get("SELECT * FROM endpoints WHERE id = $1 AND account_id = $2 AND environment = $3", [
+          onlyEndpointId,
           scope.accountId,
           scope.environment,
-          leased ? "delivering" : "pending",
-          now,
-          due,
-          leased ? leasing.token : null,
-        ],
-      );
-      if (leased) leasedClaim(leasing, target, deliveryId, id, body, now);
-      reached.set(target.id, Math.min(due, reached.get(target.id) ?? due));
-      deliveries++;
+        ]);
+        try {
+          reach.push(testTarget(row, onlyEndpointId));
+        } catch (error) {
+          if (!(error instanceof HooklineError)) throw error;
+          reach.push(error);
+        }
+        continue;
+      }
+      const key = `${scope.accountId}/${scope.environment}`;
+      let targets = byScope.get(key);
+      if (!targets) {
+        // KEY SHARE: an endpoint deleted meanwhile waits for this commit, then cancels what it made.
+        // Its next due time counts its marks, so leasing sees work other commits left due.
+        const rows = await tx.all(
+          `SELECT e.*, LEAST(e.next_due_at,
+              (SELECT min(m.due_at) FROM endpoint_due_marks m WHERE m.endpoint_id = e.id)) AS queue_due_at
+          FROM endpoints e WHERE e.account_id = $1 AND e.environment = $2 AND e.enabled = 1 FOR KEY SHARE`,
+          [scope.accountId, scope.environment],
+        );
+        targets = rows.map(({ queue_due_at, ...row }) => toTarget({ ...row, next_due_at: queue_due_at ?? null }));
+        byScope.set(key, targets);
+      }
+      reach.push(targets);
     }
-    const event: EventRecord = {
-      id,
-      accountId: scope.accountId,
-      environment: scope.environment,
-      type: input.type,
-      body,
-      idempotencyKey: input.idempotencyKey,
-      createdAt: now,
-    };
-    return { event, replayed: false, deliveries };
+    return reach;
+  }
+
+  /** The stored events with the idempotency keys these requests bring, by scope and key. */
+  async function storedByKey(tx: Sql, requests: IngestRequest[], reach: (Target[] | HooklineError)[]) {
+    const wanted = requests.flatMap((request, i) =>
+      reach[i] instanceof HooklineError
+        ? []
+        : request.events.flatMap((e) =>
+            e.idempotencyKey === null ? [] : [[request.scope, e.idempotencyKey] as const],
+          ),
+    );
+    const byKey = new Map<string, EventRecord>();
+    for (const event of await eventsByKey(tx, wanted)) {
+      byKey.set(keyOf(event, event.idempotencyKey as string), event);
+    }
+    return byKey;
+  }
+
+  async function eventsByKey(tx: Sql, keys: (readonly [Scope, string])[]): Promise<EventRecord[]> {
+    if (keys.length === 0) return [];
+    const rows = await tx.all(
+      `SELECT * FROM events WHERE idempotency_key IS NOT NULL AND (account_id, environment, idempotency_key) IN
+        (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
+      [keys.map(([s]) => s.accountId), keys.map(([s]) => s.environment), keys.map(([, key]) => key)],
+    );
+    return rows.map(toEvent);
+  }
+
+  /**
+   * Inserts the new events; returns, for each one whose idempotency key another commit
+   * stored first (its INSERT waited for that commit, then did nothing), the stored event.
+   */
+  async function insertEvents(tx: Sql, events: EventRecord[]): Promise<Map<string, EventRecord>> {
+    const winners = new Map<string, EventRecord>();
+    if (events.length === 0) return winners;
+    const inserted = await tx.all(
+      `INSERT INTO events (id, account_id, environment, type, body, idempotency_key, created_at)
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+      ON CONFLICT (account_id, environment, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+      RETURNING id`,
+      [
+        events.map((e) => e.id),
+        events.map((e) => e.accountId),
+        events.map((e) => e.environment),
+        events.map((e) => e.type),
+        events.map((e) => e.body),
+        events.map((e) => e.idempotencyKey),
+        events.map((e) => e.createdAt),
+      ],
+    );
+    if (inserted.length === events.length) return winners;
+    const insertedIds = new Set(inserted.map((row) => String(row.id)));
+    const lost = events.filter((e) => !insertedIds.has(e.id));
+    const stored = new Map<string, EventRecord>();
+    for (const event of await eventsByKey(
+      tx,
+      lost.map((e) => [e, e.idempotencyKey as string] as const),
+    )) {
+      stored.set(keyOf(event, event.idempotencyKey as string), event);
+    }
+    for (const event of lost) {
+      const winner = stored.get(keyOf(event, event.idempotencyKey as string));
+      // The event that held the key is gone again: the whole commit fails (503) and the caller retries.
+      if (!winner) throw new Error("the event with this idempotency key changed during the commit");
+      winners.set(event.id, winner);
+    }
+    return winners;
+  }
+
+  async function insertDeliveries(tx: Sql, deliveries: NewDelivery[], now: number) {
+    if (deliveries.length === 0) return;
+    await tx.run(
+      `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, environment, status, attempt_count,
+        scheduled_attempts, next_attempt_at, due_at, manual, claim_token, created_at, updated_at)
+      SELECT d.id, d.event_id, d.endpoint_id, d.account_id, d.environment, d.status, 0, 0, $9, d.due_at, 0,
+        d.claim_token, $9, $9
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])
+        AS d(id, event_id, endpoint_id, account_id, environment, status, due_at, claim_token)`,
+      [
+        deliveries.map((d) => d.id),
+        deliveries.map((d) => d.event.id),
+        deliveries.map((d) => d.endpointId),
+        deliveries.map((d) => d.event.accountId),
+        deliveries.map((d) => d.event.environment),
+        deliveries.map((d) => (d.claimToken === null ? "pending" : "delivering")),
+        deliveries.map((d) => d.dueAt),
+        deliveries.map((d) => d.claimToken),
+        now,
+      ],
+    );
   }
 
   return {
