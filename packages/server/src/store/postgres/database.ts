@@ -17,8 +17,11 @@ export interface Sql {
   get(text: string, values?: unknown[]): Promise<Row | undefined>;
   /** Runs a statement; answers how many rows it changed. */
   run(text: string, values?: unknown[]): Promise<number>;
-  /** Tells every node's workers that deliveries became due (NOTIFY, sent when the transaction commits). */
-  notifyDue(): Promise<void>;
+  /**
+   * Tells every node's workers that deliveries became due: a NOTIFY sent once the transaction
+   * has committed (outside it, so concurrent commits do not queue on PostgreSQL's notify lock).
+   */
+  notifyDue(): void;
 }
 
 export interface Database extends Sql {
@@ -110,11 +113,9 @@ function statement(text: string, values: unknown[] | undefined) {
   return { name, text, values: values ?? [] };
 }
 
-function sqlOn(runner: { query: pg.Pool["query"] }, channel: string): Sql {
+function sqlOn(runner: { query: pg.Pool["query"] }, notifyDue: () => void): Sql {
   return {
-    async notifyDue() {
-      await runner.query(statement("SELECT pg_notify($1, '')", [channel]));
-    },
+    notifyDue,
     async all(text, values) {
       return (await runner.query(statement(text, values))).rows as Row[];
     },
@@ -132,10 +133,35 @@ function dueChannel(schema: string): string {
   return `hookline_due_${schema}`;
 }
 
+/**
+ * Sends the wake-up NOTIFY, one at a time: a request made while one is on its way gets one
+ * more after it, so every committed change is followed by a NOTIFY sent after its commit.
+ * A NOTIFY that fails is left to the workers' recheck (at least every minute).
+ */
+function wakeUps(pool: pg.Pool, channel: string): () => void {
+  let sending = false;
+  let again = false;
+  const send = () => {
+    sending = true;
+    again = false;
+    pool
+      .query(statement("SELECT pg_notify($1, '')", [channel]))
+      .catch(() => {})
+      .finally(() => {
+        sending = false;
+        if (again) send();
+      });
+  };
+  return () => {
+    if (sending) again = true;
+    else send();
+  };
+}
+
 function wrap(pool: pg.Pool, options: PostgresOptions): Database {
-  const channel = dueChannel(options.schema);
+  const wake = wakeUps(pool, dueChannel(options.schema));
   return {
-    ...sqlOn(pool, channel),
+    ...sqlOn(pool, wake),
     async transaction(work) {
       for (let attempt = 1; ; attempt++) {
         const client = await pool.connect();
@@ -146,10 +172,16 @@ function wrap(pool: pg.Pool, options: PostgresOptions): Database {
           broken = true;
         };
         client.on("error", onError);
+        let wakeAfterCommit = false;
         try {
           await client.query("BEGIN");
-          const result = await work(sqlOn(client, channel));
+          const result = await work(
+            sqlOn(client, () => {
+              wakeAfterCommit = true;
+            }),
+          );
           await client.query("COMMIT");
+          if (wakeAfterCommit) wake();
           return result;
         } catch (error) {
           await client.query("ROLLBACK").catch(() => {
@@ -167,7 +199,7 @@ function wrap(pool: pg.Pool, options: PostgresOptions): Database {
       }
     },
     watchDue(listener) {
-      return watch(options.url, channel, listener);
+      return watch(options.url, dueChannel(options.schema), listener);
     },
     async close() {
       await pool.end();

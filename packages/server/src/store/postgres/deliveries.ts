@@ -13,7 +13,7 @@ const CLAIMED = `SELECT d.id, d.event_id, d.endpoint_id, d.scheduled_attempts, d
     p.url, p.environment, p.kind, p.secret, p.previous_secret, p.previous_secret_expires_at, p.retry_schedule,
     p.max_in_flight, p.rate_limit_per_s
   FROM deliveries d JOIN endpoints p ON p.id = d.endpoint_id JOIN events e ON e.id = d.event_id
-  WHERE d.id = $1`;
+  WHERE d.id = ANY($1::text[])`;
 
 const GET = "SELECT * FROM deliveries WHERE id = $1 AND account_id = $2 AND environment = $3";
 
@@ -60,14 +60,19 @@ export function deliveryQueries(db: Database) {
         ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
         [endpointId, now, room],
       );
-      for (const [i, { id }] of due.entries()) {
-        const claimToken = randomUUID();
+      const ids = due.map(({ id }) => String(id));
+      const tokens = ids.map(() => randomUUID());
+      if (ids.length > 0) {
         await tx.run(
-          "UPDATE deliveries SET status = 'delivering', due_at = $1, claim_token = $2, updated_at = $3 WHERE id = $4",
-          [now + leaseMs, claimToken, now, id],
+          `UPDATE deliveries d SET status = 'delivering', due_at = $1, claim_token = c.token, updated_at = $2
+          FROM unnest($3::text[], $4::text[]) AS c(id, token) WHERE d.id = c.id`,
+          [now + leaseMs, now, ids, tokens],
         );
-        const row = await tx.get(CLAIMED, [id]);
-        if (row) claims.push(toClaim(row, claimToken, now, now + leaseMs, slots?.sendAt(i)));
+        const rows = new Map((await tx.all(CLAIMED, [ids])).map((row) => [String(row.id), row]));
+        for (const [i, id] of ids.entries()) {
+          const row = rows.get(id);
+          if (row) claims.push(toClaim(row, tokens[i] as string, now, now + leaseMs, slots?.sendAt(i)));
+        }
       }
       if (slots) {
         await tx.run("UPDATE endpoints SET rate_next_at = $1 WHERE id = $2", [
@@ -170,58 +175,74 @@ export function deliveryQueries(db: Database) {
     outcomes: Outcome[],
     now: number,
   ): Promise<{ recorded: number; disabled: DisabledEndpoint[] }> {
-    const recordedOutcomes: Outcome[] = [];
-    const touched = new Set<string>();
+    // One outcome per claim: a second one for the same claim would find its token gone, as in sequence.
+    const claimed = new Set<string>();
+    const unique = outcomes.filter(({ claim }) => !claimed.has(claim.deliveryId) && claimed.add(claim.deliveryId));
+    const enabledRows = await tx.all("SELECT id, enabled FROM endpoints WHERE id = ANY($1::text[])", [
+      [...new Set(unique.map(({ claim }) => claim.endpointId))],
+    ]);
+    const enabled = new Set(enabledRows.filter((row) => row.enabled === 1).map((row) => String(row.id)));
+    const states = unique.map((outcome) => recordedState(outcome, enabled.has(outcome.claim.endpointId)));
+    const changed = new Set(
+      unique.length === 0
+        ? []
+        : (
+            await tx.all(
+              `UPDATE deliveries d SET status = o.status, attempt_count = attempt_count + 1,
+                scheduled_attempts = o.scheduled_attempts, next_attempt_at = o.next_attempt_at, due_at = o.due_at,
+                manual = 0, claim_token = NULL, last_status_code = o.status_code, last_error = o.last_error,
+                updated_at = $1
+              FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::int[], $9::text[])
+                AS o(id, token, status, scheduled_attempts, next_attempt_at, due_at, status_code, last_error)
+              WHERE d.id = o.id AND d.claim_token = o.token
+              RETURNING d.id`,
+              [
+                now,
+                unique.map(({ claim }) => claim.deliveryId),
+                unique.map(({ claim }) => claim.claimToken),
+                states.map((state) => state.status),
+                unique.map((outcome) => outcome.scheduledAttempts),
+                states.map((state) => state.nextAttemptAt),
+                states.map((state) => (state.status === "pending" ? state.nextAttemptAt : null)),
+                unique.map(({ attempt }) => attempt.statusCode),
+                states.map((state) => state.lastError),
+              ],
+            )
+          ).map((row) => String(row.id)),
+    );
+    // An outcome whose claim token no longer holds (its lease ran out and another took it) writes nothing.
+    const recordedOutcomes = unique.filter(({ claim }) => changed.has(claim.deliveryId));
+    const touched = new Set(recordedOutcomes.map(({ claim }) => claim.endpointId));
     const stats = tally(now);
-    for (const outcome of outcomes) {
-      const { claim, attempt } = outcome;
-      const endpoint = await tx.get("SELECT enabled FROM endpoints WHERE id = $1", [claim.endpointId]);
-      const { status, nextAttemptAt, lastError } = recordedState(outcome, endpoint?.enabled === 1);
-      const changed = await tx.run(
-        `UPDATE deliveries SET status = $1, attempt_count = attempt_count + 1, scheduled_attempts = $2,
-          next_attempt_at = $3, due_at = $4, manual = 0, claim_token = NULL, last_status_code = $5, last_error = $6,
-          updated_at = $7
-        WHERE id = $8 AND claim_token = $9`,
-        [
-          status,
-          outcome.scheduledAttempts,
-          nextAttemptAt,
-          status === "pending" ? nextAttemptAt : null,
-          attempt.statusCode,
-          lastError,
-          now,
-          claim.deliveryId,
-          claim.claimToken,
-        ],
-      );
-      if (!changed) continue;
-      recordedOutcomes.push(outcome);
-      touched.add(claim.endpointId);
-      stats.count(claim.endpointId, attempt);
+    for (const { claim, attempt } of recordedOutcomes) stats.count(claim.endpointId, attempt);
+    if (recordedOutcomes.length > 0) {
       await tx.run(
         `INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_snippet,
-          request_headers, trigger) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+          request_headers, trigger)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[],
+          $8::text[], $9::text[])`,
         [
-          newId("att", attempt.startedAt),
-          claim.deliveryId,
-          attempt.startedAt,
-          attempt.durationMs,
-          attempt.statusCode,
-          attempt.error,
-          attempt.responseSnippet,
-          JSON.stringify(attempt.requestHeaders),
-          attempt.trigger,
+          recordedOutcomes.map(({ attempt }) => newId("att", attempt.startedAt)),
+          recordedOutcomes.map(({ claim }) => claim.deliveryId),
+          recordedOutcomes.map(({ attempt }) => attempt.startedAt),
+          recordedOutcomes.map(({ attempt }) => attempt.durationMs),
+          recordedOutcomes.map(({ attempt }) => attempt.statusCode),
+          recordedOutcomes.map(({ attempt }) => attempt.error),
+          recordedOutcomes.map(({ attempt }) => attempt.responseSnippet),
+          recordedOutcomes.map(({ attempt }) => JSON.stringify(attempt.requestHeaders)),
+          recordedOutcomes.map(({ attempt }) => attempt.trigger),
         ],
       );
-      // The log keeps the latest attempts' response snippets; older attempts keep their status and error.
-      if (outcome.scheduledAttempts >= outcome.keepSnippets || attempt.trigger === "manual") {
-        await tx.run(
-          `UPDATE attempts SET response_snippet = NULL
-          WHERE delivery_id = $1 AND response_snippet IS NOT NULL
-            AND id < (SELECT id FROM attempts WHERE delivery_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)`,
-          [claim.deliveryId, outcome.keepSnippets - 1],
-        );
-      }
+    }
+    // The log keeps the latest attempts' response snippets; older attempts keep their status and error.
+    for (const { claim, attempt, scheduledAttempts, keepSnippets } of recordedOutcomes) {
+      if (scheduledAttempts < keepSnippets && attempt.trigger !== "manual") continue;
+      await tx.run(
+        `UPDATE attempts SET response_snippet = NULL
+        WHERE delivery_id = $1 AND response_snippet IS NOT NULL
+          AND id < (SELECT id FROM attempts WHERE delivery_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)`,
+        [claim.deliveryId, keepSnippets - 1],
+      );
     }
     const disabled = await disableWhereDue(tx, recordedOutcomes, now);
     await queue.refresh(tx, touched);
@@ -313,7 +334,7 @@ export function deliveryQueries(db: Database) {
           );
         }
         await queue.refresh(tx, new Set(claims.map((claim) => claim.endpointId)));
-        if (claims.length > 0) await tx.notifyDue();
+        if (claims.length > 0) tx.notifyDue();
       });
     },
     async nextDueAt() {

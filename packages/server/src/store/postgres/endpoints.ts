@@ -194,7 +194,7 @@ export function endpointQueries(db: Database) {
           [now, id],
         );
         await queue.refresh(tx, [id]);
-        await tx.notifyDue();
+        tx.notifyDue();
         return (await get(tx, scope, id)) as Endpoint;
       });
     },
@@ -221,7 +221,7 @@ export function endpointQueries(db: Database) {
           [now, id, since, until],
         );
         await queue.refresh(tx, [id]);
-        if (recovered) await tx.notifyDue();
+        if (recovered) tx.notifyDue();
         return recovered;
       });
     },

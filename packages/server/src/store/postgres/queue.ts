@@ -40,7 +40,7 @@ export const queue = {
       "INSERT INTO endpoint_due_marks (endpoint_id, due_at) SELECT * FROM unnest($1::text[], $2::bigint[])",
       [[...dueTimes.keys()], [...dueTimes.values()]],
     );
-    if ([...dueTimes.values()].some((at) => at <= now)) await tx.notifyDue();
+    if ([...dueTimes.values()].some((at) => at <= now)) tx.notifyDue();
   },
   /** Disabling an endpoint fails what was waiting for it, claimed or not; `recover` brings those back. */
   async failPending(tx: Sql, endpointId: string, reason: string, now: number) {
