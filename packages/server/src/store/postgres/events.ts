@@ -108,21 +108,7 @@ export function eventQueries(db: Database) {
           if (key !== null) byKey.set(key, event);
           newEvents.push(event);
           events.push({ event, replayed: false });
-          for (const target of targets) {
-            if (target.eventTypes && !target.eventTypes.includes(input.type)) continue;
-            if (leasing && !leasing.room.has(target.id))
-              leasing.room.set(target.id, await sharedLeaseRoom(tx, leasing, target, now));
-            const leased = leasing !== null && takeRoom(leasing, target, now);
-            const id = newId("dlv", now);
-            newDeliveries.push({
-              id,
-              event,
-              endpointId: target.id,
-              claimToken: leased ? leasing.token : null,
-              dueAt: leased ? leasing.until : now,
-            });
-            if (leased) leasedClaim(leasing, target, id, event.id, event.body, now);
-          }
+          newDeliveries.push(...(await fanOut(tx, event, targets, leasing, now)));
         }
         planned.push(events);
       }
@@ -155,6 +141,27 @@ export function eventQueries(db: Database) {
       });
       return { results, claims: leasing?.claims ?? [] };
     });
+  }
+
+  /** The event's new deliveries, one per target that takes its type; leased to the caller where there is room. */
+  async function fanOut(tx: Sql, event: EventRecord, targets: Target[], leasing: Leasing | null, now: number) {
+    const deliveries: NewDelivery[] = [];
+    for (const target of targets) {
+      if (target.eventTypes && !target.eventTypes.includes(event.type)) continue;
+      if (leasing && !leasing.room.has(target.id))
+        leasing.room.set(target.id, await sharedLeaseRoom(tx, leasing, target, now));
+      const leased = leasing !== null && takeRoom(leasing, target, now);
+      const id = newId("dlv", now);
+      deliveries.push({
+        id,
+        event,
+        endpointId: target.id,
+        claimToken: leased ? leasing.token : null,
+        dueAt: leased ? leasing.until : now,
+      });
+      if (leased) leasedClaim(leasing, target, id, event.id, event.body, now);
+    }
+    return deliveries;
   }
 
   /** Each request's targets: its scope's enabled endpoints, or its test endpoint (or why it has none). */
