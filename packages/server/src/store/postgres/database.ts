@@ -56,16 +56,10 @@ export async function openDatabase(options: PostgresOptions): Promise<Database> 
   if (!/^[a-z_][a-z0-9_]{0,48}$/.test(options.schema)) {
     throw new HooklineError("invalid_config", `the schema name "${options.schema}" must be a lowercase SQL identifier`);
   }
-  // Every statement is planned for its own values (each connection still parses it only once).
-  // A plan cached for all values is made after a statement's fifth run and kept until the table
-  // is next analyzed: on a new schema that is a plan for near-empty tables, which scans whole
-  // tables for the multi-row lookups of claims. In S4-pg (a new schema at 1,000 events/s) that
-  // cost 3-4 ms per claim statement instead of 0.3 and delivered 62-74% of the events instead of
-  // 99.7%; planning every time costs PostgreSQL ~5-10% more CPU per delivery in S3-pg.
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize,
-    options: `-c search_path=${options.schema} -c plan_cache_mode=force_custom_plan`,
+    options: `-c search_path=${options.schema}`,
   });
   // An idle connection that breaks (a server restart) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
@@ -107,10 +101,26 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
   }
 }
 
+/**
+ * Starts a statement that is planned for its values on every run instead of from a cached plan:
+ * the multi-row lookups by id of claims and outcomes. PostgreSQL caches a plan for all values
+ * after a prepared statement's fifth run and keeps it until the table is next analyzed; on a new
+ * schema that plan is made for near-empty tables and scans whole tables as they grow. In S4-pg (a
+ * new schema at 1,000 events/s) such plans took 3-4 ms per claim statement instead of 0.3, and
+ * 58-74% of the events were delivered instead of all. Each of these runs once for many rows, so
+ * planning it every time costs little; planning every statement every time did not (PostgreSQL
+ * used a whole core at 250 events/s).
+ */
+export const PLANNED_EACH_RUN = "/* planned each run */ ";
+
 const names = new Map<string, string>();
 
-/** Statements are prepared once per connection, named by their text (the store's texts are a fixed set). */
+/**
+ * Statements are prepared once per connection, named by their text (the store's texts are a
+ * fixed set), except those marked PLANNED_EACH_RUN: unnamed, so parsed and planned each time.
+ */
 function statement(text: string, values: unknown[] | undefined) {
+  if (text.startsWith(PLANNED_EACH_RUN)) return { text, values: values ?? [] };
   let name = names.get(text);
   if (!name) {
     name = `h${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;

@@ -4,12 +4,12 @@ import { RATE_AHEAD_MS, rateSlots } from "../claim-rules.ts";
 import { failingReason, failureStreaks, recordedState } from "../outcome-rules.ts";
 import { disabledEndpoint, toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, DisabledEndpoint, Outcome, Page, Scope } from "../store.ts";
-import type { Database, Sql } from "./database.ts";
+import { type Database, PLANNED_EACH_RUN, type Sql } from "./database.ts";
 import { tally } from "./endpoint-stats.ts";
 import { DUE_ENDPOINTS, queue, roomOn } from "./queue.ts";
 
 // Everything one attempt needs, read only for the deliveries actually claimed.
-const CLAIMED = `SELECT d.id, d.event_id, d.endpoint_id, d.scheduled_attempts, d.next_attempt_at, d.manual, e.body,
+const CLAIMED = `${PLANNED_EACH_RUN}SELECT d.id, d.event_id, d.endpoint_id, d.scheduled_attempts, d.next_attempt_at, d.manual, e.body,
     p.url, p.environment, p.kind, p.secret, p.previous_secret, p.previous_secret_expires_at, p.retry_schedule,
     p.max_in_flight, p.rate_limit_per_s
   FROM deliveries d JOIN endpoints p ON p.id = d.endpoint_id JOIN events e ON e.id = d.event_id
@@ -64,7 +64,7 @@ export function deliveryQueries(db: Database) {
       const tokens = ids.map(() => randomUUID());
       if (ids.length > 0) {
         await tx.run(
-          `UPDATE deliveries d SET status = 'delivering', due_at = $1, claim_token = c.token, updated_at = $2
+          `${PLANNED_EACH_RUN}UPDATE deliveries d SET status = 'delivering', due_at = $1, claim_token = c.token, updated_at = $2
           FROM unnest($3::text[], $4::text[]) AS c(id, token) WHERE d.id = c.id`,
           [now + leaseMs, now, ids, tokens],
         );
@@ -188,7 +188,7 @@ export function deliveryQueries(db: Database) {
         ? []
         : (
             await tx.all(
-              `UPDATE deliveries d SET status = o.status, attempt_count = attempt_count + 1,
+              `${PLANNED_EACH_RUN}UPDATE deliveries d SET status = o.status, attempt_count = attempt_count + 1,
                 scheduled_attempts = o.scheduled_attempts, next_attempt_at = o.next_attempt_at, due_at = o.due_at,
                 manual = 0, claim_token = NULL, last_status_code = o.status_code, last_error = o.last_error,
                 updated_at = $1
