@@ -107,7 +107,7 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
  * after a prepared statement's fifth run and keeps it until the table is next analyzed; on a new
  * schema that plan is made for near-empty tables and scans whole tables as they grow. In S4-pg (a
  * new schema at 1,000 events/s) such plans took 3-4 ms per claim statement instead of 0.3, and
- * 58-74% of the events were delivered instead of all. Each of these runs once for many rows, so
+ * 57-74% of the events were delivered instead of all. Each of these runs once for many rows, so
  * planning it every time costs little; planning every statement every time did not (PostgreSQL
  * used a whole core at 250 events/s).
  */
