@@ -114,6 +114,27 @@ describe("delivery end to end", () => {
       await down.close();
     }
   });
+  it("refuses a manual retry once the delivery's endpoint is deleted, and leaves the delivery cancelled", async () => {
+    const down = await startReceiver(answer(503));
+    try {
+      const endpoint = await h.test.post("/v1/endpoints", { url: down.url, retry_schedule: ["1h"] });
+      const sent = await h.test.post("/v1/events", { type: "transfer.failed", data: {} });
+      const waiting = await eventually(async () => {
+        const list = await h.test.get(`/v1/events/${sent.body.id}/deliveries`);
+        return list.body.data[0]?.attempt_count === 1 ? list.body.data[0] : undefined;
+      });
+      assert.equal((await h.test.delete(`/v1/endpoints/${endpoint.body.id}`)).status, 204);
+
+      const retried = await h.test.post(`/v1/deliveries/${waiting.id}/retry`);
+      assert.equal(retried.status, 409);
+      assert.equal(retried.body.error.code, "endpoint_deleted");
+      const after = await h.test.get(`/v1/deliveries/${waiting.id}`);
+      assert.equal(after.body.status, "cancelled");
+      assert.equal(after.body.next_attempt_at, null);
+    } finally {
+      await down.close();
+    }
+  });
   it("spaces requests to an endpoint with rate_limit_per_s", async () => {
     const paced = await startReceiver();
     try {

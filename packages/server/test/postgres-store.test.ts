@@ -186,4 +186,29 @@ describe("PostgreSQL store under concurrent writers", {
       await worker.end();
     }
   });
+
+  it("of two outcomes of one delivery in a batch, the one of its current claim is recorded, not the stale one", async () => {
+    const account = await store.createAccount("stale", { test: hashKey("st"), live: hashKey("sl") }, Date.now());
+    const stale: Scope = { accountId: account.id, environment: "test" };
+    const staleEndpoint = (await store.createEndpoint(stale, endpointInput("http://127.0.0.1:9/"), Date.now())).id;
+    const mine = (claims: Claim[]) => claims.filter((c) => c.endpointId === staleEndpoint);
+    const now = Date.now();
+    await store.ingest([{ scope: stale, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }], now);
+    const [first] = mine((await store.settle([], claim(now), now)).claims);
+    assert.ok(first);
+    // The lease runs out before the attempt ends; the delivery is claimed again.
+    const later = now + claim(now).leaseMs + 1;
+    const [second] = mine((await store.settle([], claim(later), later)).claims);
+    assert.ok(second);
+    assert.equal(second.deliveryId, first.deliveryId);
+    assert.notEqual(second.claimToken, first.claimToken);
+
+    const settled = await store.settle(
+      [attemptOutcome(first, 503, later + 60_000, later), attemptOutcome(second, 204, null, later)],
+      null,
+      later,
+    );
+    assert.equal(settled.recorded, 1);
+    assert.equal((await store.getDelivery(stale, first.deliveryId))?.status, "succeeded");
+  });
 });

@@ -419,8 +419,11 @@ export interface Store {
   listAttempts(scope: Scope, deliveryId: string, page: Page): Promise<Attempt[]>;
   /** Makes the next scheduled attempt of every pending delivery in the scope due now; returns how many. */
   advancePending(scope: Scope, now: number): Promise<number>;
-  /** Queues one manual attempt now; null when unknown, "busy" while an attempt runs. */
-  requestRetry(scope: Scope, id: string, now: number): Promise<Delivery | "busy" | null>;
+  /**
+   * Queues one manual attempt now; null when unknown, "busy" while an attempt runs,
+   * "endpoint_deleted" when its endpoint is gone (nothing could deliver it).
+   */
+  requestRetry(scope: Scope, id: string, now: number): Promise<Delivery | "busy" | "endpoint_deleted" | null>;
 
   /**
    * The dispatcher's one write: records finished attempts (only where the claim

@@ -63,7 +63,9 @@ export function registerDeliveryRoutes(app: Api, ctx: ApiContext): void {
         params: IdParams,
         response: {
           202: DeliveryResponse,
-          409: errorResponse("`attempt_in_progress`: an attempt of this delivery is running; retry when it ends"),
+          409: errorResponse(
+            "`attempt_in_progress`: an attempt of this delivery is running; retry when it ends. `endpoint_deleted`: its endpoint was deleted",
+          ),
         },
       },
     },
@@ -75,6 +77,13 @@ export function registerDeliveryRoutes(app: Api, ctx: ApiContext): void {
         throw new HooklineError("attempt_in_progress", "an attempt of this delivery is running; retry when it ends", {
           status: 409,
         });
+      }
+      if (delivery === "endpoint_deleted") {
+        throw new HooklineError(
+          "endpoint_deleted",
+          `the endpoint of delivery ${request.params.id} was deleted; there is nowhere to deliver it`,
+          { status: 409 },
+        );
       }
       ctx.dispatcher.wake();
       return reply.code(202).send(await oneDeliveryJson(ctx, scope, delivery));

@@ -176,8 +176,13 @@ export function deliveryQueries(db: Database) {
     now: number,
   ): Promise<{ recorded: number; disabled: DisabledEndpoint[] }> {
     // One outcome per claim: a second one for the same claim would find its token gone, as in sequence.
+    // A stale claim of the same delivery (its lease ran out and it was claimed again) is another claim.
+    const claimKey = (deliveryId: string, token: string) => `${deliveryId}\n${token}`;
     const claimed = new Set<string>();
-    const unique = outcomes.filter(({ claim }) => !claimed.has(claim.deliveryId) && claimed.add(claim.deliveryId));
+    const unique = outcomes.filter(({ claim }) => {
+      const key = claimKey(claim.deliveryId, claim.claimToken);
+      return !claimed.has(key) && claimed.add(key);
+    });
     const enabledRows = await tx.all("SELECT id, enabled FROM endpoints WHERE id = ANY($1::text[])", [
       [...new Set(unique.map(({ claim }) => claim.endpointId))],
     ]);
@@ -195,7 +200,7 @@ export function deliveryQueries(db: Database) {
               FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::int[], $9::text[])
                 AS o(id, token, status, scheduled_attempts, next_attempt_at, due_at, status_code, last_error)
               WHERE d.id = o.id AND d.claim_token = o.token
-              RETURNING d.id`,
+              RETURNING d.id, o.token`,
               [
                 now,
                 unique.map(({ claim }) => claim.deliveryId),
@@ -208,10 +213,10 @@ export function deliveryQueries(db: Database) {
                 states.map((state) => state.lastError),
               ],
             )
-          ).map((row) => String(row.id)),
+          ).map((row) => claimKey(String(row.id), String(row.token))),
     );
     // An outcome whose claim token no longer holds (its lease ran out and another took it) writes nothing.
-    const recordedOutcomes = unique.filter(({ claim }) => changed.has(claim.deliveryId));
+    const recordedOutcomes = unique.filter(({ claim }) => changed.has(claimKey(claim.deliveryId, claim.claimToken)));
     const touched = new Set(recordedOutcomes.map(({ claim }) => claim.endpointId));
     const stats = tally(now);
     for (const { claim, attempt } of recordedOutcomes) stats.count(claim.endpointId, attempt);
@@ -277,6 +282,9 @@ export function deliveryQueries(db: Database) {
         if (!row) return null;
         const status = row.status as DeliveryStatus;
         if (status === "delivering") return "busy" as const;
+        // KEY SHARE: a delete of the endpoint waits for this commit, then cancels the retry with the rest.
+        const endpoint = await tx.get("SELECT 1 FROM endpoints WHERE id = $1 FOR KEY SHARE", [row.endpoint_id]);
+        if (!endpoint) return "endpoint_deleted" as const;
         if (status === "pending") {
           await tx.run("UPDATE deliveries SET manual = 1, due_at = $1, updated_at = $1 WHERE id = $2", [now, id]);
         } else {
@@ -294,10 +302,11 @@ export function deliveryQueries(db: Database) {
       return db.transaction(async (tx) => {
         let advanced = 0;
         const advancedEndpoints = new Map<string, number>();
-        const endpoints = await tx.all("SELECT id FROM endpoints WHERE account_id = $1 AND environment = $2", [
-          scope.accountId,
-          scope.environment,
-        ]);
+        // KEY SHARE: a delete of one of them waits for this commit, then cancels what it advanced.
+        const endpoints = await tx.all(
+          "SELECT id FROM endpoints WHERE account_id = $1 AND environment = $2 FOR KEY SHARE",
+          [scope.accountId, scope.environment],
+        );
         for (const { id } of endpoints) {
           // Through the queue index, endpoint by endpoint: only rows waiting for a later time.
           const changed = await tx.run(

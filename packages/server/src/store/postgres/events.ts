@@ -11,7 +11,7 @@ import {
   testTarget,
   toTarget,
 } from "../ingest-plan.ts";
-import { toEvent } from "../rows.ts";
+import { type Row, toEvent } from "../rows.ts";
 import type {
   ClaimRequest,
   EventFilter,
@@ -30,6 +30,20 @@ import { queue, roomOn } from "./queue.ts";
 
 const FILTERS = `account_id = $1 AND environment = $2 AND id < $3 AND ($4::text IS NULL OR type = $4)
   AND created_at >= $5 AND created_at < $6`;
+
+/**
+ * Ingest's read of its target endpoints, each locked KEY SHARE: an endpoint deleted meanwhile
+ * waits for this commit, then cancels what it made. `queue_due_at` folds in the endpoint's
+ * marks, so leasing sees work other commits left due.
+ */
+const TARGETS = `SELECT e.*, LEAST(e.next_due_at,
+    (SELECT min(m.due_at) FROM endpoint_due_marks m WHERE m.endpoint_id = e.id)) AS queue_due_at
+  FROM endpoints e`;
+
+/** A TARGETS row as an endpoint row whose next due time counts its marks. */
+function withMarks({ queue_due_at, ...row }: Row): Row {
+  return { ...row, next_due_at: queue_due_at ?? null };
+}
 
 /**
  * The room this commit may lease on `target`: the process's policy, narrowed by other
@@ -171,13 +185,12 @@ export function eventQueries(db: Database) {
     for (const request of requests) {
       const { scope, onlyEndpointId } = request;
       if (onlyEndpointId) {
-        const row = await tx.get("SELECT * FROM endpoints WHERE id = $1 AND account_id = $2 AND environment = $3", [
-          onlyEndpointId,
-          scope.accountId,
-          scope.environment,
-        ]);
+        const row = await tx.get(
+          `${TARGETS} WHERE e.id = $1 AND e.account_id = $2 AND e.environment = $3 FOR KEY SHARE`,
+          [onlyEndpointId, scope.accountId, scope.environment],
+        );
         try {
-          reach.push(testTarget(row, onlyEndpointId));
+          reach.push(testTarget(row && withMarks(row), onlyEndpointId));
         } catch (error) {
           if (!(error instanceof HooklineError)) throw error;
           reach.push(error);
@@ -187,15 +200,11 @@ export function eventQueries(db: Database) {
       const key = `${scope.accountId}/${scope.environment}`;
       let targets = byScope.get(key);
       if (!targets) {
-        // KEY SHARE: an endpoint deleted meanwhile waits for this commit, then cancels what it made.
-        // Its next due time counts its marks, so leasing sees work other commits left due.
         const rows = await tx.all(
-          `SELECT e.*, LEAST(e.next_due_at,
-              (SELECT min(m.due_at) FROM endpoint_due_marks m WHERE m.endpoint_id = e.id)) AS queue_due_at
-          FROM endpoints e WHERE e.account_id = $1 AND e.environment = $2 AND e.enabled = 1 FOR KEY SHARE`,
+          `${TARGETS} WHERE e.account_id = $1 AND e.environment = $2 AND e.enabled = 1 FOR KEY SHARE`,
           [scope.accountId, scope.environment],
         );
-        targets = rows.map(({ queue_due_at, ...row }) => toTarget({ ...row, next_due_at: queue_due_at ?? null }));
+        targets = rows.map((row) => toTarget(withMarks(row)));
         byScope.set(key, targets);
       }
       reach.push(targets);
@@ -233,9 +242,12 @@ export function eventQueries(db: Database) {
    * Inserts the new events; returns, for each one whose idempotency key another commit
    * stored first (its INSERT waited for that commit, then did nothing), the stored event.
    */
-  async function insertEvents(tx: Sql, events: EventRecord[]): Promise<Map<string, EventRecord>> {
+  async function insertEvents(tx: Sql, unordered: EventRecord[]): Promise<Map<string, EventRecord>> {
     const winners = new Map<string, EventRecord>();
-    if (events.length === 0) return winners;
+    if (unordered.length === 0) return winners;
+    // In key order, so two commits waiting on each other's keys take them in the same order (no deadlock).
+    const sortKey = (e: EventRecord) => (e.idempotencyKey === null ? "" : keyOf(e, e.idempotencyKey));
+    const events = unordered.toSorted((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0));
     const inserted = await tx.all(
       `INSERT INTO events (id, account_id, environment, type, body, idempotency_key, created_at)
       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])

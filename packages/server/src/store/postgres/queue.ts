@@ -33,6 +33,7 @@ export const queue = {
   /**
    * Marks each endpoint as having a delivery due at the time given (deliveries leased at
    * ingest are due only when their lease ends), and wakes the workers if one of them is due now.
+   * The caller holds a KEY SHARE lock (or more) on each endpoint, so none is deleted meanwhile.
    */
   async markDue(tx: Sql, dueTimes: ReadonlyMap<string, number>, now: number) {
     if (dueTimes.size === 0) return;
@@ -70,9 +71,10 @@ export async function roomOn(tx: Sql, endpoint: Row, endpointId: string, request
 
 /**
  * Each endpoint with a delivery due by `$1` and the earliest such time (`id`, `due_at`): its
- * row's summary and its marks together. Disabled endpoints are not filtered out here.
+ * row's summary (through the partial index of enabled endpoints) and its marks together. Marks
+ * of disabled endpoints are not filtered out here: callers join `endpoints` on `enabled = 1`.
  */
 export const DUE_ENDPOINTS = `SELECT id, min(due_at) AS due_at FROM (
-    SELECT id, next_due_at AS due_at FROM endpoints WHERE next_due_at IS NOT NULL AND next_due_at <= $1
+    SELECT id, next_due_at AS due_at FROM endpoints WHERE next_due_at IS NOT NULL AND next_due_at <= $1 AND enabled = 1
     UNION ALL SELECT endpoint_id, due_at FROM endpoint_due_marks WHERE due_at <= $1
   ) due GROUP BY id`;
