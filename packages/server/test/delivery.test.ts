@@ -109,7 +109,13 @@ describe("delivery end to end", () => {
       assert.equal(done.attempt_count, 3);
       const attempts = await h.test.get(`/v1/deliveries/${failed.id}/attempts`);
       assert.equal(attempts.body.data.at(-1).trigger, "manual");
+
+      // Deleting the endpoint leaves a finished delivery as it was, and nothing can retry it.
       await h.test.delete(`/v1/endpoints/${endpoint.body.id}`);
+      const orphan = await h.test.post(`/v1/deliveries/${failed.id}/retry`);
+      assert.equal(orphan.status, 409);
+      assert.equal(orphan.body.error.code, "endpoint_deleted");
+      assert.equal((await h.test.get(`/v1/deliveries/${failed.id}`)).body.status, "succeeded");
     } finally {
       await down.close();
     }

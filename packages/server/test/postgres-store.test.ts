@@ -211,4 +211,39 @@ describe("PostgreSQL store under concurrent writers", {
     assert.equal(settled.recorded, 1);
     assert.equal((await store.getDelivery(stale, first.deliveryId))?.status, "succeeded");
   });
+
+  it("a retry waiting for an endpoint's delete holds no delivery the delete must cancel (no deadlock)", async () => {
+    const account = await store.createAccount("gone", { test: hashKey("gt"), live: hashKey("gl") }, Date.now());
+    const gone: Scope = { accountId: account.id, environment: "test" };
+    const goneEndpoint = (await store.createEndpoint(gone, endpointInput("http://127.0.0.1:9/"), Date.now())).id;
+    const now = Date.now();
+    const [ingested] = (
+      await store.ingest([{ scope: gone, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }], now)
+    ).results;
+    assert.ok(ingested?.ok);
+    const [delivery] = await store.listDeliveries(gone, ingested.events[0]?.event.id as string);
+    assert.ok(delivery);
+
+    // Another node deletes the endpoint: the row first, then its pending deliveries, as deleteEndpoint does.
+    const deleter = new pg.Client({ connectionString: url });
+    await deleter.connect();
+    try {
+      await deleter.query(`SET search_path = ${schema}`);
+      await deleter.query("BEGIN");
+      // Shorter than deadlock_timeout (1 s): the UPDATE below fails if it waits for the retry at all.
+      await deleter.query("SET LOCAL lock_timeout = '500ms'");
+      await deleter.query("DELETE FROM endpoints WHERE id = $1", [goneEndpoint]);
+      const retry = store.requestRetry(gone, delivery.id, now);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await deleter.query(
+        "UPDATE deliveries SET status = 'cancelled', due_at = NULL WHERE endpoint_id = $1 AND due_at IS NOT NULL",
+        [goneEndpoint],
+      );
+      await deleter.query("COMMIT");
+      assert.equal(await retry, "endpoint_deleted");
+      assert.equal((await store.getDelivery(gone, delivery.id))?.status, "cancelled");
+    } finally {
+      await deleter.end();
+    }
+  });
 });

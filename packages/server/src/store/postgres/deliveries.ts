@@ -278,12 +278,17 @@ export function deliveryQueries(db: Database) {
     },
     async requestRetry(scope: Scope, id: string, now: number) {
       return db.transaction(async (tx) => {
+        // The endpoint first (KEY SHARE), then the delivery: the order deleting or disabling the
+        // endpoint takes them in, so a delete waits for this commit and then cancels the retry.
+        const endpoint = await tx.get(
+          `SELECT 1 FROM endpoints WHERE id = (SELECT endpoint_id FROM deliveries
+            WHERE id = $1 AND account_id = $2 AND environment = $3) FOR KEY SHARE`,
+          [id, scope.accountId, scope.environment],
+        );
         const row = await tx.get(`${GET} FOR UPDATE`, [id, scope.accountId, scope.environment]);
         if (!row) return null;
         const status = row.status as DeliveryStatus;
         if (status === "delivering") return "busy" as const;
-        // KEY SHARE: a delete of the endpoint waits for this commit, then cancels the retry with the rest.
-        const endpoint = await tx.get("SELECT 1 FROM endpoints WHERE id = $1 FOR KEY SHARE", [row.endpoint_id]);
         if (!endpoint) return "endpoint_deleted" as const;
         if (status === "pending") {
           await tx.run("UPDATE deliveries SET manual = 1, due_at = $1, updated_at = $1 WHERE id = $2", [now, id]);
