@@ -64,7 +64,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --settle-timeout <s>     S4/S5: deliveries not arrived this long after the last send are missing (default 60; quick 10)
   --relay-duration <s>     S4: seconds of open loop through the relay ceiling (default 10; quick 2)
   --hang-timeout <d>       S5: HOOKLINE_ATTEMPT_TIMEOUT, how long a hanging endpoint holds an attempt (default 15s; quick 2s)
-  --backlog <n>            S6: deliveries scheduled for later (default 1000000; quick 50000)
+  --backlog <n>            S6: deliveries scheduled for later (default 1000000; quick 20000)
   --idle <s>               S6: seconds of idle CPU measurement (default 10; quick 1)
   --fanout-endpoints <n>   S7: endpoints one event goes to (default 1000)
   --fanout-events <n>      S7: events sent one after another (default 5; quick 2)
@@ -153,7 +153,7 @@ function parseOptions(
     settleTimeoutMs: number("settle-timeout", values["settle-timeout"], quick ? 10 : 60, 0.1) * 1000,
     relayDurationMs: number("relay-duration", values["relay-duration"], quick ? 2 : 10, 0.1) * 1000,
     hangTimeout,
-    backlog: Math.round(number("backlog", values.backlog, quick ? 50_000 : 1_000_000, 100)),
+    backlog: Math.round(number("backlog", values.backlog, quick ? 20_000 : 1_000_000, 100)),
     idleMs: number("idle", values.idle, quick ? 1 : 10, 1) * 1000,
     fanoutEndpoints: Math.round(number("fanout-endpoints", values["fanout-endpoints"], 1000, 1)),
     fanoutEvents: Math.round(number("fanout-events", values["fanout-events"], quick ? 2 : 5, 1)),
