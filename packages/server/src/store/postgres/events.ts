@@ -245,12 +245,15 @@ export function eventQueries(db: Database) {
   async function insertEvents(tx: Sql, unordered: EventRecord[]): Promise<Map<string, EventRecord>> {
     const winners = new Map<string, EventRecord>();
     if (unordered.length === 0) return winners;
-    // In key order, so two commits waiting on each other's keys take them in the same order (no deadlock).
+    // In key order (ORDER BY n keeps it), so two commits waiting on each other's keys take them in the same order.
     const sortKey = (e: EventRecord) => (e.idempotencyKey === null ? "" : keyOf(e, e.idempotencyKey));
     const events = unordered.toSorted((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0));
     const inserted = await tx.all(
       `INSERT INTO events (id, account_id, environment, type, body, idempotency_key, created_at)
-      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+      SELECT id, account_id, environment, type, body, idempotency_key, created_at
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+        WITH ORDINALITY AS e(id, account_id, environment, type, body, idempotency_key, created_at, n)
+      ORDER BY n
       ON CONFLICT (account_id, environment, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING id`,
       [
