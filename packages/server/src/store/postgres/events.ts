@@ -246,8 +246,10 @@ export function eventQueries(db: Database) {
     const winners = new Map<string, EventRecord>();
     if (unordered.length === 0) return winners;
     // In key order (ORDER BY n keeps it), so two commits waiting on each other's keys take them in the same order.
-    const sortKey = (e: EventRecord) => (e.idempotencyKey === null ? "" : keyOf(e, e.idempotencyKey));
-    const events = unordered.toSorted((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0));
+    const events = unordered
+      .map((e) => ({ e, key: e.idempotencyKey === null ? "" : keyOf(e, e.idempotencyKey) }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map(({ e }) => e);
     const inserted = await tx.all(
       `INSERT INTO events (id, account_id, environment, type, body, idempotency_key, created_at)
       SELECT id, account_id, environment, type, body, idempotency_key, created_at
