@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { pino } from "pino";
-import { createDispatcher } from "../src/delivery/dispatcher.ts";
-import { createHttpSender } from "../src/delivery/http-sender.ts";
-import { createListenHub } from "../src/delivery/listen-hub.ts";
 import { hashKey } from "../src/ids.ts";
 import { createSqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import type { Store } from "../src/store/store.ts";
+import { testDispatcher } from "./helpers/dispatcher.ts";
 import { tempDir } from "./helpers/hookline.ts";
 import { startReceiver } from "./helpers/receiver.ts";
 import { endpointInput } from "./helpers/store-kit.ts";
@@ -42,35 +40,7 @@ describe("dispatcher with a store that fails for a moment", () => {
     };
     const logged: string[] = [];
     const logger = pino({ level: "error" }, { write: (line: string) => logged.push(line) });
-    const dispatcher = createDispatcher(
-      {
-        concurrency: 16,
-        claimBatchSize: 16,
-        leaseMs: 60_000,
-        attemptTimeoutMs: 5_000,
-        maxInFlightPerEndpoint: 4,
-        retrySchedule: [60_000],
-        disableEndpointAfterMs: 86_400_000,
-        keepResponseSnippets: 10,
-        shutdownTimeoutMs: 1_000,
-        node: "node_test",
-        listenersOnly: false,
-      },
-      {
-        store: flaky,
-        sender: createHttpSender(
-          {
-            userAgent: "Hookline/test",
-            attemptTimeoutMs: 5_000,
-            maxResponseBytes: 4096,
-            allowPrivateInTest: true,
-            egressAllowCidrs: [],
-          },
-          createListenHub({ maxResponseBytes: 4096 }),
-        ),
-        logger,
-      },
-    );
+    const dispatcher = testDispatcher(flaky, logger);
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on("unhandledRejection", onUnhandled);

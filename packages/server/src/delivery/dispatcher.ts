@@ -123,7 +123,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
    * Rate-limited endpoints: the earliest time of this process's next request to each.
    * Claims carry send times reserved in the store (the limit across processes); one that
    * committed late would find several of them past and send them at once, so each request
-   * also waits 1/rate after this process's previous one.
+   * also waits 1/rate after the moment this process sent its previous one.
    */
   const sendFloor = new Map<string, number>();
   const outcomes: Outcome[] = [];
@@ -335,7 +335,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   function sendDelay(claim: Claim): number {
     const t = now();
     if (!claim.rateLimitPerS) return claim.sendAt - t;
-    const at = Math.max(claim.sendAt, sendFloor.get(claim.endpointId) ?? 0);
+    // A late claim's first request goes now, not at its past send time: the next is spaced from now.
+    const at = Math.max(claim.sendAt, sendFloor.get(claim.endpointId) ?? 0, t);
     sendFloor.set(claim.endpointId, at + 1000 / claim.rateLimitPerS);
     return at - t;
   }
