@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { Agent, request } from "undici";
+import { openDatabase } from "../packages/server/src/store/sqlite/database.ts";
 import { notify, serveRpc } from "./ipc.ts";
 
 /**
@@ -15,10 +16,18 @@ import { notify, serveRpc } from "./ipc.ts";
  * `<receiver>/ok/<type>` with its id as webhook-id, by undici over a keep-alive
  * agent like Hookline's: the same two hops as Hookline, with no store, no
  * queue and no signature in between.
+ *
+ * With `--durable <dir>` as well, the relay keeps Hookline's durability and nothing
+ * more: each event is inserted into SQLite (the server's own pragmas: WAL,
+ * synchronous=FULL) before its 202, with one commit for the events parsed in one
+ * turn of the event loop, on this one thread; each forward's answer is inserted
+ * in the next commit. No ids, indexes, queue, retries or thread: what any
+ * durable relay must at least do (S4's durable ceiling).
  */
 
-const { values } = parseArgs({ options: { relay: { type: "string" } } });
+const { values } = parseArgs({ options: { relay: { type: "string" }, durable: { type: "string" } } });
 const relay = values.relay ?? null;
+const journal = values.durable ? openJournal(values.durable) : null;
 const relayAgent = relay ? new Agent({ keepAliveTimeout: 30_000 }) : null;
 const relayErrors: Record<string, number> = {};
 let relayed = 0;
@@ -55,6 +64,7 @@ function forward(type: unknown, event: string) {
       if (response.statusCode >= 300)
         relayErrors[`http_${response.statusCode}`] = (relayErrors[`http_${response.statusCode}`] ?? 0) + 1;
       else relayed++;
+      journal?.answered(id, response.statusCode);
     },
     (error: unknown) => {
       const code = (error as NodeJS.ErrnoException).code ?? (error as Error).name;
@@ -78,6 +88,11 @@ function handle(req: IncomingMessage, res: ServerResponse, raw: string) {
   const now = new Date().toISOString();
   if (req.url === "/v1/events") {
     const event = toEvent(parsed, now);
+    if (journal)
+      return journal.accept(event, () => {
+        reply(res, 202, event);
+        forward(parsed?.type, event);
+      });
     reply(res, 202, event);
     return forward(parsed?.type, event);
   }
@@ -86,6 +101,43 @@ function handle(req: IncomingMessage, res: ServerResponse, raw: string) {
     return reply(res, 202, `{"data":[${events.join(",")}]}`);
   }
   return reply(res, 400, '{"error":"bad request"}');
+}
+
+/** The durable relay's store: events before their 202, answers after; one commit per event-loop turn. */
+function openJournal(dir: string) {
+  const db = openDatabase(dir);
+  db.exec(`CREATE TABLE relay_events (seq INTEGER PRIMARY KEY, body TEXT NOT NULL) STRICT;
+    CREATE TABLE relay_answers (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, status INTEGER NOT NULL) STRICT`);
+  const insertEvent = db.prepare("INSERT INTO relay_events (body) VALUES (?)");
+  const insertAnswer = db.prepare("INSERT INTO relay_answers (event_id, status) VALUES (?, ?)");
+  let events: { body: string; then: () => void }[] = [];
+  let answers: [string, number][] = [];
+  let queued = false;
+  const commit = () => {
+    queued = false;
+    const [batch, done] = [events, answers];
+    events = [];
+    answers = [];
+    db.exec("BEGIN");
+    for (const event of batch) insertEvent.run(event.body);
+    for (const [id, status] of done) insertAnswer.run(id, status);
+    db.exec("COMMIT");
+    for (const event of batch) event.then();
+  };
+  const queue = () => {
+    if (!queued) setImmediate(commit);
+    queued = true;
+  };
+  return {
+    accept(body: string, then: () => void) {
+      events.push({ body, then });
+      queue();
+    },
+    answered(id: string, status: number) {
+      answers.push([id, status]);
+      queue();
+    },
+  };
 }
 
 const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {

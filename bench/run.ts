@@ -62,7 +62,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --steady-warmup <s>      S4/S5: before that, the rate ramps up from a tenth over this long, unmeasured (default 5; quick 1)
   --steady-connections <n> S4/S5: connections of the open-loop sender (default 100)
   --settle-timeout <s>     S4/S5: deliveries not arrived this long after the last send are missing (default 60; quick 10)
-  --relay-duration <s>     S4: seconds of open loop through the relay ceiling (default 10; quick 2)
+  --relay-duration <s>     S4: seconds of open loop through each relay ceiling, plain and durable (default 10; quick 2)
   --hang-timeout <d>       S5: HOOKLINE_ATTEMPT_TIMEOUT, how long a hanging endpoint holds an attempt (default 15s; quick 2s)
   --backlog <n>            S6: deliveries scheduled for later (default 1000000; quick 20000)
   --idle <s>               S6: seconds of idle CPU measurement (default 10; quick 1)
@@ -247,10 +247,11 @@ async function main(): Promise<number> {
       })();
       return ingestCeiling;
     },
-    async startRelay() {
+    async startRelay(durable = false) {
       const worker = new Worker<CeilingServerApi>("relay ceiling server", here("./ingest-ceiling-server.ts"), [
         "--relay",
         receiverUrl,
+        ...(durable ? ["--durable", join(tempRoot, `durable-relay-${++servers}`)] : []),
       ]);
       const { url } = await worker.next<{ url: string }>("ready");
       return { url, worker };

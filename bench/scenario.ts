@@ -114,8 +114,11 @@ export interface ScenarioContext {
   load: Worker<LoadApi>;
   /** The bare ingest ceiling server (started on first use, shared). */
   ingestCeiling(): Promise<{ url: string; worker: Worker<CeilingServerApi> }>;
-  /** A fresh ingest ceiling that relays every event to the receiver (S4's ceiling); stop it after use. */
-  startRelay(): Promise<{ url: string; worker: Worker<CeilingServerApi> }>;
+  /**
+   * A fresh ingest ceiling that relays every event to the receiver (S4's ceiling); stop it after use.
+   * `durable`: each event is committed to SQLite before its 202 (S4's durable ceiling).
+   */
+  startRelay(durable?: boolean): Promise<{ url: string; worker: Worker<CeilingServerApi> }>;
   /** Results of the scenarios that already ran, by name (S5 compares with S4, S6 with S1). */
   previous: ReadonlyMap<string, ScenarioResult>;
   /**

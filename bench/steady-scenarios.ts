@@ -242,6 +242,47 @@ export function steadyScenario(name: string, title: string, deploy: Deploy): Sce
   return { name, title, target: S4_TARGET, run: (ctx) => runSteady(ctx, name, deploy) };
 }
 
+/** One open loop through a relay ceiling, checked like Hookline's run: its problems and notes beside it. */
+async function relayRun(
+  ctx: ScenarioContext,
+  name: string,
+  types: string[],
+  pathOf: (i: number) => string,
+  durable: boolean,
+): Promise<{ run: SteadyRun; problems: string[]; notes: string[] }> {
+  const who = durable ? "durable ceiling" : "ceiling";
+  const relay = await ctx.startRelay(durable);
+  let run: SteadyRun;
+  let stats: Awaited<ReturnType<typeof relay.worker.call<"relayStats">>>;
+  try {
+    run = await steadyRun(ctx, {
+      label: `${name}/${durable ? "durable-ceiling" : "ceiling"}`,
+      origin: relay.url,
+      key: "bench",
+      types,
+      pathOf,
+      measured: () => true,
+      durationMs: ctx.options.relayDurationMs,
+      readCpu: () => relay.worker.cpuSeconds(),
+      otherCpu: { relay: () => relay.worker.cpuSeconds(), ...toolReaders(ctx) },
+    });
+    stats = await relay.worker.call("relayStats", null);
+  } finally {
+    await ctx.receiver.call("reset", null);
+    await relay.worker.stop();
+  }
+  const problems = runProblems(who, run, ctx.options.settleTimeoutMs);
+  if (Object.keys(stats.errors).length) problems.push(`${who}: relay errors ${JSON.stringify(stats.errors)}`);
+  const notes = [ledgerNote(who, run), ...runNotes(who, run)];
+  if (durable) {
+    notes.push(
+      `${who}: the relay committing each event to SQLite (synchronous=FULL) before its 202, one commit per event-loop turn on its one thread: ${formatCount(run.deliveredPerS)}/s, ${latencyText(run.report.latency)} ms`,
+    );
+  }
+  notes.push(...processNotes(run.cpu, null, { who, per: { ratePerS: run.deliveredPerS, unit: "event" } }));
+  return { run, problems, notes };
+}
+
 async function runSteady(
   ctx: ScenarioContext,
   name: string,
@@ -251,26 +292,8 @@ async function runSteady(
   const types = Array.from({ length: S4_ENDPOINTS }, (_, i) => `bench.s4.${i}`);
   const pathOf = (i: number) => `${OK_PREFIX}${types[i]}`;
 
-  const relay = await ctx.startRelay();
-  let relayRun: SteadyRun;
-  let relayStats: Awaited<ReturnType<typeof relay.worker.call<"relayStats">>>;
-  try {
-    relayRun = await steadyRun(ctx, {
-      label: `${name}/ceiling`,
-      origin: relay.url,
-      key: "bench",
-      types,
-      pathOf,
-      measured: () => true,
-      durationMs: options.relayDurationMs,
-      readCpu: () => relay.worker.cpuSeconds(),
-      otherCpu: { relay: () => relay.worker.cpuSeconds(), ...toolReaders(ctx) },
-    });
-    relayStats = await relay.worker.call("relayStats", null);
-  } finally {
-    await ctx.receiver.call("reset", null);
-    await relay.worker.stop();
-  }
+  const relay = await relayRun(ctx, name, types, pathOf, false);
+  const durableRelay = await relayRun(ctx, name, types, pathOf, true);
 
   const deployment = await deploy(ctx, name);
   const server = deployment.api;
@@ -301,21 +324,14 @@ async function runSteady(
 
   const problems = [
     ...runProblems("Hookline", hooklineRun, options.settleTimeoutMs),
-    ...runProblems("ceiling", relayRun, options.settleTimeoutMs),
+    ...relay.problems,
+    ...durableRelay.problems,
   ];
-  if (Object.keys(relayStats.errors).length)
-    problems.push(`ceiling: relay errors ${JSON.stringify(relayStats.errors)}`);
   notes.push(ledgerNote("Hookline", hooklineRun), ...runNotes("Hookline", hooklineRun));
-  notes.push(ledgerNote("ceiling", relayRun), ...runNotes("ceiling", relayRun));
   const ingest = hooklineRun.load.ingestLatency;
   if (ingest) {
     notes.push(
       `Hookline ingest (scheduled send → 202): p50 ${formatMs(ingest.p50)} / p99 ${formatMs(ingest.p99)} / max ${formatMs(ingest.max)} ms`,
-    );
-  }
-  if (relayRun.load.scheduled !== hooklineRun.load.scheduled) {
-    notes.push(
-      `the ceiling ran ${options.relayDurationMs / 1000} s at the same rate (its latency settles within seconds)`,
     );
   }
   notes.push(
@@ -323,15 +339,24 @@ async function runSteady(
     ...processNotes(hooklineRun.cpu, hooklineRun.database, {
       per: { ratePerS: hooklineRun.deliveredPerS, unit: "event" },
     }),
-    ...processNotes(relayRun.cpu, null, { who: "ceiling", per: { ratePerS: relayRun.deliveredPerS, unit: "event" } }),
   );
+  if (relay.run.load.scheduled !== hooklineRun.load.scheduled) {
+    notes.push(
+      `the ceilings ran ${options.relayDurationMs / 1000} s at the same rate (their latency settles within seconds)`,
+    );
+  }
+  notes.push(...relay.notes, ...durableRelay.notes);
 
   const hookline = steadyFigure(`${deployment.what}: POST /v1/events → dispatcher → receiver`, hooklineRun);
-  const ceiling = steadyFigure("bare node:http relay: parse, 202, undici POST to the receiver (no store)", relayRun);
+  const ceiling = steadyFigure("bare node:http relay: parse, 202, undici POST to the receiver (no store)", relay.run);
+  ceiling.details.durable = steadyFigure(
+    "the same relay, each event committed to SQLite (synchronous=FULL) before its 202, one commit per event-loop turn",
+    durableRelay.run,
+  );
   const latency = hooklineRun.report.latency;
   const r =
-    hooklineRun.deliveredPerS && relayRun.deliveredPerS
-      ? round(hooklineRun.deliveredPerS / relayRun.deliveredPerS, 3)
+    hooklineRun.deliveredPerS && relay.run.deliveredPerS
+      ? round(hooklineRun.deliveredPerS / relay.run.deliveredPerS, 3)
       : null;
   const onPostgres = "postgres" in deployment.cpuByPart;
   const result: Omit<ScenarioResult, "elapsedS"> = {
@@ -343,7 +368,7 @@ async function runSteady(
     ratio: r,
     display: {
       hookline: `${formatCount(hookline.eventsPerS)} deliveries/s`,
-      ceiling: `${formatCount(ceiling.eventsPerS)}/s, ${latencyText(ceiling.latency)} ms`,
+      ceiling: `${formatCount(ceiling.eventsPerS)}/s, ${latencyText(ceiling.latency)} ms; durable: ${latencyText(durableRelay.run.report.latency)} ms`,
     },
     latency,
     target: target(S4_TARGET, [
