@@ -17,12 +17,12 @@ import { notify, serveRpc } from "./ipc.ts";
  * agent like Hookline's: the same two hops as Hookline, with no store, no
  * queue and no signature in between.
  *
- * With `--durable <dir>` as well, the relay keeps Hookline's durability and nothing
- * more: each event is inserted into SQLite (the server's own pragmas: WAL,
+ * With `--durable <dir>`, either keeps Hookline's durability and adds nothing
+ * else: each event is inserted into SQLite (the server's own pragmas: WAL,
  * synchronous=FULL) before its 202, with one commit for the events parsed in one
- * turn of the event loop, on this one thread; each forward's answer is inserted
- * in the next commit. No ids, indexes, queue, retries or thread: what any
- * durable relay must at least do (S4's durable ceiling).
+ * turn of the event loop, on this one thread; a relay's answers from the receiver
+ * are inserted in the next commit. No ids, indexes, queue, retries or second
+ * thread: the least any durable ingest or relay must do (the durable ceilings).
  */
 
 const { values } = parseArgs({ options: { relay: { type: "string" }, durable: { type: "string" } } });
@@ -86,31 +86,30 @@ function handle(req: IncomingMessage, res: ServerResponse, raw: string) {
     return reply(res, 400, '{"error":"invalid json"}');
   }
   const now = new Date().toISOString();
+  // Durable: the 202 (and the relay's forward) wait for the commit that stores the events.
+  const afterCommit = (events: string[], then: () => void) => (journal ? journal.accept(events, then) : then());
   if (req.url === "/v1/events") {
     const event = toEvent(parsed, now);
-    if (journal)
-      return journal.accept(event, () => {
-        reply(res, 202, event);
-        forward(parsed?.type, event);
-      });
-    reply(res, 202, event);
-    return forward(parsed?.type, event);
+    return afterCommit([event], () => {
+      reply(res, 202, event);
+      forward(parsed?.type, event);
+    });
   }
   if (req.url === "/v1/events/batch" && Array.isArray(parsed?.events) && parsed.events.length <= 1000) {
     const events = (parsed.events as { type?: unknown; data?: unknown }[]).map((event) => toEvent(event, now));
-    return reply(res, 202, `{"data":[${events.join(",")}]}`);
+    return afterCommit(events, () => reply(res, 202, `{"data":[${events.join(",")}]}`));
   }
   return reply(res, 400, '{"error":"bad request"}');
 }
 
-/** The durable relay's store: events before their 202, answers after; one commit per event-loop turn. */
+/** The durable ceiling's store: events before their 202, the relay's answers after; one commit per event-loop turn. */
 function openJournal(dir: string) {
   const db = openDatabase(dir);
-  db.exec(`CREATE TABLE relay_events (seq INTEGER PRIMARY KEY, body TEXT NOT NULL) STRICT;
+  db.exec(`CREATE TABLE ceiling_events (seq INTEGER PRIMARY KEY, body TEXT NOT NULL) STRICT;
     CREATE TABLE relay_answers (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, status INTEGER NOT NULL) STRICT`);
-  const insertEvent = db.prepare("INSERT INTO relay_events (body) VALUES (?)");
+  const insertEvent = db.prepare("INSERT INTO ceiling_events (body) VALUES (?)");
   const insertAnswer = db.prepare("INSERT INTO relay_answers (event_id, status) VALUES (?, ?)");
-  let events: { body: string; then: () => void }[] = [];
+  let events: { bodies: string[]; then: () => void }[] = [];
   let answers: [string, number][] = [];
   let queued = false;
   const commit = () => {
@@ -119,7 +118,7 @@ function openJournal(dir: string) {
     events = [];
     answers = [];
     db.exec("BEGIN");
-    for (const event of batch) insertEvent.run(event.body);
+    for (const { bodies } of batch) for (const body of bodies) insertEvent.run(body);
     for (const [id, status] of done) insertAnswer.run(id, status);
     db.exec("COMMIT");
     for (const event of batch) event.then();
@@ -129,8 +128,8 @@ function openJournal(dir: string) {
     queued = true;
   };
   return {
-    accept(body: string, then: () => void) {
-      events.push({ body, then });
+    accept(bodies: string[], then: () => void) {
+      events.push({ bodies, then });
       queue();
     },
     answered(id: string, status: number) {

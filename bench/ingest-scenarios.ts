@@ -14,7 +14,7 @@ import {
   type ScenarioResult,
   target,
 } from "./scenario.ts";
-import { formatCount } from "./stats.ts";
+import { formatCount, formatMs } from "./stats.ts";
 import { measureWriteCeiling } from "./write-ceiling.ts";
 
 /**
@@ -84,13 +84,22 @@ function ingestScenario(
       const perRequest = eventsPerRequest(ctx);
       const base = baseParams(ctx, perRequest);
 
-      const ceilingServer = await ctx.ingestCeiling();
-      const ceilingRun = await runLoad(
-        ctx,
-        { ...base, label: `${name}/ceiling`, origin: ceilingServer.url, headers: { authorization: "Bearer bench" } },
-        () => ceilingServer.worker.cpuSeconds(),
-        { "bare server": () => ceilingServer.worker.cpuSeconds(), "load generator": () => ctx.load.cpuSeconds() },
-      );
+      const runCeiling = async (durable: boolean) => {
+        const ceilingServer = await ctx.ingestCeiling(durable);
+        return runLoad(
+          ctx,
+          {
+            ...base,
+            label: `${name}/${durable ? "durable-ceiling" : "ceiling"}`,
+            origin: ceilingServer.url,
+            headers: { authorization: "Bearer bench" },
+          },
+          () => ceilingServer.worker.cpuSeconds(),
+          { "bare server": () => ceilingServer.worker.cpuSeconds(), "load generator": () => ctx.load.cpuSeconds() },
+        );
+      };
+      const ceilingRun = await runCeiling(false);
+      const durableRun = await runCeiling(true);
 
       const server = await ctx.startHookline(name);
       let hooklineRun: Awaited<ReturnType<typeof runLoad>>;
@@ -107,9 +116,12 @@ function ingestScenario(
       if (writeCeiling) hookline.details.writeCeiling = writeCeiling;
       if (hooklineRun.commits) hookline.details.ingestCommits = hooklineRun.commits;
       const ceiling = ingestFigure("bare node:http: parse JSON, answer 202", ceilingRun.result, ceilingRun.cpu);
+      const durable = ingestFigure(DURABLE_CEILING, durableRun.result, durableRun.cpu);
+      ceiling.details.durable = durable;
       const problems = [
         ...ingestProblems("Hookline", hooklineRun.result),
         ...ingestProblems("ceiling", ceilingRun.result),
+        ...ingestProblems("durable ceiling", durableRun.result),
       ];
       const r = ratio(hookline, ceiling);
       const result: Omit<ScenarioResult, "elapsedS"> = {
@@ -121,7 +133,7 @@ function ingestScenario(
         ratio: r,
         display: {
           hookline: `${formatCount(hookline.eventsPerS)} events/s`,
-          ceiling: `${formatCount(ceiling.eventsPerS)} events/s`,
+          ceiling: `${formatCount(ceiling.eventsPerS)} events/s; durable ${formatCount(durable.eventsPerS)}/s`,
         },
         latency: hookline.latency,
         target: target(targetText, checks(hookline, ceiling)),
@@ -139,12 +151,24 @@ function ingestScenario(
             who: "ceiling",
             per: { ratePerS: ceiling.eventsPerS, unit: "event" },
           }),
+          `durable ceiling (${DURABLE_CEILING}): ${formatCount(durable.eventsPerS)} events/s, p50 / p99 ${latencyText(durable)} ms; Hookline ${pct(hookline.eventsPerS, durable.eventsPerS ?? 0)} of it`,
+          ...processNotes(durableRun.cpu, null, {
+            who: "durable ceiling",
+            per: { ratePerS: durable.eventsPerS, unit: "event" },
+          }),
           ...(exit === 0 ? [] : [`the Hookline server exited with ${exit} when stopped`]),
         ],
       };
       return result;
     },
   };
+}
+
+const DURABLE_CEILING =
+  "the same server, each request's events committed to SQLite (synchronous=FULL) before the 202, one commit per event-loop turn";
+
+function latencyText(figure: Figure): string {
+  return figure.latency ? `${formatMs(figure.latency.p50)} / ${formatMs(figure.latency.p99)}` : "–";
 }
 
 function pct(part: number | null, whole: number): string {

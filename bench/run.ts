@@ -231,7 +231,7 @@ async function main(): Promise<number> {
   const load = new Worker<LoadApi>("load generator", here("./load.ts"));
   const [{ url: receiverUrl }] = await Promise.all([receiver.next<{ url: string }>("ready"), load.next("ready")]);
 
-  let ingestCeiling: ReturnType<ScenarioContext["ingestCeiling"]> | null = null;
+  const ingestCeilings = new Map<boolean, ReturnType<ScenarioContext["ingestCeiling"]>>();
   let servers = 0;
   const previous = new Map<string, ScenarioResult>();
   const ctx: ScenarioContext = {
@@ -239,13 +239,21 @@ async function main(): Promise<number> {
     receiver,
     receiverUrl,
     load,
-    ingestCeiling() {
-      ingestCeiling ??= (async () => {
-        const worker = new Worker<CeilingServerApi>("ingest ceiling server", here("./ingest-ceiling-server.ts"));
-        const { url } = await worker.next<{ url: string }>("ready");
-        return { url, worker };
-      })();
-      return ingestCeiling;
+    ingestCeiling(durable = false) {
+      let started = ingestCeilings.get(durable);
+      if (!started) {
+        started = (async () => {
+          const worker = new Worker<CeilingServerApi>(
+            durable ? "durable ingest ceiling server" : "ingest ceiling server",
+            here("./ingest-ceiling-server.ts"),
+            durable ? ["--durable", join(tempRoot, "durable-ingest-ceiling")] : [],
+          );
+          const { url } = await worker.next<{ url: string }>("ready");
+          return { url, worker };
+        })();
+        ingestCeilings.set(durable, started);
+      }
+      return started;
     },
     async startRelay(durable = false) {
       const worker = new Worker<CeilingServerApi>("relay ceiling server", here("./ingest-ceiling-server.ts"), [

@@ -112,8 +112,8 @@ export interface ScenarioContext {
   receiver: Worker<ReceiverApi>;
   receiverUrl: string;
   load: Worker<LoadApi>;
-  /** The bare ingest ceiling server (started on first use, shared). */
-  ingestCeiling(): Promise<{ url: string; worker: Worker<CeilingServerApi> }>;
+  /** The bare ingest ceiling server (started on first use, shared); `durable`: the one that commits each event first. */
+  ingestCeiling(durable?: boolean): Promise<{ url: string; worker: Worker<CeilingServerApi> }>;
   /**
    * A fresh ingest ceiling that relays every event to the receiver (S4's ceiling); stop it after use.
    * `durable`: each event is committed to SQLite before its 202 (S4's durable ceiling).
