@@ -6,6 +6,8 @@ import { formatCount, formatMs, round } from "./stats.ts";
  * (hookline_ingest_commit_seconds, hookline_ingest_commit_events): read at the
  * start and the end of a measured window, the difference says how many commits
  * the window had, how many events each held and how long requests waited for them.
+ * The same two readings give the HTTP thread's garbage-collection pauses
+ * (prom-client's nodejs_gc_duration_seconds, which sees that thread's heap only).
  */
 
 /** One reading of the two histograms, summed over their series. */
@@ -15,6 +17,8 @@ interface CommitReading {
   waitSum: number;
   commits: number;
   events: number;
+  /** Pauses by GC kind (minor, major, incremental, …): how many, and their seconds in all. */
+  gc: Map<string, { count: number; seconds: number }>;
 }
 
 export interface IngestCommits {
@@ -22,9 +26,12 @@ export interface IngestCommits {
   eventsPerCommit: number | null;
   /** Mean wait for a commit, and quantiles estimated from the buckets (as Prometheus' histogram_quantile does), in ms. */
   waitMs: { mean: number | null; p50: number | null; p90: number | null; p99: number | null };
+  /** The HTTP thread's GC pauses over the window, by kind: how many, mean length, share of the window. */
+  gc: { kind: string; pauses: number; meanMs: number; percentOfTime: number }[];
 }
 
-const SAMPLE = /^(hookline_ingest_commit_(?:seconds|events)_(?:bucket|sum|count))\{([^}]*)\} (\S+)$/;
+const SAMPLE =
+  /^(hookline_ingest_commit_(?:seconds|events)_(?:bucket|sum|count)|nodejs_gc_duration_seconds_(?:sum|count))\{([^}]*)\} (\S+)$/;
 
 /** Reads the server's /metrics; null when it does not answer or has no such metrics. */
 export async function readCommits(origin: string): Promise<CommitReading | null> {
@@ -39,7 +46,7 @@ export async function readCommits(origin: string): Promise<CommitReading | null>
   } catch {
     return null;
   }
-  const reading: CommitReading = { waitBuckets: new Map(), waitSum: 0, commits: 0, events: 0 };
+  const reading: CommitReading = { waitBuckets: new Map(), waitSum: 0, commits: 0, events: 0, gc: new Map() };
   let seen = false;
   for (const line of text.split("\n")) {
     const match = SAMPLE.exec(line);
@@ -47,7 +54,13 @@ export async function readCommits(origin: string): Promise<CommitReading | null>
     seen = true;
     const [, name, labels, raw] = match as unknown as [string, string, string, string];
     const value = Number(raw);
-    if (name === "hookline_ingest_commit_seconds_bucket") {
+    if (name.startsWith("nodejs_gc_")) {
+      const kind = /kind="([^"]+)"/.exec(labels)?.[1] ?? "other";
+      const pauses = reading.gc.get(kind) ?? { count: 0, seconds: 0 };
+      if (name.endsWith("_count")) pauses.count += value;
+      else pauses.seconds += value;
+      reading.gc.set(kind, pauses);
+    } else if (name === "hookline_ingest_commit_seconds_bucket") {
       const bound = /le="([^"]+)"/.exec(labels)?.[1] ?? "+Inf";
       const le = bound === "+Inf" ? Number.POSITIVE_INFINITY : Number(bound);
       reading.waitBuckets.set(le, (reading.waitBuckets.get(le) ?? 0) + value);
@@ -95,6 +108,20 @@ export function commitsBetween(
       p90: roundOrNull(quantile(0.9)),
       p99: roundOrNull(quantile(0.99)),
     },
+    gc: [...after.gc].flatMap(([kind, { count, seconds: paused }]) => {
+      const was = before.gc.get(kind) ?? { count: 0, seconds: 0 };
+      const pauses = count - was.count;
+      if (pauses <= 0) return [];
+      const total = paused - was.seconds;
+      return [
+        {
+          kind,
+          pauses,
+          meanMs: round((total / pauses) * 1000, 2),
+          percentOfTime: round((total / seconds) * 100, 1),
+        },
+      ];
+    }),
   };
 }
 
@@ -123,8 +150,13 @@ export function commitMeter(origin: string) {
 export function commitNote(commits: IngestCommits | null): string[] {
   if (!commits) return [];
   const { waitMs } = commits;
+  const gc = commits.gc.map(
+    (pauses) =>
+      `${pauses.kind} ${formatCount(pauses.pauses)} × ${formatMs(pauses.meanMs)} ms (${pauses.percentOfTime}% of the time)`,
+  );
   return [
     `ingest commits (the server's /metrics): ${formatCount(commits.commitsPerS)}/s, ${commits.eventsPerCommit ?? "–"} events each on average; requests waited for theirs ${formatMs(waitMs.mean)} ms on average, p50 ≈ ${formatMs(waitMs.p50)} / p90 ≈ ${formatMs(waitMs.p90)} / p99 ≈ ${formatMs(waitMs.p99)} ms (estimated from the histogram's buckets)`,
+    ...(gc.length > 0 ? [`HTTP thread's GC pauses over the window (the server's /metrics): ${gc.join("; ")}`] : []),
   ];
 }
 
