@@ -1,7 +1,9 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
+#!/usr/bin/env -S node --max-semi-space-size=12
 // V8 sizes the young generation from the machine's memory (64 MB on a 24 GiB machine) and keeps
-// it full under load; 8 MB semi-spaces cut the server's RSS after load by ~100 MB (S6: 302–308 →
-// 199–202 MB) with no measurable CPU cost. The image and the systemd unit pass the same flags.
+// it full under load (S6: RSS 302–308 MB after load). 12 MB semi-spaces keep it at ~250–260 MB
+// and gave S4 its lowest latency: 8 MB paused the HTTP thread for scavenges twice as often (S4
+// p50 6.1–6.8 ms against 4.2–4.7), 24–32 MB gave 4.6–6.0 ms (docs/benchmarks.md). The image and
+// the systemd unit pass the same flags.
 // Plain JavaScript so that an old Node gets a clear message instead of a syntax error.
 const major = Number(process.versions.node.split(".")[0]);
 if (major < 24) {
