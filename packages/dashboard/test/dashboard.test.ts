@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import { newAccount } from "../../server/test/helpers/api.ts";
+import { deliveriesOf, deliveryWhen, newAccount } from "../../server/test/helpers/api.ts";
 import { startTestHookline, type TestHookline } from "../../server/test/helpers/hookline.ts";
 import { answer, type Receiver, startReceiver } from "../../server/test/helpers/receiver.ts";
 import { browserUnavailable, launchBrowser, screenshot, using } from "./browser.ts";
@@ -113,6 +113,30 @@ describe("dashboard in Chromium", { skip: browserUnavailable() ?? false }, () =>
         await page.getByText("succeeded").first().waitFor(WAIT);
         await page.getByRole("list", { name: "Attempts" }).getByText("200", { exact: true }).waitFor(WAIT);
         assert.equal(failing.requests.length, 2);
+      });
+    } finally {
+      await failing.close();
+    }
+  });
+
+  it("a delivery whose endpoint was deleted says so instead of offering Retry now", async () => {
+    const failing = await startReceiver(answer(500, "gone soon"));
+    try {
+      const { id, test } = await newAccount(h, "Deleted Co");
+      const endpoint = (await test.post("/v1/endpoints", { url: `${failing.url}/hooks` })).body;
+      const event = (await test.post("/v1/events", { type: "transfer.completed", data: { amount: "7" } })).body;
+      const [delivery] = await deliveriesOf(test, event.id);
+      assert.ok(delivery);
+      await deliveryWhen(test, delivery.id, (d) => d.attempt_count === 1, "the first attempt recorded");
+      assert.equal((await test.delete(`/v1/endpoints/${endpoint.id}`)).status, 204);
+
+      const page = await operatorPage();
+      await using(page, "deleted-endpoint", async () => {
+        await page.goto(`${h.url}/accounts/${id}/test/events/${event.id}`);
+        await page.getByText(`Deleted endpoint ${endpoint.id}`).waitFor(WAIT);
+        await page.getByText(/Its endpoint was deleted, so this delivery can no longer be retried/).waitFor(WAIT);
+        assert.equal(await page.getByRole("button", { name: "Retry now" }).count(), 0);
+        await page.getByRole("list", { name: "Attempts" }).getByText("500", { exact: true }).waitFor(WAIT);
       });
     } finally {
       await failing.close();

@@ -22,12 +22,19 @@ export function DeliveryCard({ base, scope, delivery, onRetried }: Props) {
     await api.retryDelivery(scope, delivery.id);
     onRetried();
   });
+  const endpoint = usePolledResource((signal) => api.getEndpoint(scope, delivery.endpoint_id, signal), null);
+  const endpointDeleted = endpoint.error instanceof ApiError && endpoint.error.status === 404;
 
   return (
     <article className="card stack-tight" aria-labelledby={headingId}>
       <div className="row spread">
         <h3 id={headingId} className="delivery-heading">
-          <EndpointLabel base={base} scope={scope} endpointId={delivery.endpoint_id} />
+          <EndpointLabel
+            base={base}
+            endpointId={delivery.endpoint_id}
+            url={endpoint.data?.url}
+            deleted={endpointDeleted}
+          />
         </h3>
         <StatusBadge status={delivery.status} />
       </div>
@@ -39,12 +46,16 @@ export function DeliveryCard({ base, scope, delivery, onRetried }: Props) {
       {delivery.status === "pending" && delivery.next_attempt_at && (
         <NextRetry delivery={delivery} at={delivery.next_attempt_at} />
       )}
-      <div>
-        <button type="button" className="secondary" onClick={() => retry.run()} disabled={retry.busy}>
-          Retry now
-        </button>
-        <ErrorText error={retry.error} />
-      </div>
+      {endpointDeleted ? (
+        <p className="muted small">Its endpoint was deleted, so this delivery can no longer be retried.</p>
+      ) : (
+        <div>
+          <button type="button" className="secondary" onClick={() => retry.run()} disabled={retry.busy}>
+            Retry now
+          </button>
+          <ErrorText error={retry.error} />
+        </div>
+      )}
       <AttemptTimeline scope={scope} deliveryId={delivery.id} />
     </article>
   );
@@ -63,9 +74,18 @@ function NextRetry({ delivery, at }: { delivery: Delivery; at: string }) {
 }
 
 /** The endpoint's URL when it still exists (a deleted endpoint answers 404: its id is shown). */
-function EndpointLabel({ base, scope, endpointId }: { base: AccountBase; scope: Scope; endpointId: string }) {
-  const endpoint = usePolledResource((signal) => api.getEndpoint(scope, endpointId, signal), null);
-  if (endpoint.error instanceof ApiError && endpoint.error.status === 404) {
+function EndpointLabel({
+  base,
+  endpointId,
+  url,
+  deleted,
+}: {
+  base: AccountBase;
+  endpointId: string;
+  url: string | undefined;
+  deleted: boolean;
+}) {
+  if (deleted) {
     return (
       <span>
         Deleted endpoint <span className="mono">{endpointId}</span>
@@ -74,7 +94,7 @@ function EndpointLabel({ base, scope, endpointId }: { base: AccountBase; scope: 
   }
   return (
     <Link href={endpointPath(base, endpointId)} className="mono endpoint-url">
-      {endpoint.data?.url ?? endpointId}
+      {url ?? endpointId}
     </Link>
   );
 }
