@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { ServerResponse } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { Webhook } from "standardwebhooks";
 import { eventually } from "./helpers/client.ts";
@@ -139,6 +140,50 @@ describe("delivery end to end", () => {
       assert.equal(after.body.next_attempt_at, null);
     } finally {
       await down.close();
+    }
+  });
+  it("records the attempts that were in flight when their endpoint was deleted", async () => {
+    const held: { type: string; res: ServerResponse }[] = [];
+    const holding = await startReceiver((request, res) => {
+      held.push({ type: JSON.parse(request.body).type, res });
+    });
+    try {
+      const endpoint = await h.test.post("/v1/endpoints", { url: holding.url, event_types: ["held.ok", "held.down"] });
+      const ok = await h.test.post("/v1/events", { type: "held.ok", data: {} });
+      const down = await h.test.post("/v1/events", { type: "held.down", data: {} });
+      await holding.waitFor(2);
+      assert.equal((await h.test.delete(`/v1/endpoints/${endpoint.body.id}`)).status, 204);
+      const [whileInFlight] = (await h.test.get(`/v1/events/${ok.body.id}/deliveries`)).body.data;
+      assert.equal(whileInFlight.status, "cancelled");
+
+      for (const { type, res } of held) {
+        res.statusCode = type === "held.ok" ? 204 : 503;
+        res.end();
+      }
+      const settled = async (eventId: string) =>
+        eventually(async () => {
+          const [delivery] = (await h.test.get(`/v1/events/${eventId}/deliveries`)).body.data;
+          return delivery?.attempt_count === 1 ? delivery : undefined;
+        });
+      // The receiver acknowledged it: delivered, though the endpoint is gone.
+      const acknowledged = await settled(ok.body.id);
+      assert.equal(acknowledged.status, "succeeded");
+      assert.equal(acknowledged.last_status_code, 204);
+      // Refused: no attempt follows, and the delivery stays cancelled with why.
+      const refused = await settled(down.body.id);
+      assert.equal(refused.status, "cancelled");
+      assert.equal(refused.last_status_code, 503);
+      assert.equal(refused.last_error, "endpoint_deleted");
+      assert.equal(refused.next_attempt_at, null);
+      const attempts = await h.test.get(`/v1/deliveries/${refused.id}/attempts`);
+      assert.deepEqual(
+        attempts.body.data.map((attempt: { status_code: number }) => attempt.status_code),
+        [503],
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(holding.requests.length, 2, "no attempt after the endpoint was deleted");
+    } finally {
+      await holding.close();
     }
   });
   it("spaces requests to an endpoint with rate_limit_per_s", async () => {

@@ -1,13 +1,20 @@
 import type { Outcome } from "./store.ts";
 
+/** Where an outcome's endpoint stands when the outcome is written. */
+export type EndpointState = "enabled" | "disabled" | "deleted";
+
 /**
  * What an outcome writes to its delivery, shared by both backends: an endpoint
- * disabled or deleted meanwhile gets no further attempts, and the last error is the
+ * disabled meanwhile gets no further attempts; one deleted meanwhile leaves the
+ * delivery cancelled unless this attempt was acknowledged. The last error is the
  * transport error or, for a non-2xx answer, `http_<status>`.
  */
-export function recordedState(outcome: Outcome, endpointEnabled: boolean) {
-  const stops = outcome.status === "pending" && !endpointEnabled;
+export function recordedState(outcome: Outcome, endpoint: EndpointState) {
   const { statusCode, error } = outcome.attempt;
+  if (endpoint === "deleted" && outcome.status !== "succeeded") {
+    return { status: "cancelled" as const, nextAttemptAt: null, lastError: "endpoint_deleted" };
+  }
+  const stops = outcome.status === "pending" && endpoint === "disabled";
   return {
     status: stops ? ("failed" as const) : outcome.status,
     nextAttemptAt: stops ? null : outcome.nextAttemptAt,

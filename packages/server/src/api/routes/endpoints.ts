@@ -184,7 +184,8 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
       config: { auth: "account" },
       schema: {
         summary: "Delete an endpoint",
-        description: "Its pending deliveries are cancelled.",
+        description:
+          "Its pending deliveries are cancelled; an attempt already on its way is still recorded when it ends.",
         params: IdParams,
         response: { 204: noContent("Deleted") },
       },

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { newId } from "../../ids.ts";
 import { RATE_AHEAD_MS, rateSlots } from "../claim-rules.ts";
-import { failingReason, failureStreaks, recordedState } from "../outcome-rules.ts";
+import { type EndpointState, failingReason, failureStreaks, recordedState } from "../outcome-rules.ts";
 import { disabledEndpoint, toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, DisabledEndpoint, Outcome, Page, Scope } from "../store.ts";
 import { type Database, PLANNED_EACH_RUN, type Sql } from "./database.ts";
@@ -183,11 +183,16 @@ export function deliveryQueries(db: Database) {
       const key = claimKey(claim.deliveryId, claim.claimToken);
       return !claimed.has(key) && claimed.add(key);
     });
-    const enabledRows = await tx.all("SELECT id, enabled FROM endpoints WHERE id = ANY($1::text[])", [
-      [...new Set(unique.map(({ claim }) => claim.endpointId))],
-    ]);
-    const enabled = new Set(enabledRows.filter((row) => row.enabled === 1).map((row) => String(row.id)));
-    const states = unique.map((outcome) => recordedState(outcome, enabled.has(outcome.claim.endpointId)));
+    // KEY SHARE: an endpoint deleted from here to the commit would miss the deliveries written below.
+    const enabledRows = await tx.all(
+      "SELECT id, enabled FROM endpoints WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE",
+      [[...new Set(unique.map(({ claim }) => claim.endpointId))]],
+    );
+    const endpointStates = new Map<string, EndpointState>(
+      enabledRows.map((row) => [String(row.id), row.enabled === 1 ? "enabled" : "disabled"]),
+    );
+    const stateOf = (endpointId: string) => endpointStates.get(endpointId) ?? "deleted";
+    const states = unique.map((outcome) => recordedState(outcome, stateOf(outcome.claim.endpointId)));
     const changed = new Set(
       unique.length === 0
         ? []
@@ -219,7 +224,10 @@ export function deliveryQueries(db: Database) {
     const recordedOutcomes = unique.filter(({ claim }) => changed.has(claimKey(claim.deliveryId, claim.claimToken)));
     const touched = new Set(recordedOutcomes.map(({ claim }) => claim.endpointId));
     const stats = tally(now);
-    for (const { claim, attempt } of recordedOutcomes) stats.count(claim.endpointId, attempt);
+    for (const { claim, attempt } of recordedOutcomes) {
+      // A deleted endpoint's health figures went with it.
+      if (stateOf(claim.endpointId) !== "deleted") stats.count(claim.endpointId, attempt);
+    }
     if (recordedOutcomes.length > 0) {
       await tx.run(
         `INSERT INTO attempts (id, delivery_id, started_at, duration_ms, status_code, error, response_snippet,

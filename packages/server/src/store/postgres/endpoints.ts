@@ -100,7 +100,9 @@ export function endpointQueries(db: Database) {
           ])) > 0;
         if (deleted) {
           await tx.run(
-            `UPDATE deliveries SET status = 'cancelled', due_at = NULL, next_attempt_at = NULL, claim_token = NULL,
+            // A claimed delivery keeps its claim token, so the outcome of an attempt in flight is still recorded.
+            `UPDATE deliveries SET status = 'cancelled', due_at = NULL, next_attempt_at = NULL,
+              claim_token = CASE WHEN status = 'delivering' THEN claim_token END,
               last_error = 'endpoint_deleted', updated_at = $1
             WHERE endpoint_id = $2 AND due_at IS NOT NULL AND status IN ('pending', 'delivering')`,
             [now, id],

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { newId } from "../../ids.ts";
 import { capOf, RATE_AHEAD_MS, rateSlots } from "../claim-rules.ts";
-import { failingReason, failureStreaks, recordedState } from "../outcome-rules.ts";
+import { type EndpointState, failingReason, failureStreaks, recordedState } from "../outcome-rules.ts";
 import { disabledEndpoint, type Row, toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, DisabledEndpoint, Outcome, Page, Scope } from "../store.ts";
 import { prepareAll, transaction } from "./database.ts";
@@ -136,19 +136,21 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     const disabled: DisabledEndpoint[] = [];
     const touched = new Set<string>();
     const tally = startTally(now);
-    // Nothing in this loop disables an endpoint, so one read per endpoint serves the batch.
-    const enabled = new Map<string, boolean>();
-    const isEnabled = (endpointId: string) => {
-      let value = enabled.get(endpointId);
-      if (value === undefined) {
-        value = (sql.endpointEnabled.get(endpointId) as Row | undefined)?.enabled === 1;
-        enabled.set(endpointId, value);
+    // Nothing in this loop disables or deletes an endpoint, so one read per endpoint serves the batch.
+    const states = new Map<string, EndpointState>();
+    const stateOf = (endpointId: string) => {
+      let state = states.get(endpointId);
+      if (state === undefined) {
+        const row = sql.endpointEnabled.get(endpointId) as Row | undefined;
+        state = row === undefined ? "deleted" : row.enabled === 1 ? "enabled" : "disabled";
+        states.set(endpointId, state);
       }
-      return value;
+      return state;
     };
     for (const outcome of outcomes) {
       const { claim, attempt } = outcome;
-      const { status, nextAttemptAt, lastError } = recordedState(outcome, isEnabled(claim.endpointId));
+      const endpoint = stateOf(claim.endpointId);
+      const { status, nextAttemptAt, lastError } = recordedState(outcome, endpoint);
       const changed = sql.complete.run(
         status,
         outcome.scheduledAttempts,
@@ -163,7 +165,8 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
       if (!changed) continue;
       recordedOutcomes.push(outcome);
       touched.add(claim.endpointId);
-      tally.count(claim.endpointId, attempt);
+      // A deleted endpoint's health figures went with it.
+      if (endpoint !== "deleted") tally.count(claim.endpointId, attempt);
       sql.insertAttempt.run(
         newId("att", attempt.startedAt),
         claim.deliveryId,

@@ -36,8 +36,9 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
     update: `UPDATE endpoints SET url = ?, description = ?, event_types = ?, enabled = ?, disabled_reason = ?,
       rate_limit_per_s = ?, max_in_flight = ?, retry_schedule = ?, updated_at = ? WHERE id = ?`,
     delete: "DELETE FROM endpoints WHERE id = ? AND account_id = ? AND environment = ?",
+    // A claimed delivery keeps its claim token, so the outcome of an attempt in flight is still recorded.
     cancelDeliveries: `UPDATE deliveries SET status = 'cancelled', due_at = NULL, next_attempt_at = NULL,
-      claim_token = NULL, last_error = 'endpoint_deleted', updated_at = ?
+      claim_token = iif(status = 'delivering', claim_token, NULL), last_error = 'endpoint_deleted', updated_at = ?
       WHERE endpoint_id = ? AND due_at IS NOT NULL AND status IN ('pending', 'delivering')`,
     rotate: `UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = ?, secret = ?, updated_at = ?
       WHERE id = ? AND account_id = ? AND environment = ?`,
