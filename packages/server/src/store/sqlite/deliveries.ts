@@ -26,20 +26,22 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
         AND id NOT IN (SELECT value FROM json_each(?2))
         AND (kind = 'http' AND NOT ?6
           OR kind = 'listen' AND (listener_node = ?5 AND listener_until > ?1 OR NOT ?6 AND coalesce(listener_until, 0) <= ?1))
-      ORDER BY next_due_at LIMIT ?3`,
+      ORDER BY next_due_at LIMIT +?3`,
     reserveRate: "UPDATE endpoints SET rate_next_at = ? WHERE id = ?",
     // One endpoint's oldest due deliveries, straight from the (endpoint_id, due_at) index.
     dueOf:
-      "SELECT id FROM deliveries WHERE endpoint_id = ? AND due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?",
-    // Everything one attempt needs, read only for the deliveries actually claimed.
+      "SELECT id FROM deliveries WHERE endpoint_id = ? AND due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT +?",
+    // Everything one attempt needs, read only for the deliveries actually claimed, in the order given.
     claimed: `SELECT d.id, d.event_id, d.endpoint_id, d.scheduled_attempts, d.next_attempt_at, d.manual, e.body,
         p.url, p.environment, p.kind, p.secret, p.previous_secret, p.previous_secret_expires_at, p.retry_schedule,
         p.max_in_flight, p.rate_limit_per_s
-      FROM deliveries d
+      FROM json_each(?) AS j
+      CROSS JOIN deliveries d ON d.id = j.value
       CROSS JOIN endpoints p ON p.id = d.endpoint_id
       CROSS JOIN events e ON e.id = d.event_id
-      WHERE d.id = ?`,
-    lease: "UPDATE deliveries SET status = 'delivering', due_at = ?, claim_token = ?, updated_at = ? WHERE id = ?",
+      ORDER BY j.key`,
+    lease: `UPDATE deliveries SET status = 'delivering', due_at = ?1, claim_token = ?2, updated_at = ?3
+      WHERE id IN (SELECT value FROM json_each(?4))`,
     // Guarded by the claim token: a worker whose lease was lost writes nothing.
     complete: `UPDATE deliveries SET status = ?, attempt_count = attempt_count + 1, scheduled_attempts = ?,
         next_attempt_at = ?, due_at = ?, manual = 0, claim_token = NULL, last_status_code = ?, last_error = ?,
@@ -93,13 +95,15 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
       const slots = rate === null ? null : rateSlots(rate, endpoint.rate_next_at as number | null, now, wanted);
       const room = slots ? slots.count : wanted;
       if (room <= 0) continue;
-      const ids = (sql.dueOf.all(endpointId, now, room) as Row[]).map((row) => String(row.id));
-      for (const [i, id] of ids.entries()) {
-        const claimToken = randomUUID();
-        sql.lease.run(now + leaseMs, claimToken, now, id);
-        claims.push(toClaim(sql.claimed.get(id) as Row, claimToken, now, now + leaseMs, slots?.sendAt(i)));
+      const ids = JSON.stringify((sql.dueOf.all(endpointId, now, room) as Row[]).map((row) => row.id));
+      // One token for the claim: a delivery is in it once, and a later claim of it gets another.
+      const claimToken = randomUUID();
+      sql.lease.run(now + leaseMs, claimToken, now, ids);
+      const rows = sql.claimed.all(ids) as Row[];
+      for (const [i, row] of rows.entries()) {
+        claims.push(toClaim(row, claimToken, now, now + leaseMs, slots?.sendAt(i)));
       }
-      if (slots) sql.reserveRate.run(slots.nextFreeAt(ids.length), endpointId);
+      if (slots) sql.reserveRate.run(slots.nextFreeAt(rows.length), endpointId);
       queue.refresh([endpointId]);
       if (claims.length === limit) break;
     }
