@@ -107,20 +107,3 @@ export function leasedClaim(
     toClaim({ ...row, scheduled_attempts: 0, next_attempt_at: now, manual: 0 }, leasing.token, now, leasing.until),
   );
 }
-
-/** Where a request's leases begin, so a rollback can forget them. */
-export function leaseMark(leasing: Leasing | null) {
-  return { claims: leasing?.claims.length ?? 0, rooms: leasing?.room.size ?? 0 };
-}
-
-/**
- * A request rolled back: the leases it wrote are gone, so are their claims. Rooms it
- * first decided are forgotten (on a shared store, the row lock behind them went with
- * the savepoint); rooms decided before it stay used, which is safe.
- */
-export function forgetLeases(leasing: Leasing | null, mark: ReturnType<typeof leaseMark>) {
-  if (!leasing) return;
-  leasing.left += leasing.claims.length - mark.claims;
-  leasing.claims.length = mark.claims;
-  for (const endpointId of [...leasing.room.keys()].slice(mark.rooms)) leasing.room.delete(endpointId);
-}

@@ -3,10 +3,8 @@ import { HooklineError } from "../../errors.ts";
 import { newId } from "../../ids.ts";
 import {
   eventBody,
-  forgetLeases,
   type Leasing,
   leasedClaim,
-  leaseMark,
   startLeasing,
   type Target,
   takeRoom,
@@ -59,11 +57,15 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
 
   /**
    * Commits many API requests in one transaction (group commit): one fsync for
-   * all of them. Each request gets a savepoint, so one bad request fails alone.
+   * all of them. A request fails alone only while its targets are looked up,
+   * before it writes anything (a test event's endpoint missing or disabled), so
+   * no request needs a savepoint of its own; any later error fails the commit.
    */
   function ingest(requests: IngestRequest[], now: number, lease: ClaimRequest | null): Ingested {
     const targetsByScope = new Map<string, Target[]>();
-    const targetsOf = (scope: Scope) => {
+    const targetsOf = (request: IngestRequest) => {
+      const { scope } = request;
+      if (request.onlyEndpointId) return onlyTarget(scope, request.onlyEndpointId);
       const key = `${scope.accountId}/${scope.environment}`;
       let targets = targetsByScope.get(key);
       if (!targets) {
@@ -75,27 +77,20 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
     const leasing = startLeasing(lease, now);
     return transaction(db, () => {
       const results = requests.map((request): IngestResult => {
-        db.exec("SAVEPOINT request");
-        const mark = leaseMark(leasing);
+        let targets: Target[];
         try {
-          const targets = request.onlyEndpointId
-            ? onlyTarget(request.scope, request.onlyEndpointId)
-            : targetsOf(request.scope);
-          const reached = new Map<string, number>();
-          const events = request.events.map((event) =>
-            ingestOne(request.scope, event, targets, { reached, leasing, now }),
-          );
-          // Once per endpoint, not per delivery: a batch of 1000 to one endpoint is one update.
-          for (const [endpointId, due] of reached) queue.dueBy(endpointId, due);
-          db.exec("RELEASE request");
-          return { ok: true as const, events, deliveries: events.reduce((sum, e) => sum + e.deliveries, 0) };
+          targets = targetsOf(request);
         } catch (error) {
-          db.exec("ROLLBACK TO request");
-          db.exec("RELEASE request");
-          forgetLeases(leasing, mark);
           if (error instanceof HooklineError) return { ok: false as const, error };
           throw error;
         }
+        const reached = new Map<string, number>();
+        const events = request.events.map((event) =>
+          ingestOne(request.scope, event, targets, { reached, leasing, now }),
+        );
+        // Once per endpoint, not per delivery: a batch of 1000 to one endpoint is one update.
+        for (const [endpointId, due] of reached) queue.dueBy(endpointId, due);
+        return { ok: true as const, events, deliveries: events.reduce((sum, e) => sum + e.deliveries, 0) };
       });
       return { results, claims: leasing?.claims ?? [] };
     });
