@@ -212,6 +212,44 @@ describe("PostgreSQL store under concurrent writers", {
     assert.equal((await store.getDelivery(stale, first.deliveryId))?.status, "succeeded");
   });
 
+  it("an outcome whose endpoint is deleted after it read the endpoint leaves the delivery cancelled", async () => {
+    const account = await store.createAccount("gone", { test: hashKey("gt"), live: hashKey("gl") }, Date.now());
+    const gone: Scope = { accountId: account.id, environment: "test" };
+    const goneEndpoint = (await store.createEndpoint(gone, endpointInput("http://127.0.0.1:9/"), Date.now())).id;
+    const now = Date.now();
+    await store.ingest([{ scope: gone, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }], now);
+    const [claimed] = (await store.settle([], claim(now), now)).claims.filter((c) => c.endpointId === goneEndpoint);
+    assert.ok(claimed);
+
+    // Another node's delete holds the delivery, so the outcome's write waits after it read the endpoint
+    // as enabled; the delete (what deleteEndpoint writes) then commits first.
+    const deleter = new pg.Client({ connectionString: url });
+    await deleter.connect();
+    try {
+      await deleter.query(`SET search_path = ${schema}`);
+      await deleter.query("BEGIN");
+      await deleter.query("SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE", [claimed.deliveryId]);
+      const settled = store.settle([attemptOutcome(claimed, 503, now + 60_000, now)], null, now);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await deleter.query("DELETE FROM endpoints WHERE id = $1", [goneEndpoint]);
+      await deleter.query(
+        `UPDATE deliveries SET status = 'cancelled', due_at = NULL, next_attempt_at = NULL,
+          last_error = 'endpoint_deleted', updated_at = $1 WHERE endpoint_id = $2`,
+        [now, goneEndpoint],
+      );
+      await deleter.query("COMMIT");
+      assert.equal((await settled).recorded, 1);
+    } finally {
+      await deleter.end();
+    }
+    const delivery = await store.getDelivery(gone, claimed.deliveryId);
+    assert.equal(delivery?.status, "cancelled");
+    assert.equal(delivery?.nextAttemptAt, null);
+    assert.equal(delivery?.lastError, "endpoint_deleted");
+    assert.equal(delivery?.lastStatusCode, 503);
+    assert.equal(delivery?.attemptCount, 1);
+  });
+
   it("a retry waiting for an endpoint's delete holds no delivery the delete must cancel (no deadlock)", async () => {
     const account = await store.createAccount("gone", { test: hashKey("gt"), live: hashKey("gl") }, Date.now());
     const gone: Scope = { accountId: account.id, environment: "test" };

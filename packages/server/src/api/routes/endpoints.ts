@@ -185,7 +185,7 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
       schema: {
         summary: "Delete an endpoint",
         description:
-          "Its pending deliveries are cancelled; an attempt already on its way is still recorded when it ends.",
+          "Its unfinished deliveries are cancelled; a request already claimed may still go out, and what it gets is recorded.",
         params: IdParams,
         response: { 204: noContent("Deleted") },
       },

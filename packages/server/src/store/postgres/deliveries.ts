@@ -183,11 +183,9 @@ export function deliveryQueries(db: Database) {
       const key = claimKey(claim.deliveryId, claim.claimToken);
       return !claimed.has(key) && claimed.add(key);
     });
-    // KEY SHARE: an endpoint deleted from here to the commit would miss the deliveries written below.
-    const enabledRows = await tx.all(
-      "SELECT id, enabled FROM endpoints WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE",
-      [[...new Set(unique.map(({ claim }) => claim.endpointId))]],
-    );
+    const enabledRows = await tx.all("SELECT id, enabled FROM endpoints WHERE id = ANY($1::text[])", [
+      [...new Set(unique.map(({ claim }) => claim.endpointId))],
+    ]);
     const endpointStates = new Map<string, EndpointState>(
       enabledRows.map((row) => [String(row.id), row.enabled === 1 ? "enabled" : "disabled"]),
     );
@@ -198,10 +196,16 @@ export function deliveryQueries(db: Database) {
         ? []
         : (
             await tx.all(
-              `${PLANNED_EACH_RUN}UPDATE deliveries d SET status = o.status, attempt_count = attempt_count + 1,
-                scheduled_attempts = o.scheduled_attempts, next_attempt_at = o.next_attempt_at, due_at = o.due_at,
-                manual = 0, claim_token = NULL, last_status_code = o.status_code, last_error = o.last_error,
-                updated_at = $1
+              // A delivery cancelled while its attempt ran (its endpoint deleted after the read above:
+              // only a delete cancels a claimed delivery) stays cancelled unless this attempt succeeded.
+              `${PLANNED_EACH_RUN}UPDATE deliveries d SET attempt_count = attempt_count + 1,
+                scheduled_attempts = o.scheduled_attempts, manual = 0, claim_token = NULL,
+                last_status_code = o.status_code, updated_at = $1,
+                status = CASE WHEN d.status = 'cancelled' AND o.status <> 'succeeded' THEN 'cancelled' ELSE o.status END,
+                next_attempt_at = CASE WHEN d.status = 'cancelled' THEN NULL ELSE o.next_attempt_at END,
+                due_at = CASE WHEN d.status = 'cancelled' THEN NULL ELSE o.due_at END,
+                last_error = CASE WHEN d.status = 'cancelled' AND o.status <> 'succeeded' THEN 'endpoint_deleted'
+                  ELSE o.last_error END
               FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::int[], $9::text[])
                 AS o(id, token, status, scheduled_attempts, next_attempt_at, due_at, status_code, last_error)
               WHERE d.id = o.id AND d.claim_token = o.token
