@@ -213,7 +213,7 @@ describe("PostgreSQL store under concurrent writers", {
   });
 
   it("an outcome whose endpoint is deleted after it read the endpoint leaves the delivery cancelled", async () => {
-    const account = await store.createAccount("gone", { test: hashKey("gt"), live: hashKey("gl") }, Date.now());
+    const account = await store.createAccount("deleted", { test: hashKey("dt"), live: hashKey("dl") }, Date.now());
     const gone: Scope = { accountId: account.id, environment: "test" };
     const goneEndpoint = (await store.createEndpoint(gone, endpointInput("http://127.0.0.1:9/"), Date.now())).id;
     const now = Date.now();
