@@ -18,6 +18,8 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     retryPending: "UPDATE deliveries SET manual = 1, due_at = ?, updated_at = ? WHERE id = ?",
     retryFinal: `UPDATE deliveries SET status = 'pending', manual = 1, due_at = ?, next_attempt_at = NULL, updated_at = ?
       WHERE id = ?`,
+    // `LIMIT +?`, not `LIMIT ?`: SQLite plans with a bound LIMIT's value, so binding one makes it
+    // prepare the statement again on every run (docs/benchmarks.md, "Changes on 2026-11-29").
     // Endpoints with work due, the longest-waiting first; a rate-limited one only while it has a free
     // send time; a listen endpoint only by the process holding its listener, or by any while none does.
     dueEndpoints: `SELECT id, max_in_flight, rate_limit_per_s, rate_next_at FROM endpoints
