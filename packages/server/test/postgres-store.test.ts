@@ -18,6 +18,24 @@ describe("PostgreSQL store under concurrent writers", {
   let scope: Scope;
   let endpointId: string;
   const claim = (now: number) => claimRequest(now, 10);
+  /** An account of the test's own (keys derived from `name`) with one endpoint. */
+  const ownEndpoint = async (name: string) => {
+    const account = await store.createAccount(
+      name,
+      { test: hashKey(`${name}-t`), live: hashKey(`${name}-l`) },
+      Date.now(),
+    );
+    const scope: Scope = { accountId: account.id, environment: "test" };
+    const endpointId = (await store.createEndpoint(scope, endpointInput("http://127.0.0.1:9/"), Date.now())).id;
+    return { scope, endpointId };
+  };
+  /** Another node's connection, in this test's schema. */
+  const otherNode = async () => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(`SET search_path = ${schema}`);
+    return client;
+  };
 
   before(async () => {
     store = await createPostgresStore({ url: url as string, schema, poolSize: 5 });
@@ -38,9 +56,7 @@ describe("PostgreSQL store under concurrent writers", {
 
     // A transaction of another node holds an idempotency key, so the ingest below waits inside its commit,
     // after its first request made a new delivery due.
-    const holder = new pg.Client({ connectionString: url });
-    await holder.connect();
-    await holder.query(`SET search_path = ${schema}`);
+    const holder = await otherNode();
     await holder.query("BEGIN");
     await holder.query(
       "INSERT INTO events (id, account_id, environment, type, body, idempotency_key, created_at) VALUES ('evt_hold', $1, 'test', 't', '{}', 'held', 0)",
@@ -90,10 +106,8 @@ describe("PostgreSQL store under concurrent writers", {
   });
 
   it("an idempotency key another node stores during the commit makes that event a replay of the stored one", async () => {
-    const holder = new pg.Client({ connectionString: url });
-    await holder.connect();
+    const holder = await otherNode();
     try {
-      await holder.query(`SET search_path = ${schema}`);
       await holder.query("BEGIN");
       await holder.query(
         "INSERT INTO events (id, account_id, environment, type, body, idempotency_key, created_at) VALUES ('evt_taken', $1, 'test', 't', '{}', 'taken', 0)",
@@ -151,10 +165,8 @@ describe("PostgreSQL store under concurrent writers", {
 
     // Another node's claim or outcome write holds the endpoint's row until it commits, and then
     // writes the queue summary it computed before the ingest below committed: nothing due.
-    const worker = new pg.Client({ connectionString: url });
-    await worker.connect();
+    const worker = await otherNode();
     try {
-      await worker.query(`SET search_path = ${schema}`);
       await worker.query("BEGIN");
       await worker.query("SELECT 1 FROM endpoints WHERE id = $1 FOR NO KEY UPDATE", [busyEndpoint]);
       const now = Date.now();
@@ -188,9 +200,7 @@ describe("PostgreSQL store under concurrent writers", {
   });
 
   it("of two outcomes of one delivery in a batch, the one of its current claim is recorded, not the stale one", async () => {
-    const account = await store.createAccount("stale", { test: hashKey("st"), live: hashKey("sl") }, Date.now());
-    const stale: Scope = { accountId: account.id, environment: "test" };
-    const staleEndpoint = (await store.createEndpoint(stale, endpointInput("http://127.0.0.1:9/"), Date.now())).id;
+    const { scope: stale, endpointId: staleEndpoint } = await ownEndpoint("stale");
     const mine = (claims: Claim[]) => claims.filter((c) => c.endpointId === staleEndpoint);
     const now = Date.now();
     await store.ingest([{ scope: stale, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }], now);
@@ -213,9 +223,7 @@ describe("PostgreSQL store under concurrent writers", {
   });
 
   it("an outcome whose endpoint is deleted after it read the endpoint leaves the delivery cancelled", async () => {
-    const account = await store.createAccount("deleted", { test: hashKey("dt"), live: hashKey("dl") }, Date.now());
-    const gone: Scope = { accountId: account.id, environment: "test" };
-    const goneEndpoint = (await store.createEndpoint(gone, endpointInput("http://127.0.0.1:9/"), Date.now())).id;
+    const { scope: gone, endpointId: goneEndpoint } = await ownEndpoint("deleted");
     const now = Date.now();
     await store.ingest([{ scope: gone, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }], now);
     const [claimed] = (await store.settle([], claim(now), now)).claims.filter((c) => c.endpointId === goneEndpoint);
@@ -223,10 +231,8 @@ describe("PostgreSQL store under concurrent writers", {
 
     // Another node's delete holds the delivery, so the outcome's write waits after it read the endpoint
     // as enabled; the delete (what deleteEndpoint writes) then commits first.
-    const deleter = new pg.Client({ connectionString: url });
-    await deleter.connect();
+    const deleter = await otherNode();
     try {
-      await deleter.query(`SET search_path = ${schema}`);
       await deleter.query("BEGIN");
       await deleter.query("SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE", [claimed.deliveryId]);
       const settled = store.settle([attemptOutcome(claimed, 503, now + 60_000, now)], null, now);
@@ -251,9 +257,7 @@ describe("PostgreSQL store under concurrent writers", {
   });
 
   it("a retry waiting for an endpoint's delete holds no delivery the delete must cancel (no deadlock)", async () => {
-    const account = await store.createAccount("gone", { test: hashKey("gt"), live: hashKey("gl") }, Date.now());
-    const gone: Scope = { accountId: account.id, environment: "test" };
-    const goneEndpoint = (await store.createEndpoint(gone, endpointInput("http://127.0.0.1:9/"), Date.now())).id;
+    const { scope: gone, endpointId: goneEndpoint } = await ownEndpoint("gone");
     const now = Date.now();
     const [ingested] = (
       await store.ingest([{ scope: gone, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }], now)
@@ -263,10 +267,8 @@ describe("PostgreSQL store under concurrent writers", {
     assert.ok(delivery);
 
     // Another node deletes the endpoint: the row first, then its pending deliveries, as deleteEndpoint does.
-    const deleter = new pg.Client({ connectionString: url });
-    await deleter.connect();
+    const deleter = await otherNode();
     try {
-      await deleter.query(`SET search_path = ${schema}`);
       await deleter.query("BEGIN");
       // Shorter than deadlock_timeout (1 s): the UPDATE below fails if it waits for the retry at all.
       await deleter.query("SET LOCAL lock_timeout = '500ms'");
