@@ -222,38 +222,100 @@ describe("PostgreSQL store under concurrent writers", {
     assert.equal((await store.getDelivery(stale, first.deliveryId))?.status, "succeeded");
   });
 
-  it("an outcome whose endpoint is deleted after it read the endpoint leaves the delivery cancelled", async () => {
-    const { scope: gone, endpointId: goneEndpoint } = await ownEndpoint("deleted");
-    const now = Date.now();
-    await store.ingest([{ scope: gone, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }], now);
-    const [claimed] = (await store.settle([], claim(now), now)).claims.filter((c) => c.endpointId === goneEndpoint);
-    assert.ok(claimed);
+  it("watchDue calls its listener once its LISTEN is in place, then whenever a commit makes work due", async () => {
+    let calls = 0;
+    const until = async (count: number) => {
+      for (let waited = 0; calls < count; waited += 20) {
+        assert.ok(waited < 10_000, `the listener was called ${calls} times, expected ${count}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    const stop = store.watchDue(() => calls++);
+    try {
+      // Work made due before the LISTEN was in place notified no one: this first call is the worker's look at it.
+      await until(1);
+      const { scope: watched } = await ownEndpoint("watched");
+      await store.ingest(
+        [{ scope: watched, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }],
+        Date.now(),
+      );
+      await until(2);
+    } finally {
+      stop();
+    }
+  });
 
-    // Another node's delete holds the delivery, so the outcome's write waits after it read the endpoint
-    // as enabled; the delete (what deleteEndpoint writes) then commits first.
+  /**
+   * Another node deletes `endpointId` as deleteEndpoint does (the row, then its unfinished deliveries),
+   * with `racer` started between the two. The cancel fails (lock_timeout, shorter than deadlock_timeout)
+   * if it waits for a delivery `racer` holds: then `racer` would deadlock with the delete.
+   */
+  const deleteRacing = async <T>(endpointId: string, now: number, racer: () => Promise<T>): Promise<T> => {
     const deleter = await otherNode();
     try {
       await deleter.query("BEGIN");
-      await deleter.query("SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE", [claimed.deliveryId]);
-      const settled = store.settle([attemptOutcome(claimed, 503, now + 60_000, now)], null, now);
+      await deleter.query("SET LOCAL lock_timeout = '500ms'");
+      await deleter.query("DELETE FROM endpoints WHERE id = $1", [endpointId]);
+      const raced = racer();
       await new Promise((resolve) => setTimeout(resolve, 200));
-      await deleter.query("DELETE FROM endpoints WHERE id = $1", [goneEndpoint]);
       await deleter.query(
         `UPDATE deliveries SET status = 'cancelled', due_at = NULL, next_attempt_at = NULL,
-          last_error = 'endpoint_deleted', updated_at = $1 WHERE endpoint_id = $2`,
-        [now, goneEndpoint],
+          claim_token = CASE WHEN status = 'delivering' THEN claim_token END,
+          last_error = 'endpoint_deleted', updated_at = $1
+        WHERE endpoint_id = $2 AND due_at IS NOT NULL AND status IN ('pending', 'delivering')`,
+        [now, endpointId],
       );
       await deleter.query("COMMIT");
-      assert.equal((await settled).recorded, 1);
+      return await raced;
     } finally {
       await deleter.end();
     }
+  };
+  /** One event for `scope`, its delivery claimed. */
+  const claimedDelivery = async (scope: Scope, endpointId: string, now: number) => {
+    await store.ingest([{ scope, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }], now);
+    const [claimed] = (await store.settle([], claim(now), now)).claims.filter((c) => c.endpointId === endpointId);
+    assert.ok(claimed);
+    return claimed;
+  };
+
+  it("an outcome racing its endpoint's delete is recorded and leaves the delivery cancelled (no deadlock)", async () => {
+    const { scope: gone, endpointId: goneEndpoint } = await ownEndpoint("deleted");
+    const now = Date.now();
+    const claimed = await claimedDelivery(gone, goneEndpoint, now);
+    const settled = await deleteRacing(goneEndpoint, now, () =>
+      store.settle([attemptOutcome(claimed, 503, now + 60_000, now)], null, now),
+    );
+    assert.equal(settled.recorded, 1);
     const delivery = await store.getDelivery(gone, claimed.deliveryId);
     assert.equal(delivery?.status, "cancelled");
     assert.equal(delivery?.nextAttemptAt, null);
     assert.equal(delivery?.lastError, "endpoint_deleted");
     assert.equal(delivery?.lastStatusCode, 503);
     assert.equal(delivery?.attemptCount, 1);
+  });
+
+  it("a claim given back while its endpoint is deleted leaves the delivery cancelled (no deadlock)", async () => {
+    const { scope: gone, endpointId: goneEndpoint } = await ownEndpoint("released");
+    const now = Date.now();
+    const claimed = await claimedDelivery(gone, goneEndpoint, now);
+    await deleteRacing(goneEndpoint, now, () => store.releaseClaims([claimed], now));
+    const delivery = await store.getDelivery(gone, claimed.deliveryId);
+    assert.equal(delivery?.status, "cancelled");
+    assert.equal(delivery?.attemptCount, 0);
+  });
+
+  it("recovering an endpoint while it is deleted leaves no pending delivery behind", async () => {
+    const { scope: gone, endpointId: goneEndpoint } = await ownEndpoint("recovered");
+    const now = Date.now();
+    const claimed = await claimedDelivery(gone, goneEndpoint, now);
+    await store.settle([attemptOutcome(claimed, 500, null, now)], null, now);
+    assert.equal((await store.getDelivery(gone, claimed.deliveryId))?.status, "failed");
+    const recovered = await deleteRacing(goneEndpoint, now, () =>
+      store.recoverEndpoint(gone, goneEndpoint, now - 60_000, now + 60_000, now),
+    );
+    assert.equal(recovered, null);
+    assert.equal((await store.getDelivery(gone, claimed.deliveryId))?.status, "failed");
   });
 
   it("a retry waiting for an endpoint's delete holds no delivery the delete must cancel (no deadlock)", async () => {

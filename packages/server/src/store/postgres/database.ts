@@ -33,8 +33,8 @@ export interface Database extends Sql {
   transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T>;
   /**
    * Calls `listener` whenever any node sends notifyDue, on a connection of its own
-   * that reconnects by itself (and calls `listener` once after a reconnect, for what
-   * it may have missed). Returns how to stop listening.
+   * that reconnects by itself, and once each time its LISTEN is in place (at start and
+   * after a reconnect), for what it may have missed. Returns how to stop listening.
    */
   watchDue(listener: () => void): () => void;
   close(): Promise<void>;
@@ -247,7 +247,8 @@ function watch(url: string, channel: string, listener: () => void): () => void {
     try {
       await next.connect();
       await next.query(`LISTEN "${channel}"`);
-      if (failures > 0) listener();
+      // What was made due before the LISTEN was in place (at start, or while reconnecting) woke no one.
+      listener();
       failures = 0;
     } catch {
       lost();

@@ -88,9 +88,10 @@ export function deliveryQueries(db: Database) {
 
   /**
    * Disables the endpoints whose recorded outcomes ask for it: a 410 Gone, or failing since the
-   * outcome's cutoff or earlier. Runs before this transaction locks any endpoint row, and locks
-   * the candidates in id order with FOR UPDATE, which waits for ingests reading them as targets
-   * (KEY SHARE): their new deliveries are then failed with the rest, not left pending.
+   * outcome's cutoff or earlier. The outcomes' endpoints are locked already (NO KEY UPDATE, so no
+   * other outcome or claim holds them); the candidates are locked again, in id order, FOR UPDATE,
+   * which waits for ingests reading them as targets (KEY SHARE): their new deliveries are then
+   * failed with the rest, not left pending.
    */
   async function disableWhereDue(tx: Sql, recorded: Outcome[], now: number): Promise<DisabledEndpoint[]> {
     const gone = new Map<string, string>();
@@ -146,8 +147,8 @@ export function deliveryQueries(db: Database) {
   }
 
   /**
-   * Keeps each endpoint's failure streak. Runs after the queue refresh has locked every
-   * endpoint with a recorded outcome (in id order), so it takes no new locks; the statements
+   * Keeps each endpoint's failure streak. The transaction holds every outcome's endpoint
+   * (locked first, in id order), so it takes no new locks; the statements
    * change only rows whose streak changes, so a healthy endpoint's row is not written.
    */
   async function trackStreaks(tx: Sql, recorded: Outcome[]) {
@@ -183,47 +184,39 @@ export function deliveryQueries(db: Database) {
       const key = claimKey(claim.deliveryId, claim.claimToken);
       return !claimed.has(key) && claimed.add(key);
     });
-    const enabledRows = await tx.all("SELECT id, enabled FROM endpoints WHERE id = ANY($1::text[])", [
-      [...new Set(unique.map(({ claim }) => claim.endpointId))],
-    ]);
+    if (unique.length === 0) return { recorded: 0, disabled: [] };
+    // Before any delivery: a delete of one of these endpoints waits for this commit, then cancels what is left.
+    const enabledRows = await queue.lock(
+      tx,
+      unique.map(({ claim }) => claim.endpointId),
+    );
     const endpointStates = new Map<string, EndpointState>(
       enabledRows.map((row) => [String(row.id), row.enabled === 1 ? "enabled" : "disabled"]),
     );
     const stateOf = (endpointId: string) => endpointStates.get(endpointId) ?? "deleted";
     const states = unique.map((outcome) => recordedState(outcome, stateOf(outcome.claim.endpointId)));
-    const changed = new Set(
-      unique.length === 0
-        ? []
-        : (
-            await tx.all(
-              // A delivery cancelled while its attempt ran (its endpoint deleted after the read above:
-              // only a delete cancels a claimed delivery) stays cancelled unless this attempt succeeded.
-              `${PLANNED_EACH_RUN}UPDATE deliveries d SET attempt_count = attempt_count + 1,
-                scheduled_attempts = o.scheduled_attempts, manual = 0, claim_token = NULL,
-                last_status_code = o.status_code, updated_at = $1,
-                status = CASE WHEN d.status = 'cancelled' AND o.status <> 'succeeded' THEN 'cancelled' ELSE o.status END,
-                next_attempt_at = CASE WHEN d.status = 'cancelled' THEN NULL ELSE o.next_attempt_at END,
-                due_at = CASE WHEN d.status = 'cancelled' THEN NULL ELSE o.due_at END,
-                last_error = CASE WHEN d.status = 'cancelled' AND o.status <> 'succeeded' THEN 'endpoint_deleted'
-                  ELSE o.last_error END
-              FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::int[], $9::text[])
-                AS o(id, token, status, scheduled_attempts, next_attempt_at, due_at, status_code, last_error)
-              WHERE d.id = o.id AND d.claim_token = o.token
-              RETURNING d.id, o.token`,
-              [
-                now,
-                unique.map(({ claim }) => claim.deliveryId),
-                unique.map(({ claim }) => claim.claimToken),
-                states.map((state) => state.status),
-                unique.map((outcome) => outcome.scheduledAttempts),
-                states.map((state) => state.nextAttemptAt),
-                states.map((state) => (state.status === "pending" ? state.nextAttemptAt : null)),
-                unique.map(({ attempt }) => attempt.statusCode),
-                states.map((state) => state.lastError),
-              ],
-            )
-          ).map((row) => claimKey(String(row.id), String(row.token))),
+    const updated = await tx.all(
+      `${PLANNED_EACH_RUN}UPDATE deliveries d SET attempt_count = attempt_count + 1,
+        scheduled_attempts = o.scheduled_attempts, manual = 0, claim_token = NULL,
+        last_status_code = o.status_code, updated_at = $1, status = o.status,
+        next_attempt_at = o.next_attempt_at, due_at = o.due_at, last_error = o.last_error
+      FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::int[], $9::text[])
+        AS o(id, token, status, scheduled_attempts, next_attempt_at, due_at, status_code, last_error)
+      WHERE d.id = o.id AND d.claim_token = o.token
+      RETURNING d.id, o.token`,
+      [
+        now,
+        unique.map(({ claim }) => claim.deliveryId),
+        unique.map(({ claim }) => claim.claimToken),
+        states.map((state) => state.status),
+        unique.map((outcome) => outcome.scheduledAttempts),
+        states.map((state) => state.nextAttemptAt),
+        states.map((state) => (state.status === "pending" ? state.nextAttemptAt : null)),
+        unique.map(({ attempt }) => attempt.statusCode),
+        states.map((state) => state.lastError),
+      ],
     );
+    const changed = new Set(updated.map((row) => claimKey(String(row.id), String(row.token))));
     // An outcome whose claim token no longer holds (its lease ran out and another took it) writes nothing.
     const recordedOutcomes = unique.filter(({ claim }) => changed.has(claimKey(claim.deliveryId, claim.claimToken)));
     const touched = new Set(recordedOutcomes.map(({ claim }) => claim.endpointId));
@@ -290,11 +283,12 @@ export function deliveryQueries(db: Database) {
     },
     async requestRetry(scope: Scope, id: string, now: number) {
       return db.transaction(async (tx) => {
-        // The endpoint first (KEY SHARE), then the delivery: the order deleting or disabling the
-        // endpoint takes them in, so a delete waits for this commit and then cancels the retry.
+        // The endpoint first, then the delivery: the order deleting or disabling the endpoint, or
+        // recording an outcome, takes them in. NO KEY UPDATE, not KEY SHARE: an outcome that
+        // disables the endpoint after writing the delivery then never waits for this retry.
         const endpoint = await tx.get(
           `SELECT 1 FROM endpoints WHERE id = (SELECT endpoint_id FROM deliveries
-            WHERE id = $1 AND account_id = $2 AND environment = $3) FOR KEY SHARE`,
+            WHERE id = $1 AND account_id = $2 AND environment = $3) FOR NO KEY UPDATE`,
           [id, scope.accountId, scope.environment],
         );
         const row = await tx.get(`${GET} FOR UPDATE`, [id, scope.accountId, scope.environment]);
@@ -346,6 +340,10 @@ export function deliveryQueries(db: Database) {
     },
     async releaseClaims(claims: Claim[], now: number) {
       await db.transaction(async (tx) => {
+        await queue.lock(
+          tx,
+          claims.map((claim) => claim.endpointId),
+        );
         for (const claim of claims) {
           // Due again at once, unless its endpoint was disabled meanwhile: then failed, like the rest of its work.
           await tx.run(

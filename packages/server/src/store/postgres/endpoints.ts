@@ -215,7 +215,8 @@ export function endpointQueries(db: Database) {
     },
     async recoverEndpoint(scope: Scope, id: string, since: number, until: number, now: number) {
       return db.transaction(async (tx) => {
-        if (!(await get(tx, scope, id))) return null;
+        // Locked: a delete waits for this commit and cancels what it made pending, or came first.
+        if (!(await get(tx, scope, id, "FOR NO KEY UPDATE"))) return null;
         const recovered = await tx.run(
           `UPDATE deliveries SET status = 'pending', due_at = $1, next_attempt_at = $1, scheduled_attempts = 0,
             manual = 0, updated_at = $1

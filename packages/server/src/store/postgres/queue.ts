@@ -14,14 +14,25 @@ import type { Sql } from "./database.ts";
  */
 export const queue = {
   /**
+   * Locks endpoint rows in id order, NO KEY UPDATE (ingest's target reads go on), and returns
+   * the rows still there. A writer that changes an endpoint's deliveries and then its queue
+   * summary locks the endpoint first: the order a delete or a disable takes them in, so neither
+   * waits for a delivery this transaction holds while it waits for the endpoint.
+   */
+  async lock(tx: Sql, endpointIds: Iterable<string>): Promise<Row[]> {
+    return tx.all("SELECT id, enabled FROM endpoints WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE", [
+      [...new Set(endpointIds)],
+    ]);
+  },
+  /**
    * Recomputes the endpoints' next due time from their deliveries (one index probe each) and
-   * drops the marks that time now covers. The row is locked first; the delete and the
-   * recompute then share one snapshot, taken after the lock: a mark it deletes was committed
-   * with its deliveries, so the recompute sees them, and a mark committed later stays.
+   * drops the marks that time now covers. The caller holds each endpoint's row lock (NO KEY
+   * UPDATE or more); the delete and the recompute then share one snapshot, taken after the
+   * lock: a mark it deletes was committed with its deliveries, so the recompute sees them, and a
+   * mark committed later stays.
    */
   async refresh(tx: Sql, endpointIds: Iterable<string>) {
-    for (const id of [...endpointIds].sort()) {
-      await tx.run("SELECT 1 FROM endpoints WHERE id = $1 FOR NO KEY UPDATE", [id]);
+    for (const id of new Set(endpointIds)) {
       await tx.run(
         `WITH folded AS (DELETE FROM endpoint_due_marks WHERE endpoint_id = $1)
         UPDATE endpoints SET next_due_at =
