@@ -143,6 +143,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   /** The last store write failed (its outcomes wait for the next one). */
   let storeFailing = false;
   let timer: NodeJS.Timeout | null = null;
+  /** When a cycle last wanted claims: what was due by then was claimed, or waits for a slot to free. */
+  let lookedAt = Number.NEGATIVE_INFINITY;
   let outcomeTimer: NodeJS.Timeout | null = null;
 
   function wake() {
@@ -202,14 +204,13 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   /** One transaction: write finished outcomes, claim what is due. False when the store failed. */
   async function cycleOnce(): Promise<boolean> {
     const batch = outcomes.splice(0);
+    const t = now();
     // Finished attempts free room, and their endpoints may have more due: a write of outcomes also claims.
-    const room =
-      stopping || !(wantClaim || batch.length > 0)
-        ? 0
-        : Math.min(options.concurrency - heldTotal - offered, options.claimBatchSize);
+    const looking = !stopping && (wantClaim || batch.length > 0);
+    if (looking) lookedAt = t;
+    const room = looking ? Math.min(options.concurrency - heldTotal - offered, options.claimBatchSize) : 0;
     if (batch.length === 0 && room <= 0) return true;
     wantClaim = false;
-    const t = now();
     let claims: Claim[];
     try {
       const claim = room > 0 ? claimRequest(t, room) : null;
@@ -272,7 +273,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       return;
     }
     const t = now();
-    const delay = due === null ? IDLE_RECHECK_MS : due > t ? due - t : BLOCKED_RECHECK_MS;
+    // Due since the last claim (a retry time that passed while its outcome was written): claim now.
+    const delay = due === null ? IDLE_RECHECK_MS : due > t ? due - t : due > lookedAt ? 0 : BLOCKED_RECHECK_MS;
     setTimer(Math.min(delay, IDLE_RECHECK_MS));
   }
 
