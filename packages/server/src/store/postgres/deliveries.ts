@@ -305,7 +305,8 @@ export function deliveryQueries(db: Database) {
             [now, id],
           );
         }
-        await queue.markDue(tx, new Map([[String(row.endpoint_id), now]]), now);
+        await queue.refresh(tx, [String(row.endpoint_id)]);
+        tx.notifyDue();
         return toDelivery((await tx.get(GET, [id, scope.accountId, scope.environment])) as NonNullable<typeof row>);
       });
     },

@@ -6,10 +6,10 @@ import type { Sql } from "./database.ts";
 /**
  * The delivery queue's summary. As in the SQLite store, `endpoints.next_due_at` is the
  * `due_at` of the endpoint's oldest queued delivery, but here only writers holding the
- * endpoint's row lock (claims, outcomes, endpoint changes) rewrite it. A writer that makes a
- * delivery due without that lock (ingest, a manual retry) adds a mark to
- * `endpoint_due_marks` in its own transaction instead, so it never waits for a worker that
- * holds the row. An endpoint is due at the earliest of its row's time and its marks; the
+ * endpoint's row lock (claims, outcomes, retries, endpoint changes) rewrite it. A writer that
+ * makes a delivery due without that lock (ingest, advancing a scope's pending deliveries) adds
+ * a mark to `endpoint_due_marks` in its own transaction instead, so it never waits for a worker
+ * that holds the row. An endpoint is due at the earliest of its row's time and its marks; the
  * next refresh under the lock folds the marks into the row.
  */
 export const queue = {
@@ -27,7 +27,7 @@ export const queue = {
   /**
    * Recomputes the endpoints' next due time from their deliveries (one index probe each) and
    * drops the marks that time now covers. The caller holds each endpoint's row lock (NO KEY
-   * UPDATE or more); the delete and the recompute then share one snapshot, taken after the
+   * UPDATE or more, or a lock on the whole table); the delete and the recompute then share one snapshot, taken after the
    * lock: a mark it deletes was committed with its deliveries, so the recompute sees them, and a
    * mark committed later stays.
    */
