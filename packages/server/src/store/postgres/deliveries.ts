@@ -315,8 +315,9 @@ export function deliveryQueries(db: Database) {
         let advanced = 0;
         const advancedEndpoints = new Map<string, number>();
         // KEY SHARE: a delete of one of them waits for this commit, then cancels what it advanced.
+        // In id order, as ingest takes them: a settle disabling several never waits for this in a cycle.
         const endpoints = await tx.all(
-          "SELECT id FROM endpoints WHERE account_id = $1 AND environment = $2 FOR KEY SHARE",
+          "SELECT id FROM endpoints WHERE account_id = $1 AND environment = $2 ORDER BY id FOR KEY SHARE",
           [scope.accountId, scope.environment],
         );
         for (const { id } of endpoints) {

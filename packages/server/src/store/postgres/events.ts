@@ -178,38 +178,51 @@ export function eventQueries(db: Database) {
     return deliveries;
   }
 
-  /** Each request's targets: its scope's enabled endpoints, or its test endpoint (or why it has none). */
+  /**
+   * Each request's targets: its scope's enabled endpoints, or its test endpoint (or why it has
+   * none). One statement locks them all, KEY SHARE, in id order: the order a settle that disables
+   * several endpoints locks them FOR UPDATE in, so the two never wait for each other in a cycle.
+   * The enabled check is repeated on the locked row: an endpoint disabled while this waited for it
+   * is no target.
+   */
   async function targetsOf(tx: Sql, requests: IngestRequest[]): Promise<(Target[] | HooklineError)[]> {
-    const byScope = new Map<string, Target[]>();
-    const reach: (Target[] | HooklineError)[] = [];
-    for (const request of requests) {
-      const { scope, onlyEndpointId } = request;
-      if (onlyEndpointId) {
-        const row = await tx.get(
-          `${TARGETS} WHERE e.id = $1 AND e.account_id = $2 AND e.environment = $3 FOR KEY SHARE`,
-          [onlyEndpointId, scope.accountId, scope.environment],
-        );
-        try {
-          reach.push(testTarget(row && withMarks(row), onlyEndpointId));
-        } catch (error) {
-          if (!(error instanceof HooklineError)) throw error;
-          reach.push(error);
-        }
-        continue;
-      }
-      const key = `${scope.accountId}/${scope.environment}`;
-      let targets = byScope.get(key);
-      if (!targets) {
-        const rows = await tx.all(
-          `${TARGETS} WHERE e.account_id = $1 AND e.environment = $2 AND e.enabled = 1 FOR KEY SHARE`,
-          [scope.accountId, scope.environment],
-        );
-        targets = rows.map((row) => toTarget(withMarks(row)));
-        byScope.set(key, targets);
-      }
-      reach.push(targets);
+    const scopeKey = (accountId: unknown, environment: unknown) => `${accountId}\n${environment}`;
+    const scopes = new Map<string, Scope>();
+    const testIds = new Set<string>();
+    for (const { scope, onlyEndpointId } of requests) {
+      if (onlyEndpointId) testIds.add(onlyEndpointId);
+      else scopes.set(scopeKey(scope.accountId, scope.environment), scope);
     }
-    return reach;
+    const rows = await tx.all(
+      `${TARGETS} WHERE e.id IN (
+          SELECT id FROM endpoints
+          WHERE (account_id, environment) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND enabled = 1
+          UNION ALL SELECT unnest($3::text[]))
+        AND (e.enabled = 1 OR e.id = ANY($3::text[]))
+      ORDER BY e.id FOR KEY SHARE`,
+      [[...scopes.values()].map((s) => s.accountId), [...scopes.values()].map((s) => s.environment), [...testIds]],
+    );
+    const byScope = new Map<string, Target[]>();
+    const byId = new Map<string, Row>();
+    for (const row of rows.map(withMarks)) {
+      byId.set(String(row.id), row);
+      const key = scopeKey(row.account_id, row.environment);
+      if (row.enabled !== 1 || !scopes.has(key)) continue;
+      const targets = byScope.get(key) ?? [];
+      targets.push(toTarget(row));
+      byScope.set(key, targets);
+    }
+    return requests.map(({ scope, onlyEndpointId }) => {
+      if (!onlyEndpointId) return byScope.get(scopeKey(scope.accountId, scope.environment)) ?? [];
+      const row = byId.get(onlyEndpointId);
+      const inScope = row && row.account_id === scope.accountId && row.environment === scope.environment;
+      try {
+        return testTarget(inScope ? row : undefined, onlyEndpointId);
+      } catch (error) {
+        if (!(error instanceof HooklineError)) throw error;
+        return error;
+      }
+    });
   }
 
   /** The stored events with the idempotency keys these requests bring, by scope and key. */
