@@ -222,24 +222,25 @@ describe("PostgreSQL store under concurrent writers", {
     assert.equal((await store.getDelivery(stale, first.deliveryId))?.status, "succeeded");
   });
 
-  it("an ingest locks its targets in id order, so a settle disabling several of them cannot deadlock with it", async () => {
-    const [low, high] = [await ownEndpoint("order-a"), await ownEndpoint("order-b")].sort((a, b) =>
-      a.endpointId < b.endpointId ? -1 : 1,
+  it("an ingest locks its targets in the order a settle disabling several of them does (no deadlock)", async () => {
+    // By account (then environment, then id): here two accounts with one endpoint each.
+    const [first, second] = [await ownEndpoint("order-a"), await ownEndpoint("order-b")].sort((a, b) =>
+      a.scope.accountId < b.scope.accountId ? -1 : 1,
     ) as [Awaited<ReturnType<typeof ownEndpoint>>, Awaited<ReturnType<typeof ownEndpoint>>];
-    // Another node's settle disables both endpoints (two 410s): it locks them FOR UPDATE in id order.
+    // Another node's settle disables both endpoints (two 410s): it locks them FOR UPDATE in that order.
     const disabler = await otherNode();
     try {
       await disabler.query("BEGIN");
       // Shorter than deadlock_timeout (1 s): the second lock fails if it waits for the ingest at all.
       await disabler.query("SET LOCAL lock_timeout = '500ms'");
-      await disabler.query("SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE", [low.endpointId]);
-      // The group commit's first request is for the higher endpoint's scope.
+      await disabler.query("SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE", [first.endpointId]);
+      // The group commit's first request is for the second account.
       const ingested = store.ingest(
-        [high, low].map(({ scope }) => ({ scope, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] })),
+        [second, first].map(({ scope }) => ({ scope, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] })),
         Date.now(),
       );
       await new Promise((resolve) => setTimeout(resolve, 200));
-      await disabler.query("SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE", [high.endpointId]);
+      await disabler.query("SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE", [second.endpointId]);
       await disabler.query("COMMIT");
       const { results } = await ingested;
       assert.deepEqual(

@@ -6,7 +6,7 @@ import { disabledEndpoint, toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, DisabledEndpoint, Outcome, Page, Scope } from "../store.ts";
 import { type Database, PLANNED_EACH_RUN, type Sql } from "./database.ts";
 import { tally } from "./endpoint-stats.ts";
-import { DUE_ENDPOINTS, queue, roomOn } from "./queue.ts";
+import { DUE_ENDPOINTS, queue, roomOn, TARGET_ORDER } from "./queue.ts";
 
 // Everything one attempt needs, read only for the deliveries actually claimed.
 const CLAIMED = `${PLANNED_EACH_RUN}SELECT d.id, d.event_id, d.endpoint_id, d.scheduled_attempts, d.next_attempt_at, d.manual, e.body,
@@ -89,7 +89,7 @@ export function deliveryQueries(db: Database) {
   /**
    * Disables the endpoints whose recorded outcomes ask for it: a 410 Gone, or failing since the
    * outcome's cutoff or earlier. The outcomes' endpoints are locked already (NO KEY UPDATE, so no
-   * other outcome or claim holds them); the candidates are locked again, in id order, FOR UPDATE,
+   * other outcome or claim holds them); the candidates are locked again, in `TARGET_ORDER`, FOR UPDATE,
    * which waits for ingests reading them as targets (KEY SHARE): their new deliveries are then
    * failed with the rest, not left pending.
    */
@@ -120,7 +120,7 @@ export function deliveryQueries(db: Database) {
     const streaks = new Map(checked);
     const rows = await tx.all(
       `SELECT id, account_id, environment, url, failing_since, enabled FROM endpoints
-      WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+      WHERE id = ANY($1::text[]) ORDER BY ${TARGET_ORDER} FOR UPDATE`,
       [[...candidates]],
     );
     const disabled: DisabledEndpoint[] = [];
@@ -315,9 +315,9 @@ export function deliveryQueries(db: Database) {
         let advanced = 0;
         const advancedEndpoints = new Map<string, number>();
         // KEY SHARE: a delete of one of them waits for this commit, then cancels what it advanced.
-        // In id order, as ingest takes them: a settle disabling several never waits for this in a cycle.
+        // In TARGET_ORDER, as ingest takes them: a settle disabling several never waits for this in a cycle.
         const endpoints = await tx.all(
-          "SELECT id FROM endpoints WHERE account_id = $1 AND environment = $2 ORDER BY id FOR KEY SHARE",
+          `SELECT id FROM endpoints WHERE account_id = $1 AND environment = $2 ORDER BY ${TARGET_ORDER} FOR KEY SHARE`,
           [scope.accountId, scope.environment],
         );
         for (const { id } of endpoints) {

@@ -26,7 +26,7 @@ import type {
 } from "../store.ts";
 import { STATUS_FILTER_SCAN } from "../store.ts";
 import type { Database, Sql } from "./database.ts";
-import { queue, roomOn } from "./queue.ts";
+import { queue, roomOn, TARGET_ORDER } from "./queue.ts";
 
 const FILTERS = `account_id = $1 AND environment = $2 AND id < $3 AND ($4::text IS NULL OR type = $4)
   AND created_at >= $5 AND created_at < $6`;
@@ -180,44 +180,42 @@ export function eventQueries(db: Database) {
 
   /**
    * Each request's targets: its scope's enabled endpoints, or its test endpoint (or why it has
-   * none). One statement locks them all, KEY SHARE, in id order: the order a settle that disables
+   * none). One statement per account and environment locks them KEY SHARE, the scopes in order
+   * and each one's endpoints in id order: the order (`TARGET_ORDER`) a settle that disables
    * several endpoints locks them FOR UPDATE in, so the two never wait for each other in a cycle.
-   * The enabled check is repeated on the locked row: an endpoint disabled while this waited for it
-   * is no target.
    */
   async function targetsOf(tx: Sql, requests: IngestRequest[]): Promise<(Target[] | HooklineError)[]> {
     const scopeKey = (accountId: unknown, environment: unknown) => `${accountId}\n${environment}`;
-    const scopes = new Map<string, Scope>();
-    const testIds = new Set<string>();
+    const scopes = new Map<string, { scope: Scope; all: boolean; testIds: string[] }>();
     for (const { scope, onlyEndpointId } of requests) {
-      if (onlyEndpointId) testIds.add(onlyEndpointId);
-      else scopes.set(scopeKey(scope.accountId, scope.environment), scope);
+      const key = scopeKey(scope.accountId, scope.environment);
+      const entry = scopes.get(key) ?? { scope, all: false, testIds: [] };
+      if (onlyEndpointId) entry.testIds.push(onlyEndpointId);
+      else entry.all = true;
+      scopes.set(key, entry);
     }
-    const rows = await tx.all(
-      `${TARGETS} WHERE e.id IN (
-          SELECT id FROM endpoints
-          WHERE (account_id, environment) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND enabled = 1
-          UNION ALL SELECT unnest($3::text[]))
-        AND (e.enabled = 1 OR e.id = ANY($3::text[]))
-      ORDER BY e.id FOR KEY SHARE`,
-      [[...scopes.values()].map((s) => s.accountId), [...scopes.values()].map((s) => s.environment), [...testIds]],
-    );
     const byScope = new Map<string, Target[]>();
     const byId = new Map<string, Row>();
-    for (const row of rows.map(withMarks)) {
-      byId.set(String(row.id), row);
-      const key = scopeKey(row.account_id, row.environment);
-      if (row.enabled !== 1 || !scopes.has(key)) continue;
-      const targets = byScope.get(key) ?? [];
-      targets.push(toTarget(row));
+    for (const [key, { scope, all, testIds }] of [...scopes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const rows = await tx.all(
+        `${TARGETS} WHERE e.account_id = $1 AND e.environment = $2 AND (e.enabled = 1 AND $3 OR e.id = ANY($4::text[]))
+        ORDER BY ${TARGET_ORDER} FOR KEY SHARE`,
+        [scope.accountId, scope.environment, all, testIds],
+      );
+      const targets: Target[] = [];
+      for (const row of rows.map(withMarks)) {
+        byId.set(`${key}\n${row.id}`, row);
+        if (all && row.enabled === 1) targets.push(toTarget(row));
+      }
       byScope.set(key, targets);
     }
     return requests.map(({ scope, onlyEndpointId }) => {
       if (!onlyEndpointId) return byScope.get(scopeKey(scope.accountId, scope.environment)) ?? [];
-      const row = byId.get(onlyEndpointId);
-      const inScope = row && row.account_id === scope.accountId && row.environment === scope.environment;
       try {
-        return testTarget(inScope ? row : undefined, onlyEndpointId);
+        return testTarget(
+          byId.get(`${scopeKey(scope.accountId, scope.environment)}\n${onlyEndpointId}`),
+          onlyEndpointId,
+        );
       } catch (error) {
         if (!(error instanceof HooklineError)) throw error;
         return error;

@@ -12,6 +12,13 @@ import type { Sql } from "./database.ts";
  * that holds the row. An endpoint is due at the earliest of its row's time and its marks; the
  * next refresh under the lock folds the marks into the row.
  */
+/**
+ * The order in which anything that waits for an endpoint's KEY SHARE or FOR UPDATE lock takes
+ * several of them (ingest's targets, advancing a scope, disabling after outcomes): by scope, then
+ * id, compared bytewise whatever the database's collation.
+ */
+export const TARGET_ORDER = `account_id COLLATE "C", environment COLLATE "C", id COLLATE "C"`;
+
 export const queue = {
   /**
    * Locks endpoint rows in id order, NO KEY UPDATE (ingest's target reads go on), and returns
