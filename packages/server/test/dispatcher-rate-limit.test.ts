@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { hashKey } from "../src/ids.ts";
-import { createSqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import type { Store } from "../src/store/store.ts";
-import { testDispatcher } from "./helpers/dispatcher.ts";
-import { tempDir } from "./helpers/hookline.ts";
-import { startReceiver } from "./helpers/receiver.ts";
+import { storeAndReceiver, testDispatcher } from "./helpers/dispatcher.ts";
 import { endpointInput } from "./helpers/store-kit.ts";
 
 // A claim carries send times reserved in the store. When its commit reaches the dispatcher late
@@ -15,17 +11,8 @@ import { endpointInput } from "./helpers/store-kit.ts";
 
 describe("dispatcher and rate_limit_per_s", () => {
   it("spaces the requests of a claim that arrived after its first send times passed", async (t) => {
-    const dir = tempDir();
-    const receiver = await startReceiver();
-    const store = createSqliteStore(dir.path);
-    t.after(async () => {
-      await store.close();
-      await receiver.close();
-      dir.remove();
-    });
+    const { store, receiver, scope } = await storeAndReceiver(t);
     const now = Date.now();
-    const account = await store.createAccount("a", { test: hashKey("t"), live: hashKey("l") }, now);
-    const scope = { accountId: account.id, environment: "test" as const };
     await store.createEndpoint(scope, endpointInput(receiver.url, { rateLimitPerS: 10 }), now);
     const late: Store = {
       ...store,

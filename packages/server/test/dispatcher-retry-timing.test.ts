@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { hashKey } from "../src/ids.ts";
-import { createSqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import type { Store } from "../src/store/store.ts";
-import { testDispatcher } from "./helpers/dispatcher.ts";
-import { tempDir } from "./helpers/hookline.ts";
-import { answer, startReceiver } from "./helpers/receiver.ts";
+import { storeAndReceiver, testDispatcher } from "./helpers/dispatcher.ts";
+import { answer } from "./helpers/receiver.ts";
 import { endpointInput } from "./helpers/store-kit.ts";
 
 // After each run of writes the dispatcher sleeps until the next due time. A retry whose time
@@ -15,17 +12,8 @@ import { endpointInput } from "./helpers/store-kit.ts";
 
 describe("dispatcher: a retry due before its outcome is written", () => {
   it("goes out as soon as the write ends", async (t) => {
-    const dir = tempDir();
-    const receiver = await startReceiver(answer(503));
-    const store = createSqliteStore(dir.path);
-    t.after(async () => {
-      await store.close();
-      await receiver.close();
-      dir.remove();
-    });
+    const { store, receiver, scope } = await storeAndReceiver(t, answer(503));
     const now = Date.now();
-    const account = await store.createAccount("a", { test: hashKey("t"), live: hashKey("l") }, now);
-    const scope = { accountId: account.id, environment: "test" as const };
     await store.createEndpoint(scope, endpointInput(receiver.url, { retrySchedule: [100] }), now);
 
     // Each write of outcomes takes 400 ms (a busy disk): longer than the 100 ms the retry waits.

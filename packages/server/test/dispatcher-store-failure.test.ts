@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { pino } from "pino";
-import { hashKey } from "../src/ids.ts";
-import { createSqliteStore } from "../src/store/sqlite/sqlite-store.ts";
 import type { Store } from "../src/store/store.ts";
-import { testDispatcher } from "./helpers/dispatcher.ts";
-import { tempDir } from "./helpers/hookline.ts";
-import { startReceiver } from "./helpers/receiver.ts";
+import { storeAndReceiver, testDispatcher } from "./helpers/dispatcher.ts";
 import { endpointInput } from "./helpers/store-kit.ts";
 
 // The dispatcher reads the store's next due time after each run of writes. A store that fails
@@ -14,17 +10,8 @@ import { endpointInput } from "./helpers/store-kit.ts";
 
 describe("dispatcher with a store that fails for a moment", () => {
   it("a failed read of the next due time is logged and retried; deliveries still go out", async (t) => {
-    const dir = tempDir();
-    const receiver = await startReceiver();
-    const store = createSqliteStore(dir.path);
-    t.after(async () => {
-      await store.close();
-      await receiver.close();
-      dir.remove();
-    });
+    const { store, receiver, scope } = await storeAndReceiver(t);
     const now = Date.now();
-    const account = await store.createAccount("a", { test: hashKey("t"), live: hashKey("l") }, now);
-    const scope = { accountId: account.id, environment: "test" as const };
     await store.createEndpoint(scope, endpointInput(receiver.url), now);
 
     let failuresLeft = 2;

@@ -1,8 +1,31 @@
+import type { TestContext } from "node:test";
 import { type Logger, pino } from "pino";
 import { createDispatcher } from "../../src/delivery/dispatcher.ts";
 import { createHttpSender } from "../../src/delivery/http-sender.ts";
 import { createListenHub } from "../../src/delivery/listen-hub.ts";
+import { hashKey } from "../../src/ids.ts";
+import { createSqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 import type { Store } from "../../src/store/store.ts";
+import { tempDir } from "./hookline.ts";
+import { type Respond, startReceiver } from "./receiver.ts";
+
+/**
+ * What a dispatcher test starts from: an embedded store in a temporary directory with one
+ * account (its TEST scope), and a loopback receiver answering with `respond`; all closed
+ * and removed after the test.
+ */
+export async function storeAndReceiver(t: TestContext, respond?: Respond) {
+  const dir = tempDir();
+  const receiver = await startReceiver(respond);
+  const store = createSqliteStore(dir.path);
+  t.after(async () => {
+    await store.close();
+    await receiver.close();
+    dir.remove();
+  });
+  const account = await store.createAccount("a", { test: hashKey("t"), live: hashKey("l") }, Date.now());
+  return { store, receiver, scope: { accountId: account.id, environment: "test" as const } };
+}
 
 /** A dispatcher on `store` alone (no HTTP API), sending to loopback receivers with a 5 s timeout. */
 export function testDispatcher(store: Store, logger: Logger = pino({ level: "silent" })) {
