@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { hashKey } from "../src/ids.ts";
+import { hashKey, newSigningSecret } from "../src/ids.ts";
 import { createPostgresStore, type PostgresStore } from "../src/store/postgres/postgres-store.ts";
 import type { Claim, Scope } from "../src/store/store.ts";
 import { dropSchema, testSchema } from "./helpers/postgres.ts";
@@ -249,6 +249,26 @@ describe("PostgreSQL store under concurrent writers", {
       );
     } finally {
       await disabler.end();
+    }
+  });
+
+  it("a listener connecting while its listen endpoint is deleted gets a new one", async () => {
+    const { scope: listening } = await ownEndpoint("listening");
+    const hold = { node: "node_a", until: Date.now() + 60_000 };
+    const first = await store.openListener(listening, null, newSigningSecret(), hold, Date.now());
+    const deleter = await otherNode();
+    try {
+      await deleter.query("BEGIN");
+      await deleter.query("DELETE FROM endpoints WHERE id = $1", [first.id]);
+      const reopened = store.openListener(listening, null, newSigningSecret(), hold, Date.now());
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await deleter.query("COMMIT");
+      const second = await reopened;
+      assert.ok(second, "openListener returned no endpoint");
+      assert.notEqual(second.id, first.id);
+      assert.equal((await store.getEndpoint(listening, second.id))?.kind, "listen");
+    } finally {
+      await deleter.end();
     }
   });
 

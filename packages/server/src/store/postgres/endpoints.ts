@@ -161,8 +161,9 @@ export function endpointQueries(db: Database) {
       return db.transaction(async (tx) => {
         // One listen endpoint per scope, even when two sessions connect at once.
         await tx.run("SELECT pg_advisory_xact_lock(hashtext($1))", [`listen ${scope.accountId} ${scope.environment}`]);
+        // Locked: a delete of it in progress finishes first, and a new one is made.
         const row = await tx.get(
-          "SELECT id FROM endpoints WHERE account_id = $1 AND environment = $2 AND kind = 'listen'",
+          "SELECT id FROM endpoints WHERE account_id = $1 AND environment = $2 AND kind = 'listen' FOR NO KEY UPDATE",
           [scope.accountId, scope.environment],
         );
         const id = row ? String(row.id) : newId("ep", now);
