@@ -186,6 +186,56 @@ describe("delivery end to end", () => {
       await holding.close();
     }
   });
+  it("an attempt that answers after its delivery was disabled, re-enabled and retried leaves the retry as it is", async () => {
+    const held: ServerResponse[] = [];
+    const holding = await startReceiver((_request, res) => {
+      held.push(res);
+    });
+    try {
+      // One request at a time: the retry waits for the attempt in flight to finish.
+      const endpoint = await h.test.post("/v1/endpoints", {
+        url: holding.url,
+        event_types: ["held.retried"],
+        max_in_flight: 1,
+        retry_schedule: ["1h"],
+      });
+      const sent = await h.test.post("/v1/events", { type: "held.retried", data: {} });
+      await holding.waitFor(1);
+      const path = `/v1/endpoints/${endpoint.body.id}`;
+      assert.equal((await h.test.patch(path, { enabled: false })).status, 200);
+      assert.equal((await h.test.patch(path, { enabled: true })).status, 200);
+      const [failed] = (await h.test.get(`/v1/events/${sent.body.id}/deliveries`)).body.data;
+      assert.equal(failed.status, "failed");
+      assert.ok([200, 202].includes((await h.test.post(`/v1/deliveries/${failed.id}/retry`, {})).status));
+
+      // The first attempt fails only now: its retry, an hour later by the schedule, must not replace the manual one.
+      (held[0] as ServerResponse).statusCode = 503;
+      (held[0] as ServerResponse).end();
+      await holding.waitFor(2);
+      (held[1] as ServerResponse).statusCode = 204;
+      (held[1] as ServerResponse).end();
+      const delivered = await eventually(async () => {
+        const delivery = (await h.test.get(`/v1/deliveries/${failed.id}`)).body;
+        return delivery.status === "succeeded" ? delivery : undefined;
+      });
+      assert.equal(delivered.attempt_count, 2);
+      const attempts = await h.test.get(`/v1/deliveries/${failed.id}/attempts`);
+      assert.deepEqual(
+        attempts.body.data.map((attempt: { status_code: number; trigger: string }) => [
+          attempt.status_code,
+          attempt.trigger,
+        ]),
+        [
+          [503, "scheduled"],
+          [204, "manual"],
+        ],
+      );
+      await h.test.delete(path);
+    } finally {
+      await holding.close();
+    }
+  });
+
   it("spaces requests to an endpoint with rate_limit_per_s", async () => {
     const paced = await startReceiver();
     try {

@@ -1,23 +1,17 @@
 import type { Outcome } from "./store.ts";
 
-/** Where an outcome's endpoint stands when the outcome is written. */
-export type EndpointState = "enabled" | "disabled" | "deleted";
-
 /**
- * What an outcome writes to its delivery, shared by both backends: an endpoint
- * disabled meanwhile gets no further attempts; one deleted meanwhile leaves the
- * delivery cancelled unless this attempt was acknowledged. The last error is the
- * transport error or, for a non-2xx answer, `http_<status>`.
+ * What an outcome asks of its delivery, shared by both backends. The store applies it only
+ * while the delivery is still `delivering` under that claim. One failed (its endpoint
+ * disabled), cancelled (deleted) or queued again (retried, recovered) while the attempt ran
+ * keeps that state: the attempt is logged, and only an acknowledgement changes the delivery.
+ * The last error is the transport error or, for a non-2xx answer, `http_<status>`.
  */
-export function recordedState(outcome: Outcome, endpoint: EndpointState) {
+export function recordedState(outcome: Outcome) {
   const { statusCode, error } = outcome.attempt;
-  if (endpoint === "deleted" && outcome.status !== "succeeded") {
-    return { status: "cancelled" as const, nextAttemptAt: null, lastError: "endpoint_deleted" };
-  }
-  const stops = outcome.status === "pending" && endpoint === "disabled";
   return {
-    status: stops ? ("failed" as const) : outcome.status,
-    nextAttemptAt: stops ? null : outcome.nextAttemptAt,
+    status: outcome.status,
+    nextAttemptAt: outcome.nextAttemptAt,
     lastError: error ?? (statusCode !== null && statusCode >= 300 ? `http_${statusCode}` : null),
   };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { newId } from "../../ids.ts";
 import { RATE_AHEAD_MS, rateSlots } from "../claim-rules.ts";
-import { type EndpointState, failingReason, failureStreaks, recordedState } from "../outcome-rules.ts";
+import { failingReason, failureStreaks, recordedState } from "../outcome-rules.ts";
 import { disabledEndpoint, toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, DisabledEndpoint, Outcome, Page, Scope } from "../store.ts";
 import { type Database, PLANNED_EACH_RUN, type Sql } from "./database.ts";
@@ -186,20 +186,26 @@ export function deliveryQueries(db: Database) {
     });
     if (unique.length === 0) return { recorded: 0, disabled: [] };
     // Before any delivery: a delete of one of these endpoints waits for this commit, then cancels what is left.
-    const enabledRows = await queue.lock(
-      tx,
-      unique.map(({ claim }) => claim.endpointId),
+    const present = new Set(
+      (
+        await queue.lock(
+          tx,
+          unique.map(({ claim }) => claim.endpointId),
+        )
+      ).map((row) => String(row.id)),
     );
-    const endpointStates = new Map<string, EndpointState>(
-      enabledRows.map((row) => [String(row.id), row.enabled === 1 ? "enabled" : "disabled"]),
-    );
-    const stateOf = (endpointId: string) => endpointStates.get(endpointId) ?? "deleted";
-    const states = unique.map((outcome) => recordedState(outcome, stateOf(outcome.claim.endpointId)));
+    const states = unique.map((outcome) => recordedState(outcome));
+    // The worker's decision applies while the delivery is still delivering, or when this attempt
+    // succeeded; otherwise the delivery keeps the state it was given meanwhile (failed, cancelled, queued again).
     const updated = await tx.all(
-      `${PLANNED_EACH_RUN}UPDATE deliveries d SET attempt_count = attempt_count + 1,
-        scheduled_attempts = o.scheduled_attempts, manual = 0, claim_token = NULL,
-        last_status_code = o.status_code, updated_at = $1, status = o.status,
-        next_attempt_at = o.next_attempt_at, due_at = o.due_at, last_error = o.last_error
+      `${PLANNED_EACH_RUN}UPDATE deliveries d SET attempt_count = d.attempt_count + 1, claim_token = NULL,
+        last_status_code = o.status_code, updated_at = $1,
+        status = CASE WHEN d.status = 'delivering' OR o.status = 'succeeded' THEN o.status ELSE d.status END,
+        scheduled_attempts = CASE WHEN d.status = 'delivering' OR o.status = 'succeeded' THEN o.scheduled_attempts ELSE d.scheduled_attempts END,
+        next_attempt_at = CASE WHEN d.status = 'delivering' OR o.status = 'succeeded' THEN o.next_attempt_at ELSE d.next_attempt_at END,
+        due_at = CASE WHEN d.status = 'delivering' OR o.status = 'succeeded' THEN o.due_at ELSE d.due_at END,
+        manual = CASE WHEN d.status = 'delivering' OR o.status = 'succeeded' THEN 0 ELSE d.manual END,
+        last_error = CASE WHEN d.status = 'delivering' OR o.status = 'succeeded' THEN o.last_error ELSE d.last_error END
       FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::int[], $9::text[])
         AS o(id, token, status, scheduled_attempts, next_attempt_at, due_at, status_code, last_error)
       WHERE d.id = o.id AND d.claim_token = o.token
@@ -223,7 +229,7 @@ export function deliveryQueries(db: Database) {
     const stats = tally(now);
     for (const { claim, attempt } of recordedOutcomes) {
       // A deleted endpoint's health figures went with it.
-      if (stateOf(claim.endpointId) !== "deleted") stats.count(claim.endpointId, attempt);
+      if (present.has(claim.endpointId)) stats.count(claim.endpointId, attempt);
     }
     if (recordedOutcomes.length > 0) {
       await tx.run(

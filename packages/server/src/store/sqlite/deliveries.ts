@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { newId } from "../../ids.ts";
 import { capOf, RATE_AHEAD_MS, rateSlots } from "../claim-rules.ts";
-import { type EndpointState, failingReason, failureStreaks, recordedState } from "../outcome-rules.ts";
+import { failingReason, failureStreaks, recordedState } from "../outcome-rules.ts";
 import { disabledEndpoint, type Row, toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, DisabledEndpoint, Outcome, Page, Scope } from "../store.ts";
 import { prepareAll, transaction } from "./database.ts";
@@ -44,12 +44,18 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
       ORDER BY j.key`,
     lease: `UPDATE deliveries SET status = 'delivering', due_at = ?1, claim_token = ?2, updated_at = ?3
       WHERE id IN (SELECT value FROM json_each(?4))`,
-    // Guarded by the claim token: a worker whose lease was lost writes nothing.
-    complete: `UPDATE deliveries SET status = ?, attempt_count = attempt_count + 1, scheduled_attempts = ?,
-        next_attempt_at = ?, due_at = ?, manual = 0, claim_token = NULL, last_status_code = ?, last_error = ?,
-        updated_at = ?
-      WHERE id = ? AND claim_token = ?`,
-    endpointEnabled: "SELECT enabled FROM endpoints WHERE id = ?",
+    // Guarded by the claim token: a worker whose lease was lost writes nothing. The worker's
+    // decision applies while the delivery is still delivering, or when this attempt succeeded
+    // (?1 = 'succeeded'); otherwise the delivery keeps the state it was given meanwhile.
+    complete: `UPDATE deliveries SET attempt_count = attempt_count + 1, claim_token = NULL, last_status_code = ?5,
+        updated_at = ?7,
+        status = iif(status = 'delivering' OR ?1 = 'succeeded', ?1, status),
+        scheduled_attempts = iif(status = 'delivering' OR ?1 = 'succeeded', ?2, scheduled_attempts),
+        next_attempt_at = iif(status = 'delivering' OR ?1 = 'succeeded', ?3, next_attempt_at),
+        due_at = iif(status = 'delivering' OR ?1 = 'succeeded', ?4, due_at),
+        manual = iif(status = 'delivering' OR ?1 = 'succeeded', 0, manual),
+        last_error = iif(status = 'delivering' OR ?1 = 'succeeded', ?6, last_error)
+      WHERE id = ?8 AND claim_token = ?9`,
     scopeEndpoints: "SELECT id FROM endpoints WHERE account_id = ? AND environment = ?",
     endpointExists: "SELECT 1 FROM endpoints WHERE id = ?",
     // Through the queue index, endpoint by endpoint: only rows waiting for a later time.
@@ -142,21 +148,19 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     const disabled: DisabledEndpoint[] = [];
     const touched = new Set<string>();
     const tally = startTally(now);
-    // Nothing in this loop disables or deletes an endpoint, so one read per endpoint serves the batch.
-    const states = new Map<string, EndpointState>();
-    const stateOf = (endpointId: string) => {
-      let state = states.get(endpointId);
-      if (state === undefined) {
-        const row = sql.endpointEnabled.get(endpointId) as Row | undefined;
-        state = row === undefined ? "deleted" : row.enabled === 1 ? "enabled" : "disabled";
-        states.set(endpointId, state);
+    // Nothing in this loop deletes an endpoint, so one look per endpoint serves the batch.
+    const present = new Map<string, boolean>();
+    const exists = (endpointId: string) => {
+      let found = present.get(endpointId);
+      if (found === undefined) {
+        found = sql.endpointExists.get(endpointId) !== undefined;
+        present.set(endpointId, found);
       }
-      return state;
+      return found;
     };
     for (const outcome of outcomes) {
       const { claim, attempt } = outcome;
-      const endpoint = stateOf(claim.endpointId);
-      const { status, nextAttemptAt, lastError } = recordedState(outcome, endpoint);
+      const { status, nextAttemptAt, lastError } = recordedState(outcome);
       const changed = sql.complete.run(
         status,
         outcome.scheduledAttempts,
@@ -172,7 +176,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
       recordedOutcomes.push(outcome);
       touched.add(claim.endpointId);
       // A deleted endpoint's health figures went with it.
-      if (endpoint !== "deleted") tally.count(claim.endpointId, attempt);
+      if (exists(claim.endpointId)) tally.count(claim.endpointId, attempt);
       sql.insertAttempt.run(
         newId("att", attempt.startedAt),
         claim.deliveryId,
