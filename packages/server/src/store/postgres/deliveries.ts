@@ -352,19 +352,15 @@ export function deliveryQueries(db: Database) {
           tx,
           claims.map((claim) => claim.endpointId),
         );
-        for (const claim of claims) {
-          // Due again at once, unless its endpoint was disabled meanwhile: then failed, like the rest of its work.
-          await tx.run(
-            `UPDATE deliveries SET claim_token = NULL, updated_at = $1::bigint,
-              status = CASE WHEN e.enabled = 1 THEN 'pending' ELSE 'failed' END,
-              due_at = CASE WHEN e.enabled = 1 THEN $1 END,
-              next_attempt_at = CASE WHEN e.enabled = 1 THEN deliveries.next_attempt_at END,
-              last_error = CASE WHEN e.enabled = 1 THEN deliveries.last_error ELSE 'endpoint_disabled' END
-            FROM (SELECT enabled FROM endpoints WHERE id = $4) AS e
-            WHERE deliveries.id = $2 AND claim_token = $3 AND status = 'delivering'`,
-            [now, claim.deliveryId, claim.claimToken, claim.endpointId],
-          );
-        }
+        // Due again at once if still delivering (its endpoint is then enabled: a disable fails delivering
+        // rows, a delete cancels them); a delivery failed or cancelled meanwhile stays so, its claim ended.
+        await tx.run(
+          `UPDATE deliveries d SET claim_token = NULL, updated_at = $1::bigint,
+            status = CASE WHEN d.status = 'delivering' THEN 'pending' ELSE d.status END,
+            due_at = CASE WHEN d.status = 'delivering' THEN $1 ELSE d.due_at END
+          FROM unnest($2::text[], $3::text[]) AS c(id, token) WHERE d.id = c.id AND d.claim_token = c.token`,
+          [now, claims.map((claim) => claim.deliveryId), claims.map((claim) => claim.claimToken)],
+        );
         await queue.refresh(tx, new Set(claims.map((claim) => claim.endpointId)));
         if (claims.length > 0) tx.notifyDue();
       });

@@ -75,14 +75,11 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     streakRestarts: "UPDATE endpoints SET failing_since = ?1 WHERE id = ?2",
     failingTooLong: `SELECT failing_since FROM endpoints
       WHERE id = ? AND enabled = 1 AND kind = 'http' AND failing_since <= ?`,
-    // Due again at once, unless its endpoint was disabled meanwhile: then failed, like the rest of its work.
+    // Due again at once if still delivering (its endpoint is then enabled: a disable fails delivering
+    // rows, a delete cancels them); a delivery failed or cancelled meanwhile stays so, its claim ended.
     release: `UPDATE deliveries SET claim_token = NULL, updated_at = ?1,
-        status = iif(e.enabled = 1, 'pending', 'failed'),
-        due_at = iif(e.enabled = 1, ?1, NULL),
-        next_attempt_at = iif(e.enabled = 1, next_attempt_at, NULL),
-        last_error = iif(e.enabled = 1, last_error, 'endpoint_disabled')
-      FROM (SELECT enabled FROM endpoints WHERE id = ?4) AS e
-      WHERE deliveries.id = ?2 AND claim_token = ?3 AND status = 'delivering'`,
+        status = iif(status = 'delivering', 'pending', status), due_at = iif(status = 'delivering', ?1, due_at)
+      WHERE id = ?2 AND claim_token = ?3`,
     nextDue: "SELECT min(next_due_at) AS due FROM endpoints WHERE next_due_at IS NOT NULL AND enabled = 1",
   });
 
@@ -243,7 +240,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     },
     async releaseClaims(claims: Claim[], now: number) {
       transaction(db, () => {
-        for (const claim of claims) sql.release.run(now, claim.deliveryId, claim.claimToken, claim.endpointId);
+        for (const claim of claims) sql.release.run(now, claim.deliveryId, claim.claimToken);
         queue.refresh(new Set(claims.map((claim) => claim.endpointId)));
       });
     },
