@@ -191,17 +191,17 @@ describe("delivery end to end", () => {
     const holding = await startReceiver((_request, res) => {
       held.push(res);
     });
+    // One request at a time: the retry waits for the attempt in flight to finish.
+    const endpoint = await h.test.post("/v1/endpoints", {
+      url: holding.url,
+      event_types: ["held.retried"],
+      max_in_flight: 1,
+      retry_schedule: ["1h"],
+    });
+    const path = `/v1/endpoints/${endpoint.body.id}`;
     try {
-      // One request at a time: the retry waits for the attempt in flight to finish.
-      const endpoint = await h.test.post("/v1/endpoints", {
-        url: holding.url,
-        event_types: ["held.retried"],
-        max_in_flight: 1,
-        retry_schedule: ["1h"],
-      });
       const sent = await h.test.post("/v1/events", { type: "held.retried", data: {} });
       await holding.waitFor(1);
-      const path = `/v1/endpoints/${endpoint.body.id}`;
       assert.equal((await h.test.patch(path, { enabled: false })).status, 200);
       assert.equal((await h.test.patch(path, { enabled: true })).status, 200);
       const [failed] = (await h.test.get(`/v1/events/${sent.body.id}/deliveries`)).body.data;
@@ -230,8 +230,8 @@ describe("delivery end to end", () => {
           [204, "manual"],
         ],
       );
-      await h.test.delete(path);
     } finally {
+      await h.test.delete(path);
       await holding.close();
     }
   });

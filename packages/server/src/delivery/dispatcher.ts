@@ -401,7 +401,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     giveBack(waiting);
   }
 
-  /** Claims not attempted go back to the store: due again, or failed if their endpoint is disabled. */
+  /** Claims not attempted go back to the store: due again (unless disabled or deleted meanwhile). */
   function giveBack(claims: Claim[]) {
     store.releaseClaims(claims, now()).catch((error) => {
       deps.metrics?.storeFailed("release");

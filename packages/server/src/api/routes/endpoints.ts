@@ -136,7 +136,7 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
       schema: {
         summary: "Change an endpoint",
         description:
-          'Any field of the creation, and `enabled`. Disabling fails the endpoint\'s pending deliveries (`last_error: "endpoint_disabled"`); recover brings them back. A request already on its way is still recorded; only an acknowledgement changes its delivery.',
+          'Any field of the creation, and `enabled`. Disabling fails the endpoint\'s pending deliveries (`last_error: "endpoint_disabled"`); recover brings them back. A request already on its way is still recorded (until the delivery is sent again); only an acknowledgement changes its delivery.',
         params: IdParams,
         body: UpdateEndpointBody,
         response: {

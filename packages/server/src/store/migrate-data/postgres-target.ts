@@ -162,18 +162,14 @@ export async function openPostgresTarget(url: string, schema: string): Promise<P
       );
     },
     async releaseClaims(now) {
-      // What the store's releaseClaims does for a stopping worker: due again at once, or
-      // failed if its endpoint was disabled (as the rest of that endpoint's work is).
+      // What the store's releaseClaims does for a stopping worker: due again at once (a delivering
+      // row's endpoint is enabled: a disable fails delivering rows, a delete cancels them).
       const released = await client.query(
-        `UPDATE deliveries SET claim_token = NULL, updated_at = $1,
-          status = CASE WHEN e.enabled = 1 THEN 'pending' ELSE 'failed' END,
-          due_at = CASE WHEN e.enabled = 1 THEN $1::bigint END,
-          next_attempt_at = CASE WHEN e.enabled = 1 THEN deliveries.next_attempt_at END,
-          last_error = CASE WHEN e.enabled = 1 THEN deliveries.last_error ELSE 'endpoint_disabled' END
-        FROM endpoints e WHERE e.id = deliveries.endpoint_id AND deliveries.status = 'delivering'`,
+        `UPDATE deliveries SET claim_token = NULL, updated_at = $1, status = 'pending', due_at = $1::bigint
+        WHERE status = 'delivering'`,
         [now],
       );
-      // A lease that outlived a disable: the attempt behind it ended with its process.
+      // A lease that outlived a disable or a delete: the attempt behind it ended with its process.
       await client.query("UPDATE deliveries SET claim_token = NULL WHERE claim_token IS NOT NULL");
       // So did its `hookline listen` sessions: their endpoints are nobody's until a listener connects.
       await client.query("UPDATE endpoints SET listener_node = NULL, listener_until = NULL");

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { newId } from "../../ids.ts";
 import { RATE_AHEAD_MS, rateSlots } from "../claim-rules.ts";
-import { failingReason, failureStreaks, recordedState } from "../outcome-rules.ts";
+import { decidedState, failingReason, failureStreaks } from "../outcome-rules.ts";
 import { disabledEndpoint, toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, DisabledEndpoint, Outcome, Page, Scope } from "../store.ts";
 import { type Database, PLANNED_EACH_RUN, type Sql } from "./database.ts";
@@ -194,7 +194,7 @@ export function deliveryQueries(db: Database) {
         )
       ).map((row) => String(row.id)),
     );
-    const states = unique.map((outcome) => recordedState(outcome));
+    const states = unique.map((outcome) => decidedState(outcome));
     // The worker's decision applies while the delivery is still delivering, or when this attempt
     // succeeded; otherwise the delivery keeps the state it was given meanwhile (failed, cancelled, queued again).
     const updated = await tx.all(

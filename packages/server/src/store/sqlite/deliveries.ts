@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { newId } from "../../ids.ts";
 import { capOf, RATE_AHEAD_MS, rateSlots } from "../claim-rules.ts";
-import { failingReason, failureStreaks, recordedState } from "../outcome-rules.ts";
+import { decidedState, failingReason, failureStreaks } from "../outcome-rules.ts";
 import { disabledEndpoint, type Row, toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, DisabledEndpoint, Outcome, Page, Scope } from "../store.ts";
 import { prepareAll, transaction } from "./database.ts";
@@ -157,7 +157,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
     };
     for (const outcome of outcomes) {
       const { claim, attempt } = outcome;
-      const { status, nextAttemptAt, lastError } = recordedState(outcome);
+      const { status, nextAttemptAt, lastError } = decidedState(outcome);
       const changed = sql.complete.run(
         status,
         outcome.scheduledAttempts,
