@@ -1,10 +1,10 @@
 import type { Outcome } from "./store.ts";
 
 /**
- * What the worker decided for an outcome's delivery, shared by both backends. The store applies it only
- * while the delivery is still `delivering` under that claim. One failed (its endpoint
- * disabled), cancelled (deleted) or queued again (retried, recovered) while the attempt ran
- * keeps that state: the attempt is logged, and only an acknowledgement changes the delivery.
+ * What the worker decided for an outcome's delivery, shared by both backends. The store
+ * applies it only while the delivery is still `delivering` under that claim. One failed (its
+ * endpoint disabled), cancelled (deleted) or queued again (retried, recovered) while the attempt
+ * ran keeps that state: the attempt is logged, and only an acknowledgement changes the delivery.
  * The last error is the transport error or, for a non-2xx answer, `http_<status>`.
  */
 export function decidedState(outcome: Outcome) {

@@ -186,13 +186,9 @@ export function deliveryQueries(db: Database) {
     });
     if (unique.length === 0) return { recorded: 0, disabled: [] };
     // Before any delivery: a delete of one of these endpoints waits for this commit, then cancels what is left.
-    const present = new Set(
-      (
-        await queue.lock(
-          tx,
-          unique.map(({ claim }) => claim.endpointId),
-        )
-      ).map((row) => String(row.id)),
+    const present = await queue.lock(
+      tx,
+      unique.map(({ claim }) => claim.endpointId),
     );
     const states = unique.map((outcome) => decidedState(outcome));
     // The worker's decision applies while the delivery is still delivering, or when this attempt

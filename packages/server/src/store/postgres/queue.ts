@@ -22,21 +22,22 @@ export const TARGET_ORDER = `account_id COLLATE "C", environment COLLATE "C", id
 export const queue = {
   /**
    * Locks endpoint rows in id order, NO KEY UPDATE (ingest's target reads go on), and returns
-   * the rows still there. A writer that changes an endpoint's deliveries and then its queue
+   * the ids of those still there. A writer that changes an endpoint's deliveries and then its queue
    * summary locks the endpoint first: the order a delete or a disable takes them in, so neither
    * waits for a delivery this transaction holds while it waits for the endpoint.
    */
-  async lock(tx: Sql, endpointIds: Iterable<string>): Promise<Row[]> {
-    return tx.all("SELECT id, enabled FROM endpoints WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE", [
+  async lock(tx: Sql, endpointIds: Iterable<string>): Promise<Set<string>> {
+    const rows = await tx.all("SELECT id FROM endpoints WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE", [
       [...new Set(endpointIds)],
     ]);
+    return new Set(rows.map((row) => String(row.id)));
   },
   /**
    * Recomputes the endpoints' next due time from their deliveries (one index probe each) and
    * drops the marks that time now covers. The caller holds each endpoint's row lock (NO KEY
-   * UPDATE or more, or a lock on the whole table); the delete and the recompute then share one snapshot, taken after the
-   * lock: a mark it deletes was committed with its deliveries, so the recompute sees them, and a
-   * mark committed later stays.
+   * UPDATE or more, or a lock on the whole table); the delete and the recompute then share one
+   * snapshot, taken after the lock: a mark it deletes was committed with its deliveries, so the
+   * recompute sees them, and a mark committed later stays.
    */
   async refresh(tx: Sql, endpointIds: Iterable<string>) {
     for (const id of new Set(endpointIds)) {
