@@ -378,24 +378,8 @@ describe("PostgreSQL store under concurrent writers", {
     const [delivery] = await store.listDeliveries(gone, ingested.events[0]?.event.id as string);
     assert.ok(delivery);
 
-    // Another node deletes the endpoint: the row first, then its pending deliveries, as deleteEndpoint does.
-    const deleter = await otherNode();
-    try {
-      await deleter.query("BEGIN");
-      // Shorter than deadlock_timeout (1 s): the UPDATE below fails if it waits for the retry at all.
-      await deleter.query("SET LOCAL lock_timeout = '500ms'");
-      await deleter.query("DELETE FROM endpoints WHERE id = $1", [goneEndpoint]);
-      const retry = store.requestRetry(gone, delivery.id, now);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      await deleter.query(
-        "UPDATE deliveries SET status = 'cancelled', due_at = NULL WHERE endpoint_id = $1 AND due_at IS NOT NULL",
-        [goneEndpoint],
-      );
-      await deleter.query("COMMIT");
-      assert.equal(await retry, "endpoint_deleted");
-      assert.equal((await store.getDelivery(gone, delivery.id))?.status, "cancelled");
-    } finally {
-      await deleter.end();
-    }
+    const retried = await deleteRacing(goneEndpoint, now, () => store.requestRetry(gone, delivery.id, now));
+    assert.equal(retried, "endpoint_deleted");
+    assert.equal((await store.getDelivery(gone, delivery.id))?.status, "cancelled");
   });
 });
