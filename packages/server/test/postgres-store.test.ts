@@ -382,4 +382,58 @@ describe("PostgreSQL store under concurrent writers", {
     assert.equal(retried, "endpoint_deleted");
     assert.equal((await store.getDelivery(gone, delivery.id))?.status, "cancelled");
   });
+
+  it("recording outcomes does not wait for another worker holding their endpoint's row", async () => {
+    const { scope: shared, endpointId } = await ownEndpoint("shared");
+    const now = Date.now();
+    const claimed = await claimedDelivery(shared, endpointId, now);
+    // Another worker claiming from the same endpoint holds its row until it commits.
+    const claimer = await otherNode();
+    try {
+      await claimer.query("BEGIN");
+      await claimer.query("SELECT id FROM endpoints WHERE id = $1 FOR NO KEY UPDATE", [endpointId]);
+      const settled = store.settle([attemptOutcome(claimed, 204, null, now)], null, now);
+      const waited = new Promise((resolve) => setTimeout(resolve, 2_000, "still waiting"));
+      assert.deepEqual(await Promise.race([settled, waited]), { claims: [], disabled: [], recorded: 1 });
+    } finally {
+      await claimer.query("ROLLBACK");
+      await claimer.end();
+    }
+    assert.equal((await store.getDelivery(shared, claimed.deliveryId))?.status, "succeeded");
+  });
+
+  it("a retry an outcome schedules before its claim's lease ends is claimed when it is due", async () => {
+    const { scope: quick, endpointId } = await ownEndpoint("quick-retry");
+    const now = Date.now();
+    const claimed = await claimedDelivery(quick, endpointId, now);
+    // The lease runs 60 s; the receiver asked for another try in 1 s (a 429's retry-after, say).
+    await store.settle([attemptOutcome(claimed, 429, now + 1_000, now)], null, now);
+    const { claims } = await store.settle([], claim(now + 1_000), now + 1_000);
+    assert.ok(
+      claims.some((c) => c.deliveryId === claimed.deliveryId),
+      "the retry was not claimed when due",
+    );
+  });
+
+  it("two workers recording outcomes for one endpoint add up to its health figures", async () => {
+    const { scope: both, endpointId } = await ownEndpoint("two-workers");
+    const second = await createPostgresStore({ url: url as string, schema, poolSize: 2 });
+    try {
+      const now = Date.now();
+      const first = await claimedDelivery(both, endpointId, now);
+      await store.ingest([{ scope: both, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }], now);
+      const [other] = (await second.settle([], claim(now), now)).claims.filter((c) => c.endpointId === endpointId);
+      assert.ok(other);
+      await store.settle([attemptOutcome(first, 204, null, now)], null, now);
+      await second.settle([attemptOutcome(other, 503, now + 60_000, now + 1)], null, now + 1);
+      const stats = await store.endpointStats(both, endpointId, now - 3_600_000);
+      assert.deepEqual(
+        stats?.hours.map(({ attempts, succeeded }) => ({ attempts, succeeded })),
+        [{ attempts: 2, succeeded: 1 }],
+      );
+      assert.equal(stats?.last?.statusCode, 503);
+    } finally {
+      await second.close();
+    }
+  });
 });

@@ -5,7 +5,7 @@ import { decidedState, failingReason, failureStreaks } from "../outcome-rules.ts
 import { disabledEndpoint, toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, DisabledEndpoint, Outcome, Page, Scope } from "../store.ts";
 import { type Database, PLANNED_EACH_RUN, type Sql } from "./database.ts";
-import { tally } from "./endpoint-stats.ts";
+import { newStatsShard, tally } from "./endpoint-stats.ts";
 import { DUE_ENDPOINTS, queue, roomOn, TARGET_ORDER } from "./queue.ts";
 
 // Everything one attempt needs, read only for the deliveries actually claimed.
@@ -18,6 +18,7 @@ const CLAIMED = `${PLANNED_EACH_RUN}SELECT d.id, d.event_id, d.endpoint_id, d.sc
 const GET = "SELECT * FROM deliveries WHERE id = $1 AND account_id = $2 AND environment = $3";
 
 export function deliveryQueries(db: Database) {
+  const statsShard = newStatsShard();
   /**
    * Claims up to `limit` due deliveries: endpoint by endpoint, the one waiting longest
    * first, each endpoint's oldest first and never more than its share. Each endpoint's
@@ -88,10 +89,9 @@ export function deliveryQueries(db: Database) {
 
   /**
    * Disables the endpoints whose recorded outcomes ask for it: a 410 Gone, or failing since the
-   * outcome's cutoff or earlier. The outcomes' endpoints are locked already (NO KEY UPDATE, so no
-   * other outcome or claim holds them); the candidates are locked again, in `TARGET_ORDER`, FOR UPDATE,
-   * which waits for ingests reading them as targets (KEY SHARE): their new deliveries are then
-   * failed with the rest, not left pending.
+   * outcome's cutoff or earlier. The candidates are locked, in `TARGET_ORDER`, FOR UPDATE, which
+   * waits for ingests reading them as targets and other workers recording outcomes (KEY SHARE):
+   * their new deliveries are then failed with the rest, not left pending.
    */
   async function disableWhereDue(tx: Sql, recorded: Outcome[], now: number): Promise<DisabledEndpoint[]> {
     const gone = new Map<string, string>();
@@ -147,20 +147,31 @@ export function deliveryQueries(db: Database) {
   }
 
   /**
-   * Keeps each endpoint's failure streak. The transaction holds every outcome's endpoint
-   * (locked first, in id order), so it takes no new locks; the statements
-   * change only rows whose streak changes, so a healthy endpoint's row is not written.
+   * Keeps each endpoint's failure streak, writing only the rows whose streak changes (a healthy
+   * endpoint's row is not written). Those are locked first, in `TARGET_ORDER` as a disable takes
+   * them, so two workers' streak changes never wait for each other in a cycle.
    */
   async function trackStreaks(tx: Sql, recorded: Outcome[]) {
     const streaks = [...failureStreaks(recorded)];
-    const ended = streaks.filter(([, s]) => s.ok).map(([id]) => id);
+    if (streaks.length === 0) return;
+    const changing = await tx.all(
+      `SELECT id FROM endpoints WHERE id IN (
+        SELECT e.id FROM endpoints e JOIN unnest($1::text[], $2::boolean[], $3::boolean[]) AS f(endpoint_id, ok, restarted)
+          ON e.id = f.endpoint_id
+        WHERE CASE WHEN f.ok THEN e.failing_since IS NOT NULL ELSE e.failing_since IS NULL OR f.restarted END)
+      ORDER BY ${TARGET_ORDER} FOR NO KEY UPDATE`,
+      [streaks.map(([id]) => id), streaks.map(([, s]) => s.ok), streaks.map(([, s]) => s.restarted)],
+    );
+    if (changing.length === 0) return;
+    const locked = new Set(changing.map((row) => String(row.id)));
+    const ended = streaks.filter(([id, s]) => s.ok && locked.has(id)).map(([id]) => id);
     if (ended.length > 0) {
       await tx.run(
         "UPDATE endpoints SET failing_since = NULL WHERE id = ANY($1::text[]) AND failing_since IS NOT NULL",
         [ended],
       );
     }
-    const failing = streaks.filter(([, s]) => !s.ok);
+    const failing = streaks.filter(([id, s]) => !s.ok && locked.has(id));
     if (failing.length === 0) return;
     await tx.run(
       `UPDATE endpoints e SET failing_since = f.since
@@ -168,6 +179,23 @@ export function deliveryQueries(db: Database) {
       WHERE e.id = f.id AND (e.failing_since IS NULL OR f.restarted)`,
       [failing.map(([id]) => id), failing.map(([, s]) => s.since), failing.map(([, s]) => s.restarted)],
     );
+  }
+
+  /**
+   * An outcome leaves the endpoint's queue summary as it was: its delivery was due at its lease's
+   * end, which the summary already covers, and a succeeded or failed delivery only makes the
+   * summary early (the next claim on the endpoint finds nothing and refreshes it). A retry due
+   * before the lease's end would be missed until then, so every retry adds a mark.
+   */
+  async function markRetries(tx: Sql, recorded: Outcome[], present: Set<string>, now: number) {
+    const dueTimes = new Map<string, number>();
+    for (const outcome of recorded) {
+      const { status, nextAttemptAt } = decidedState(outcome);
+      const id = outcome.claim.endpointId;
+      if (status !== "pending" || nextAttemptAt === null || !present.has(id)) continue;
+      dueTimes.set(id, Math.min(nextAttemptAt, dueTimes.get(id) ?? nextAttemptAt));
+    }
+    await queue.markDue(tx, dueTimes, now);
   }
 
   /** Writes attempts and delivery states; an outcome whose claim token no longer holds writes nothing. */
@@ -186,7 +214,8 @@ export function deliveryQueries(db: Database) {
     });
     if (unique.length === 0) return { recorded: 0, disabled: [] };
     // Before any delivery: a delete of one of these endpoints waits for this commit, then cancels what is left.
-    const present = await queue.lock(
+    // KEY SHARE, not the row itself: another worker's outcomes and claims on the same endpoints go on meanwhile.
+    const present = await queue.share(
       tx,
       unique.map(({ claim }) => claim.endpointId),
     );
@@ -221,8 +250,7 @@ export function deliveryQueries(db: Database) {
     const changed = new Set(updated.map((row) => claimKey(String(row.id), String(row.token))));
     // An outcome whose claim token no longer holds (its lease ran out and another took it) writes nothing.
     const recordedOutcomes = unique.filter(({ claim }) => changed.has(claimKey(claim.deliveryId, claim.claimToken)));
-    const touched = new Set(recordedOutcomes.map(({ claim }) => claim.endpointId));
-    const stats = tally(now);
+    const stats = tally(now, statsShard);
     for (const { claim, attempt } of recordedOutcomes) {
       // A deleted endpoint's health figures went with it.
       if (present.has(claim.endpointId)) stats.count(claim.endpointId, attempt);
@@ -256,8 +284,9 @@ export function deliveryQueries(db: Database) {
         [claim.deliveryId, keepSnippets - 1],
       );
     }
+    // Before a disable, whose refresh then folds the marks of what it fails.
+    await markRetries(tx, recordedOutcomes, present, now);
     const disabled = await disableWhereDue(tx, recordedOutcomes, now);
-    await queue.refresh(tx, touched);
     await trackStreaks(tx, recordedOutcomes);
     await stats.write(tx);
     return { recorded: recordedOutcomes.length, disabled };

@@ -1,30 +1,51 @@
+import { randomInt } from "node:crypto";
 import { STATS_KEPT_MS, tallyAttempts } from "../attempt-tally.ts";
 import { toEndpointStats } from "../rows.ts";
 import { type EndpointStats, type Scope, STATS_COUNT_CAP } from "../store.ts";
 import type { Database, Sql } from "./database.ts";
 
 /**
+ * A store's own rows of `endpoint_stats`. Each store (process) recording outcomes adds to rows
+ * of its own, so workers delivering to the same endpoints never wait for each other's upserts;
+ * reads add the shards up.
+ */
+export function newStatsShard(): number {
+  return randomInt(2 ** 31 - 1);
+}
+
+/**
  * Per-endpoint hourly attempt figures for the dashboard's health charts, added up as
  * outcomes are recorded (one upsert per endpoint per commit), as in the SQLite store.
  */
-export function tally(now: number) {
+export function tally(now: number, shard: number) {
   const tally = tallyAttempts(now);
   return {
     count: tally.count,
     async write(tx: Sql) {
       for (const t of tally.tallies()) {
         const row = await tx.get(
-          `INSERT INTO endpoint_stats (endpoint_id, hour, attempts, succeeded, duration_ms, last_at, last_ok,
-            last_status_code, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-          ON CONFLICT (endpoint_id, hour) DO UPDATE SET attempts = endpoint_stats.attempts + excluded.attempts,
+          `INSERT INTO endpoint_stats (endpoint_id, hour, shard, attempts, succeeded, duration_ms, last_at, last_ok,
+            last_status_code, last_error) VALUES ($1, $2, $10, $3, $4, $5, $6, $7, $8, $9)
+          ON CONFLICT (endpoint_id, hour, shard) DO UPDATE SET attempts = endpoint_stats.attempts + excluded.attempts,
             succeeded = endpoint_stats.succeeded + excluded.succeeded,
             duration_ms = endpoint_stats.duration_ms + excluded.duration_ms,
             last_at = excluded.last_at, last_ok = excluded.last_ok, last_status_code = excluded.last_status_code,
             last_error = excluded.last_error
           RETURNING attempts`,
-          [t.endpointId, t.hour, t.attempts, t.succeeded, t.durationMs, now, t.lastOk, t.lastStatusCode, t.lastError],
+          [
+            t.endpointId,
+            t.hour,
+            t.attempts,
+            t.succeeded,
+            t.durationMs,
+            now,
+            t.lastOk,
+            t.lastStatusCode,
+            t.lastError,
+            shard,
+          ],
         );
-        // A new hour's first row: drop the endpoint's hours older than health looks back.
+        // This store's first row of a new hour: drop the endpoint's hours older than health looks back.
         if (row?.attempts === t.attempts) {
           await tx.run("DELETE FROM endpoint_stats WHERE endpoint_id = $1 AND hour < $2", [
             t.endpointId,
@@ -53,12 +74,13 @@ export function endpointStatsQueries(db: Database) {
         [id, STATS_COUNT_CAP + 1],
       )) as { pending: number; failed: number };
       const hours = await db.all(
-        "SELECT hour, attempts, succeeded, duration_ms FROM endpoint_stats WHERE endpoint_id = $1 AND hour >= $2 ORDER BY hour",
+        `SELECT hour, sum(attempts) AS attempts, sum(succeeded) AS succeeded, sum(duration_ms) AS duration_ms
+        FROM endpoint_stats WHERE endpoint_id = $1 AND hour >= $2 GROUP BY hour ORDER BY hour`,
         [id, since],
       );
       const last = await db.get(
         `SELECT last_at, last_ok, last_status_code, last_error FROM endpoint_stats
-        WHERE endpoint_id = $1 ORDER BY hour DESC LIMIT 1`,
+        WHERE endpoint_id = $1 ORDER BY hour DESC, last_at DESC LIMIT 1`,
         [id],
       );
       return toEndpointStats({ pending: Number(counts.pending), failed: Number(counts.failed) }, hours, last);

@@ -155,4 +155,11 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX endpoint_due_marks_by_endpoint ON endpoint_due_marks (endpoint_id, due_at);
   `,
+  // Each process adds its outcomes to health figures of its own (store/postgres/endpoint-stats.ts), so
+  // workers delivering to the same endpoints never wait for each other's rows.
+  `
+  ALTER TABLE endpoint_stats ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE endpoint_stats DROP CONSTRAINT endpoint_stats_pkey;
+  ALTER TABLE endpoint_stats ADD PRIMARY KEY (endpoint_id, hour, shard);
+  `,
 ];

@@ -6,11 +6,12 @@ import type { Sql } from "./database.ts";
 /**
  * The delivery queue's summary. As in the SQLite store, `endpoints.next_due_at` is the
  * `due_at` of the endpoint's oldest queued delivery, but here only writers holding the
- * endpoint's row lock (claims, outcomes, retries, endpoint changes) rewrite it. A writer that
- * makes a delivery due without that lock (ingest, advancing a scope's pending deliveries) adds
- * a mark to `endpoint_due_marks` in its own transaction instead, so it never waits for a worker
- * that holds the row. An endpoint is due at the earliest of its row's time and its marks; the
- * next refresh under the lock folds the marks into the row.
+ * endpoint's row lock (claims, retries, endpoint changes) rewrite it. A writer that makes a
+ * delivery due without that lock (ingest, advancing a scope's pending deliveries, an outcome
+ * scheduling a retry) adds a mark to `endpoint_due_marks` in its own transaction instead, so it
+ * never waits for a worker that holds the row. An endpoint is due at the earliest of its row's
+ * time and its marks, which may be early (a claim then finds nothing and refreshes the row),
+ * never late; the next refresh under the lock folds the marks into the row.
  */
 /**
  * The order in which anything that waits for an endpoint's KEY SHARE or FOR UPDATE lock takes
@@ -30,6 +31,19 @@ export const queue = {
     const rows = await tx.all("SELECT id FROM endpoints WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE", [
       [...new Set(endpointIds)],
     ]);
+    return new Set(rows.map((row) => String(row.id)));
+  },
+  /**
+   * Locks endpoint rows KEY SHARE, in `TARGET_ORDER`, and returns the ids of those still there:
+   * what a writer holds that changes the endpoints' deliveries but not their rows (recording
+   * outcomes). Other workers' claims and outcomes go on beside it; a delete or a disable (FOR
+   * UPDATE) waits for its commit, so it never waits for a delivery this transaction holds.
+   */
+  async share(tx: Sql, endpointIds: Iterable<string>): Promise<Set<string>> {
+    const rows = await tx.all(
+      `SELECT id FROM endpoints WHERE id = ANY($1::text[]) ORDER BY ${TARGET_ORDER} FOR KEY SHARE`,
+      [[...new Set(endpointIds)]],
+    );
     return new Set(rows.map((row) => String(row.id)));
   },
   /**
