@@ -436,4 +436,65 @@ describe("PostgreSQL store under concurrent writers", {
       await second.close();
     }
   });
+
+  it("two workers disabling the same endpoint at once (a 410 to both) do not deadlock", async () => {
+    const { scope: gone, endpointId } = await ownEndpoint("gone-for-both");
+    const second = await createPostgresStore({ url: url as string, schema, poolSize: 2 });
+    const deadlocks = async () => {
+      const client = await otherNode();
+      try {
+        const { rows } = await client.query(
+          "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
+        );
+        return Number(rows[0]?.deadlocks);
+      } finally {
+        await client.end();
+      }
+    };
+    try {
+      const now = Date.now();
+      const first = await claimedDelivery(gone, endpointId, now);
+      await store.ingest([{ scope: gone, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }], now);
+      const [other] = (await second.settle([], claim(now), now)).claims.filter((c) => c.endpointId === endpointId);
+      assert.ok(other);
+      const before = await deadlocks();
+      const settled = await Promise.all([
+        store.settle([attemptOutcome(first, 410, null, now)], null, now),
+        second.settle([attemptOutcome(other, 410, null, now)], null, now),
+      ]);
+      assert.equal(await deadlocks(), before);
+      assert.deepEqual(
+        settled.flatMap((s) => s.disabled.map((d) => d.endpointId)),
+        [endpointId],
+      );
+      assert.equal((await store.getEndpoint(gone, endpointId))?.enabled, false);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("deliveries leased at ingest leave no queue marks behind once their outcomes are in", async () => {
+    const { scope: leased, endpointId } = await ownEndpoint("leased-at-ingest");
+    const now = Date.now();
+    const outcomes = [];
+    for (let i = 0; i < 5; i++) {
+      const { claims } = await store.ingest(
+        [{ scope: leased, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }],
+        now,
+        claim(now),
+      );
+      outcomes.push(...claims.filter((c) => c.endpointId === endpointId).map((c) => attemptOutcome(c, 204, null, now)));
+    }
+    assert.equal(outcomes.length, 5);
+    await store.settle(outcomes, null, now);
+    const client = await otherNode();
+    try {
+      const { rows } = await client.query("SELECT count(*) AS marks FROM endpoint_due_marks WHERE endpoint_id = $1", [
+        endpointId,
+      ]);
+      assert.equal(Number(rows[0]?.marks), 0);
+    } finally {
+      await client.end();
+    }
+  });
 });

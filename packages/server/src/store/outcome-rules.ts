@@ -28,7 +28,7 @@ export interface Streak {
   disableIfSince: number | null;
 }
 
-/** Endpoint by endpoint, in id order (endpoint rows are written in one order, so commits do not deadlock). */
+/** Endpoint by endpoint, in id order. */
 export function failureStreaks(recorded: Outcome[]): Map<string, Streak> {
   const streaks = new Map<string, Streak>();
   for (const outcome of recorded) {

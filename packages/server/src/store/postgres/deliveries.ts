@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { newId } from "../../ids.ts";
 import { RATE_AHEAD_MS, rateSlots } from "../claim-rules.ts";
-import { decidedState, failingReason, failureStreaks } from "../outcome-rules.ts";
+import { decidedState, failingReason, failureStreaks, type Streak } from "../outcome-rules.ts";
 import { disabledEndpoint, toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, DisabledEndpoint, Outcome, Page, Scope } from "../store.ts";
 import { type Database, PLANNED_EACH_RUN, type Sql } from "./database.ts";
@@ -16,6 +16,13 @@ const CLAIMED = `${PLANNED_EACH_RUN}SELECT d.id, d.event_id, d.endpoint_id, d.sc
   WHERE d.id = ANY($1::text[])`;
 
 const GET = "SELECT * FROM deliveries WHERE id = $1 AND account_id = $2 AND environment = $3";
+
+/** What a settle's outcomes wrote, for the disables that follow its commit. */
+interface Recorded {
+  recorded: Outcome[];
+  /** `failing_since` before this settle, of the endpoints that answered 410. */
+  failingBefore: Map<string, number | null>;
+}
 
 export function deliveryQueries(db: Database) {
   const statsShard = newStatsShard();
@@ -89,16 +96,29 @@ export function deliveryQueries(db: Database) {
 
   /**
    * Disables the endpoints whose recorded outcomes ask for it: a 410 Gone, or failing since the
-   * outcome's cutoff or earlier. The candidates are locked, in `TARGET_ORDER`, FOR UPDATE, which
-   * waits for ingests reading them as targets and other workers recording outcomes (KEY SHARE):
-   * their new deliveries are then failed with the rest, not left pending.
+   * outcome's cutoff or earlier. Its own transaction, after the outcomes' commit: the candidates
+   * are locked, in `TARGET_ORDER`, FOR UPDATE, with nothing else held. That waits for ingests
+   * reading them as targets and for other workers recording outcomes (KEY SHARE), whose new
+   * deliveries are then failed with the rest; two workers disabling the same endpoint wait for
+   * each other instead of deadlocking, as they would upgrading their outcomes' KEY SHARE.
    */
-  async function disableWhereDue(tx: Sql, recorded: Outcome[], now: number): Promise<DisabledEndpoint[]> {
+  async function disableWhereDue({ recorded, failingBefore }: Recorded, now: number): Promise<DisabledEndpoint[]> {
     const gone = new Map<string, string>();
     for (const outcome of recorded) {
       if (outcome.disableEndpoint) gone.set(outcome.claim.endpointId, outcome.disableEndpoint);
     }
     const checked = [...failureStreaks(recorded)].filter(([, s]) => !s.ok && s.disableIfSince !== null);
+    if (gone.size === 0 && checked.length === 0) return [];
+    return db.transaction((tx) => disableChecked(tx, gone, failingBefore, checked, now));
+  }
+
+  async function disableChecked(
+    tx: Sql,
+    gone: Map<string, string>,
+    failingBefore: Map<string, number | null>,
+    checked: [string, Streak][],
+    now: number,
+  ): Promise<DisabledEndpoint[]> {
     const candidates = new Set(gone.keys());
     if (checked.length > 0) {
       const tooLong = await tx.all(
@@ -129,6 +149,9 @@ export function deliveryQueries(db: Database) {
       const id = String(row.id);
       let reason = gone.get(id);
       const streak = streaks.get(id);
+      // A 410 disables as it comes, as on the embedded store: the streak it began is not reported.
+      const before = failingBefore.get(id);
+      if (reason !== undefined && before !== undefined) row.failing_since = before;
       if (reason === undefined && streak) {
         const since = streak.restarted || row.failing_since === null ? streak.since : Number(row.failing_since);
         if (since > (streak.disableIfSince as number)) continue;
@@ -182,10 +205,11 @@ export function deliveryQueries(db: Database) {
   }
 
   /**
-   * An outcome leaves the endpoint's queue summary as it was: its delivery was due at its lease's
-   * end, which the summary already covers, and a succeeded or failed delivery only makes the
-   * summary early (the next claim on the endpoint finds nothing and refreshes it). A retry due
-   * before the lease's end would be missed until then, so every retry adds a mark.
+   * Outcomes refresh only the endpoints whose rows are free (`queue.refreshFree`): on one held by
+   * another worker the summary stays as it was. That is never late, since the delivery was due
+   * at its lease's end, which the summary covers; a succeeded or failed delivery only makes it
+   * early (the next claim there finds nothing and refreshes it). A retry due before the lease's
+   * end would be missed until then, so every retry adds a mark.
    */
   async function markRetries(tx: Sql, recorded: Outcome[], present: Set<string>, now: number) {
     const dueTimes = new Map<string, number>();
@@ -198,12 +222,11 @@ export function deliveryQueries(db: Database) {
     await queue.markDue(tx, dueTimes, now);
   }
 
-  /** Writes attempts and delivery states; an outcome whose claim token no longer holds writes nothing. */
-  async function recordOutcomes(
-    tx: Sql,
-    outcomes: Outcome[],
-    now: number,
-  ): Promise<{ recorded: number; disabled: DisabledEndpoint[] }> {
+  /**
+   * Writes attempts and delivery states, and returns the outcomes recorded (one whose claim token
+   * no longer holds writes nothing) with the failure streaks that 410s' endpoints had before.
+   */
+  async function recordOutcomes(tx: Sql, outcomes: Outcome[], now: number): Promise<Recorded> {
     // One outcome per claim: a second one for the same claim would find its token gone, as in sequence.
     // A stale claim of the same delivery (its lease ran out and it was claimed again) is another claim.
     const claimKey = (deliveryId: string, token: string) => `${deliveryId}\n${token}`;
@@ -212,7 +235,7 @@ export function deliveryQueries(db: Database) {
       const key = claimKey(claim.deliveryId, claim.claimToken);
       return !claimed.has(key) && claimed.add(key);
     });
-    if (unique.length === 0) return { recorded: 0, disabled: [] };
+    if (unique.length === 0) return { recorded: [], failingBefore: new Map() };
     // Before any delivery: a delete of one of these endpoints waits for this commit, then cancels what is left.
     // KEY SHARE, not the row itself: another worker's outcomes and claims on the same endpoints go on meanwhile.
     const present = await queue.share(
@@ -284,12 +307,20 @@ export function deliveryQueries(db: Database) {
         [claim.deliveryId, keepSnippets - 1],
       );
     }
-    // Before a disable, whose refresh then folds the marks of what it fails.
     await markRetries(tx, recordedOutcomes, present, now);
-    const disabled = await disableWhereDue(tx, recordedOutcomes, now);
+    const gone = [...new Set(recordedOutcomes.filter((o) => o.disableEndpoint).map((o) => o.claim.endpointId))];
+    const failingBefore = new Map(
+      gone.length === 0
+        ? []
+        : (await tx.all("SELECT id, failing_since FROM endpoints WHERE id = ANY($1::text[])", [gone])).map((row) => [
+            String(row.id),
+            row.failing_since === null ? null : Number(row.failing_since),
+          ]),
+    );
     await trackStreaks(tx, recordedOutcomes);
+    await queue.refreshFree(tx, present);
     await stats.write(tx);
-    return { recorded: recordedOutcomes.length, disabled };
+    return { recorded: recordedOutcomes, failingBefore };
   }
 
   return {
@@ -315,8 +346,9 @@ export function deliveryQueries(db: Database) {
     async requestRetry(scope: Scope, id: string, now: number) {
       return db.transaction(async (tx) => {
         // The endpoint first, then the delivery: the order deleting or disabling the endpoint, or
-        // recording an outcome, takes them in. NO KEY UPDATE, not KEY SHARE: an outcome that
-        // disables the endpoint after writing the delivery then never waits for this retry.
+        // recording an outcome, takes them in. NO KEY UPDATE: a disable waits for this retry. An
+        // outcome of the delivery's attempt landing right now, with its endpoint's failure streak
+        // changing, can deadlock with it; PostgreSQL breaks that and the loser runs again.
         const endpoint = await tx.get(
           `SELECT 1 FROM endpoints WHERE id = (SELECT endpoint_id FROM deliveries
             WHERE id = $1 AND account_id = $2 AND environment = $3) FOR NO KEY UPDATE`,
@@ -366,10 +398,11 @@ export function deliveryQueries(db: Database) {
       });
     },
     async settle(outcomes: Outcome[], claim: ClaimRequest | null, now: number) {
-      return db.transaction(async (tx) => ({
-        ...(await recordOutcomes(tx, outcomes, now)),
+      const { recorded, claims } = await db.transaction(async (tx) => ({
+        recorded: await recordOutcomes(tx, outcomes, now),
         claims: claim ? await claimDue(tx, claim) : [],
       }));
+      return { recorded: recorded.recorded.length, claims, disabled: await disableWhereDue(recorded, now) };
     },
     async releaseClaims(claims: Claim[], now: number) {
       await db.transaction(async (tx) => {

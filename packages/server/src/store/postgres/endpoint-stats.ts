@@ -22,7 +22,12 @@ export function tally(now: number, shard: number) {
   return {
     count: tally.count,
     async write(tx: Sql) {
-      for (const t of tally.tallies()) {
+      // In endpoint order: the clean-up below deletes other stores' old rows too, so two stores
+      // starting a new hour on the same endpoints wait for each other in one order, never in a cycle.
+      const tallies = [...tally.tallies()].sort((a, b) =>
+        a.endpointId < b.endpointId ? -1 : a.endpointId > b.endpointId ? 1 : 0,
+      );
+      for (const t of tallies) {
         const row = await tx.get(
           `INSERT INTO endpoint_stats (endpoint_id, hour, shard, attempts, succeeded, duration_ms, last_at, last_ok,
             last_status_code, last_error) VALUES ($1, $2, $10, $3, $4, $5, $6, $7, $8, $9)

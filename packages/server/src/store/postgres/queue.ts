@@ -11,7 +11,8 @@ import type { Sql } from "./database.ts";
  * scheduling a retry) adds a mark to `endpoint_due_marks` in its own transaction instead, so it
  * never waits for a worker that holds the row. An endpoint is due at the earliest of its row's
  * time and its marks, which may be early (a claim then finds nothing and refreshes the row),
- * never late; the next refresh under the lock folds the marks into the row.
+ * never late; the next refresh under the lock folds the marks into the row. Outcomes refresh the
+ * rows no one else holds (`refreshFree`), so marks do not pile up.
  */
 /**
  * The order in which anything that waits for an endpoint's KEY SHARE or FOR UPDATE lock takes
@@ -22,22 +23,23 @@ export const TARGET_ORDER = `account_id COLLATE "C", environment COLLATE "C", id
 
 export const queue = {
   /**
-   * Locks endpoint rows in id order, NO KEY UPDATE (ingest's target reads go on), and returns
-   * the ids of those still there. A writer that changes an endpoint's deliveries and then its queue
-   * summary locks the endpoint first: the order a delete or a disable takes them in, so neither
-   * waits for a delivery this transaction holds while it waits for the endpoint.
+   * Locks endpoint rows in `TARGET_ORDER`, NO KEY UPDATE (ingest's target reads go on), and
+   * returns the ids of those still there. A writer that changes an endpoint's deliveries and then
+   * its queue summary locks the endpoint first: the order a delete or a disable takes them in, so
+   * neither waits for a delivery this transaction holds while it waits for the endpoint.
    */
   async lock(tx: Sql, endpointIds: Iterable<string>): Promise<Set<string>> {
-    const rows = await tx.all("SELECT id FROM endpoints WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE", [
-      [...new Set(endpointIds)],
-    ]);
+    const rows = await tx.all(
+      `SELECT id FROM endpoints WHERE id = ANY($1::text[]) ORDER BY ${TARGET_ORDER} FOR NO KEY UPDATE`,
+      [[...new Set(endpointIds)]],
+    );
     return new Set(rows.map((row) => String(row.id)));
   },
   /**
    * Locks endpoint rows KEY SHARE, in `TARGET_ORDER`, and returns the ids of those still there:
-   * what a writer holds that changes the endpoints' deliveries but not their rows (recording
-   * outcomes). Other workers' claims and outcomes go on beside it; a delete or a disable (FOR
-   * UPDATE) waits for its commit, so it never waits for a delivery this transaction holds.
+   * what recording outcomes holds while it changes the endpoints' deliveries. Other workers'
+   * claims and outcomes go on beside it; a delete or a disable (FOR UPDATE) waits for its commit,
+   * so it never waits for a delivery this transaction holds.
    */
   async share(tx: Sql, endpointIds: Iterable<string>): Promise<Set<string>> {
     const rows = await tx.all(
@@ -62,6 +64,21 @@ export const queue = {
         [id],
       );
     }
+  },
+  /**
+   * Refreshes those of the endpoints whose rows no other transaction holds, without waiting (SKIP
+   * LOCKED): a writer holding only KEY SHARE uses it to fold marks and keep the summaries exact
+   * where it can. One it skips keeps its summary, which must then be early or exact already.
+   */
+  async refreshFree(tx: Sql, endpointIds: Iterable<string>) {
+    const rows = await tx.all(
+      `SELECT id FROM endpoints WHERE id = ANY($1::text[]) ORDER BY ${TARGET_ORDER} FOR NO KEY UPDATE SKIP LOCKED`,
+      [[...new Set(endpointIds)]],
+    );
+    await queue.refresh(
+      tx,
+      rows.map((row) => String(row.id)),
+    );
   },
   /**
    * Marks each endpoint as having a delivery due at the time given (deliveries leased at
