@@ -131,6 +131,28 @@ describe("endpoints that keep failing are disabled, and the operator is told", (
     }
   });
 
+  it("an endpoint that answered 410 and is enabled again elsewhere (another node, no forget here) gets new events", async () => {
+    const acme = await newAccount(h, "Back Again");
+    const receiver = await startReceiver(answer(410));
+    try {
+      const created = await acme.test.post("/v1/endpoints", { url: receiver.url });
+      await acme.test.post("/v1/events", { type: "transfer.completed", data: { n: 1 } });
+      await eventually(() => systemEventFor(created.body.id), 10_000, "the 410 system event");
+      receiver.respondWith(answer(204));
+      // The store directly, as an API node other than this dispatcher's would write it.
+      const scope = { accountId: acme.id, environment: "test" } as const;
+      await h.hookline.store.updateEndpoint(scope, created.body.id, { enabled: true }, Date.now());
+      await acme.test.post("/v1/events", { type: "transfer.completed", data: { n: 2 } });
+      await eventually(
+        () => (receiver.requests.some((r) => r.body.includes('"n":2')) ? true : undefined),
+        10_000,
+        "the event sent after re-enabling",
+      );
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it("410 Gone disables at once and is reported too; the dashboard's system account lists the events", async () => {
     const acme = await newAccount(h, "Gone Inc");
     const gone = await startReceiver(answer(410));

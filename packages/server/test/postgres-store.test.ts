@@ -497,4 +497,44 @@ describe("PostgreSQL store under concurrent writers", {
       await client.end();
     }
   });
+
+  it("a disable whose transaction fails after its outcomes' commit is made by the next settle", async () => {
+    const { scope: gone, endpointId } = await ownEndpoint("disable-again");
+    const now = Date.now();
+    const first = await claimedDelivery(gone, endpointId, now);
+    // An ingest reading the endpoint as a target holds KEY SHARE: the disable (FOR UPDATE) waits for it.
+    const holder = await otherNode();
+    const killer = await otherNode();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT id FROM endpoints WHERE id = $1 FOR KEY SHARE", [endpointId]);
+      const holderPid = Number((await holder.query("SELECT pg_backend_pid() AS pid")).rows[0].pid);
+      const settled = store.settle([attemptOutcome(first, 410, null, now)], null, now);
+      // The disable's connection, waiting for the holder, is lost.
+      let waiting: number[] = [];
+      for (let tries = 0; waiting.length === 0; tries++) {
+        assert.ok(tries < 100, "the disable never waited for the holder");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        const { rows } = await killer.query(
+          "SELECT pid FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))",
+          [holderPid],
+        );
+        waiting = rows.map((row) => Number(row.pid));
+      }
+      for (const pid of waiting) await killer.query("SELECT pg_terminate_backend($1)", [pid]);
+      await holder.query("ROLLBACK");
+      const result = await settled;
+      assert.deepEqual({ recorded: result.recorded, disabled: result.disabled }, { recorded: 1, disabled: [] });
+      assert.equal((await store.getEndpoint(gone, endpointId))?.enabled, true);
+      const next = await store.settle([], null, now + 1);
+      assert.deepEqual(
+        next.disabled.map((d) => d.endpointId),
+        [endpointId],
+      );
+      assert.equal((await store.getEndpoint(gone, endpointId))?.enabled, false);
+    } finally {
+      await holder.end();
+      await killer.end();
+    }
+  });
 });

@@ -93,8 +93,8 @@ const OUTCOME_BATCH = 256;
 const STOP_WRITE_TRIES = 4;
 
 /**
- * Moves due deliveries out. Each cycle is one transaction: write the outcomes
- * of finished attempts and claim due deliveries under a lease. The POSTs run
+ * Moves due deliveries out. Each cycle is one store write: the outcomes of
+ * finished attempts, and claims of due deliveries under a lease. The POSTs run
  * outside any transaction. Idle, it sleeps until the next delivery is due; it
  * never polls in a tight loop.
  */
@@ -115,8 +115,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
   const endpoints = new Map<string, EndpointState>();
   let heldTotal = 0;
   /**
-   * Endpoints that answered 410 Gone. Their disabling is written with the outcome, a
-   * moment later; a claim for them already on its way must not be sent meanwhile.
+   * Endpoints that answered 410 Gone, until the write of that outcome (which disables them) is
+   * done: a claim for them already on its way must not be sent meanwhile.
    */
   const gone = new Set<string>();
   /**
@@ -201,7 +201,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     }
   }
 
-  /** One transaction: write finished outcomes, claim what is due. False when the store failed. */
+  /** One store write: finished outcomes, and claims of what is due. False when the store failed. */
   async function cycleOnce(): Promise<boolean> {
     const batch = outcomes.splice(0);
     const t = now();
@@ -212,9 +212,9 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     if (batch.length === 0 && room <= 0) return true;
     wantClaim = false;
     let claims: Claim[];
+    let disabled: DisabledEndpoint[];
     try {
       const claim = room > 0 ? claimRequest(t, room) : null;
-      let disabled: DisabledEndpoint[];
       ({ claims, disabled } = await store.settle(batch, claim, t));
       storeFailing = false;
       for (const { endpointId } of disabled) {
@@ -235,6 +235,10 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     // A stop that began during the write gives the claims straight back.
     if (stopping) released.push(...claims);
     else for (const claim of claims) accept(claim);
+    // Written: the store has disabled them (or found no reason to), so it claims none of them any
+    // more, and one enabled again, through whichever node, is served again.
+    for (const { claim, disableEndpoint } of batch) if (disableEndpoint) gone.delete(claim.endpointId);
+    for (const { endpointId } of disabled) gone.delete(endpointId);
     // A full claim likely left more due: claim again at once.
     if (room > 0 && claims.length === room) wantClaim = again = true;
     return true;

@@ -427,7 +427,8 @@ export interface Store {
 
   /**
    * The dispatcher's one write: records finished attempts (only where the claim
-   * token still holds) and claims more due deliveries, in one transaction.
+   * token still holds) and claims more due deliveries, in one transaction. The disables
+   * those outcomes call for are in it too, or, on PostgreSQL, in a second one right after.
    */
   settle(
     outcomes: Outcome[],

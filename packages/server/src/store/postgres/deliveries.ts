@@ -20,12 +20,16 @@ const GET = "SELECT * FROM deliveries WHERE id = $1 AND account_id = $2 AND envi
 /** What a settle's outcomes wrote, for the disables that follow its commit. */
 interface Recorded {
   recorded: Outcome[];
+  /** Their endpoints that still exist. */
+  present: Set<string>;
   /** `failing_since` before this settle, of the endpoints that answered 410. */
   failingBefore: Map<string, number | null>;
 }
 
 export function deliveryQueries(db: Database) {
   const statsShard = newStatsShard();
+  /** Settles whose disables failed after their outcomes' commit (a lost connection): tried again with the next. */
+  const unfinishedDisables: Recorded[] = [];
   /**
    * Claims up to `limit` due deliveries: endpoint by endpoint, the one waiting longest
    * first, each endpoint's oldest first and never more than its share. Each endpoint's
@@ -102,7 +106,9 @@ export function deliveryQueries(db: Database) {
    * deliveries are then failed with the rest; two workers disabling the same endpoint wait for
    * each other instead of deadlocking, as they would upgrading their outcomes' KEY SHARE.
    */
-  async function disableWhereDue({ recorded, failingBefore }: Recorded, now: number): Promise<DisabledEndpoint[]> {
+  async function disableWhereDue(settles: Recorded[], now: number): Promise<DisabledEndpoint[]> {
+    const recorded = settles.flatMap((settle) => settle.recorded);
+    const failingBefore = new Map(settles.flatMap((settle) => [...settle.failingBefore]));
     const gone = new Map<string, string>();
     for (const outcome of recorded) {
       if (outcome.disableEndpoint) gone.set(outcome.claim.endpointId, outcome.disableEndpoint);
@@ -235,7 +241,7 @@ export function deliveryQueries(db: Database) {
       const key = claimKey(claim.deliveryId, claim.claimToken);
       return !claimed.has(key) && claimed.add(key);
     });
-    if (unique.length === 0) return { recorded: [], failingBefore: new Map() };
+    if (unique.length === 0) return { recorded: [], present: new Set(), failingBefore: new Map() };
     // Before any delivery: a delete of one of these endpoints waits for this commit, then cancels what is left.
     // KEY SHARE, not the row itself: another worker's outcomes and claims on the same endpoints go on meanwhile.
     const present = await queue.share(
@@ -318,9 +324,8 @@ export function deliveryQueries(db: Database) {
           ]),
     );
     await trackStreaks(tx, recordedOutcomes);
-    await queue.refreshFree(tx, present);
     await stats.write(tx);
-    return { recorded: recordedOutcomes, failingBefore };
+    return { recorded: recordedOutcomes, present, failingBefore };
   }
 
   return {
@@ -398,11 +403,28 @@ export function deliveryQueries(db: Database) {
       });
     },
     async settle(outcomes: Outcome[], claim: ClaimRequest | null, now: number) {
-      const { recorded, claims } = await db.transaction(async (tx) => ({
-        recorded: await recordOutcomes(tx, outcomes, now),
-        claims: claim ? await claimDue(tx, claim) : [],
-      }));
-      return { recorded: recorded.recorded.length, claims, disabled: await disableWhereDue(recorded, now) };
+      const { recorded, claims } = await db.transaction(async (tx) => {
+        const recorded = await recordOutcomes(tx, outcomes, now);
+        const claims = claim ? await claimDue(tx, claim) : [];
+        // Last, so the rows are held only for the commit: a claim refreshed its own endpoints already.
+        const claimed = new Set(claims.map((c) => c.endpointId));
+        await queue.refreshFree(
+          tx,
+          [...recorded.present].filter((id) => !claimed.has(id)),
+        );
+        return { recorded, claims };
+      });
+      // Committed: from here on nothing may throw, or the caller would send the outcomes again and
+      // drop the claims. A disable that fails is tried again with the next settle.
+      unfinishedDisables.push(recorded);
+      const pending = unfinishedDisables.splice(0);
+      let disabled: DisabledEndpoint[] = [];
+      try {
+        disabled = await disableWhereDue(pending, now);
+      } catch {
+        unfinishedDisables.unshift(...pending);
+      }
+      return { recorded: recorded.recorded.length, claims, disabled };
     },
     async releaseClaims(claims: Claim[], now: number) {
       await db.transaction(async (tx) => {
