@@ -498,10 +498,11 @@ describe("PostgreSQL store under concurrent writers", {
     }
   });
 
-  it("a disable whose transaction fails after its outcomes' commit is made by the next settle", async () => {
+  it("a disable whose transaction fails after its outcomes' commit does not fail the settle; the next 410 disables", async () => {
     const { scope: gone, endpointId } = await ownEndpoint("disable-again");
     const now = Date.now();
     const first = await claimedDelivery(gone, endpointId, now);
+    const second = await claimedDelivery(gone, endpointId, now);
     // An ingest reading the endpoint as a target holds KEY SHARE: the disable (FOR UPDATE) waits for it.
     const holder = await otherNode();
     const killer = await otherNode();
@@ -526,7 +527,7 @@ describe("PostgreSQL store under concurrent writers", {
       const result = await settled;
       assert.deepEqual({ recorded: result.recorded, disabled: result.disabled }, { recorded: 1, disabled: [] });
       assert.equal((await store.getEndpoint(gone, endpointId))?.enabled, true);
-      const next = await store.settle([], null, now + 1);
+      const next = await store.settle([attemptOutcome(second, 410, null, now + 1)], null, now + 1);
       assert.deepEqual(
         next.disabled.map((d) => d.endpointId),
         [endpointId],

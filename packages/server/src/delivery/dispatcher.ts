@@ -236,7 +236,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     if (stopping) released.push(...claims);
     else for (const claim of claims) accept(claim);
     // Written: the store has disabled them (or found no reason to), so it claims none of them any
-    // more, and one enabled again, through whichever node, is served again.
+    // more, and one enabled again, through whichever node, is served again. (Should a PostgreSQL
+    // disable fail after the outcomes' commit, claims may go out and get the 410 that disables.)
     for (const { claim, disableEndpoint } of batch) if (disableEndpoint) gone.delete(claim.endpointId);
     for (const { endpointId } of disabled) gone.delete(endpointId);
     // A full claim likely left more due: claim again at once.

@@ -428,7 +428,8 @@ export interface Store {
   /**
    * The dispatcher's one write: records finished attempts (only where the claim
    * token still holds) and claims more due deliveries, in one transaction. The disables
-   * those outcomes call for are in it too, or, on PostgreSQL, in a second one right after.
+   * those outcomes call for are in it too, or, on PostgreSQL, in a second one right after
+   * (should that one fail, the next attempt that gets the same answer disables).
    */
   settle(
     outcomes: Outcome[],

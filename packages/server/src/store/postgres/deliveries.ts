@@ -28,8 +28,6 @@ interface Recorded {
 
 export function deliveryQueries(db: Database) {
   const statsShard = newStatsShard();
-  /** Settles whose disables failed after their outcomes' commit (a lost connection): tried again with the next. */
-  const unfinishedDisables: Recorded[] = [];
   /**
    * Claims up to `limit` due deliveries: endpoint by endpoint, the one waiting longest
    * first, each endpoint's oldest first and never more than its share. Each endpoint's
@@ -106,9 +104,7 @@ export function deliveryQueries(db: Database) {
    * deliveries are then failed with the rest; two workers disabling the same endpoint wait for
    * each other instead of deadlocking, as they would upgrading their outcomes' KEY SHARE.
    */
-  async function disableWhereDue(settles: Recorded[], now: number): Promise<DisabledEndpoint[]> {
-    const recorded = settles.flatMap((settle) => settle.recorded);
-    const failingBefore = new Map(settles.flatMap((settle) => [...settle.failingBefore]));
+  async function disableWhereDue({ recorded, failingBefore }: Recorded, now: number): Promise<DisabledEndpoint[]> {
     const gone = new Map<string, string>();
     for (const outcome of recorded) {
       if (outcome.disableEndpoint) gone.set(outcome.claim.endpointId, outcome.disableEndpoint);
@@ -414,16 +410,13 @@ export function deliveryQueries(db: Database) {
         );
         return { recorded, claims };
       });
-      // Committed: from here on nothing may throw, or the caller would send the outcomes again and
-      // drop the claims. A disable that fails is tried again with the next settle.
-      unfinishedDisables.push(recorded);
-      const pending = unfinishedDisables.splice(0);
+      // Committed: from here on nothing may throw, or the caller would send the outcomes again (they
+      // would write nothing) and drop the claims. A disable that fails (a lost connection) is made
+      // by the next attempt that gets the same answer, as when the process stops between the two.
       let disabled: DisabledEndpoint[] = [];
       try {
-        disabled = await disableWhereDue(pending, now);
-      } catch {
-        unfinishedDisables.unshift(...pending);
-      }
+        disabled = await disableWhereDue(recorded, now);
+      } catch {}
       return { recorded: recorded.recorded.length, claims, disabled };
     },
     async releaseClaims(claims: Claim[], now: number) {
