@@ -321,10 +321,10 @@ describe("PostgreSQL store under concurrent writers", {
       await deleter.end();
     }
   };
-  /** One event for `scope`, its delivery claimed. */
-  const claimedDelivery = async (scope: Scope, endpointId: string, now: number) => {
+  /** One event for `scope`, its delivery claimed (by `by`, another node's store, when given). */
+  const claimedDelivery = async (scope: Scope, endpointId: string, now: number, by: PostgresStore = store) => {
     await store.ingest([{ scope, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }], now);
-    const [claimed] = (await store.settle([], claim(now), now)).claims.filter((c) => c.endpointId === endpointId);
+    const [claimed] = (await by.settle([], claim(now), now)).claims.filter((c) => c.endpointId === endpointId);
     assert.ok(claimed);
     return claimed;
   };
@@ -421,9 +421,7 @@ describe("PostgreSQL store under concurrent writers", {
     try {
       const now = Date.now();
       const first = await claimedDelivery(both, endpointId, now);
-      await store.ingest([{ scope: both, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }], now);
-      const [other] = (await second.settle([], claim(now), now)).claims.filter((c) => c.endpointId === endpointId);
-      assert.ok(other);
+      const other = await claimedDelivery(both, endpointId, now, second);
       await store.settle([attemptOutcome(first, 204, null, now)], null, now);
       await second.settle([attemptOutcome(other, 503, now + 60_000, now + 1)], null, now + 1);
       const stats = await store.endpointStats(both, endpointId, now - 3_600_000);
@@ -454,9 +452,7 @@ describe("PostgreSQL store under concurrent writers", {
     try {
       const now = Date.now();
       const first = await claimedDelivery(gone, endpointId, now);
-      await store.ingest([{ scope: gone, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }], now);
-      const [other] = (await second.settle([], claim(now), now)).claims.filter((c) => c.endpointId === endpointId);
-      assert.ok(other);
+      const other = await claimedDelivery(gone, endpointId, now, second);
       const before = await deadlocks();
       const settled = await Promise.all([
         store.settle([attemptOutcome(first, 410, null, now)], null, now),
