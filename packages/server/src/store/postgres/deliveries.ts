@@ -22,6 +22,8 @@ interface Recorded {
   recorded: Outcome[];
   /** Their endpoints that still exist. */
   present: Set<string>;
+  /** Those the outcomes may disable (read before the commit; decided after it, under the lock). */
+  candidates: Set<string>;
   /** `failing_since` before this settle, of the endpoints that answered 410. */
   failingBefore: Map<string, number | null>;
 }
@@ -96,31 +98,19 @@ export function deliveryQueries(db: Database) {
     return claims;
   }
 
-  /**
-   * Disables the endpoints whose recorded outcomes ask for it: a 410 Gone, or failing since the
-   * outcome's cutoff or earlier. Its own transaction, after the outcomes' commit: the candidates
-   * are locked, in `TARGET_ORDER`, FOR UPDATE, with nothing else held. That waits for ingests
-   * reading them as targets and for other workers recording outcomes (KEY SHARE), whose new
-   * deliveries are then failed with the rest; two workers disabling the same endpoint wait for
-   * each other instead of deadlocking, as they would upgrading their outcomes' KEY SHARE.
-   */
-  async function disableWhereDue({ recorded, failingBefore }: Recorded, now: number): Promise<DisabledEndpoint[]> {
+  /** The reason each endpoint that answered 410 gives, and the failure streaks that may disable theirs. */
+  function disableReasons(recorded: Outcome[]) {
     const gone = new Map<string, string>();
     for (const outcome of recorded) {
       if (outcome.disableEndpoint) gone.set(outcome.claim.endpointId, outcome.disableEndpoint);
     }
     const checked = [...failureStreaks(recorded)].filter(([, s]) => !s.ok && s.disableIfSince !== null);
-    if (gone.size === 0 && checked.length === 0) return [];
-    return db.transaction((tx) => disableChecked(tx, gone, failingBefore, checked, now));
+    return { gone, checked };
   }
 
-  async function disableChecked(
-    tx: Sql,
-    gone: Map<string, string>,
-    failingBefore: Map<string, number | null>,
-    checked: [string, Streak][],
-    now: number,
-  ): Promise<DisabledEndpoint[]> {
+  /** The endpoints the outcomes may disable: a 410 Gone, or failing since the outcome's cutoff or earlier. */
+  async function disableCandidates(tx: Sql, recorded: Outcome[]): Promise<Set<string>> {
+    const { gone, checked } = disableReasons(recorded);
     const candidates = new Set(gone.keys());
     if (checked.length > 0) {
       const tooLong = await tx.all(
@@ -138,7 +128,34 @@ export function deliveryQueries(db: Database) {
       );
       for (const row of tooLong) candidates.add(String(row.id));
     }
+    return candidates;
+  }
+
+  /**
+   * Disables the candidates that still call for it. Its own transaction, after the outcomes'
+   * commit: the candidates are locked, in `TARGET_ORDER`, FOR UPDATE, with nothing else held.
+   * That waits for ingests reading them as targets and for other workers recording outcomes (KEY
+   * SHARE), whose new deliveries are then failed with the rest; two workers disabling the same
+   * endpoint wait for each other instead of deadlocking, as they would upgrading their outcomes'
+   * KEY SHARE.
+   */
+  async function disableWhereDue(
+    { recorded, candidates, failingBefore }: Recorded,
+    now: number,
+  ): Promise<DisabledEndpoint[]> {
     if (candidates.size === 0) return [];
+    const { gone, checked } = disableReasons(recorded);
+    return db.transaction((tx) => disableChecked(tx, candidates, gone, failingBefore, checked, now));
+  }
+
+  async function disableChecked(
+    tx: Sql,
+    candidates: Set<string>,
+    gone: Map<string, string>,
+    failingBefore: Map<string, number | null>,
+    checked: [string, Streak][],
+    now: number,
+  ): Promise<DisabledEndpoint[]> {
     const streaks = new Map(checked);
     const rows = await tx.all(
       `SELECT id, account_id, environment, url, failing_since, enabled FROM endpoints
@@ -237,7 +254,8 @@ export function deliveryQueries(db: Database) {
       const key = claimKey(claim.deliveryId, claim.claimToken);
       return !claimed.has(key) && claimed.add(key);
     });
-    if (unique.length === 0) return { recorded: [], present: new Set(), failingBefore: new Map() };
+    if (unique.length === 0)
+      return { recorded: [], present: new Set(), candidates: new Set(), failingBefore: new Map() };
     // Before any delivery: a delete of one of these endpoints waits for this commit, then cancels what is left.
     // KEY SHARE, not the row itself: another worker's outcomes and claims on the same endpoints go on meanwhile.
     const present = await queue.share(
@@ -319,9 +337,10 @@ export function deliveryQueries(db: Database) {
             row.failing_since === null ? null : Number(row.failing_since),
           ]),
     );
+    const candidates = await disableCandidates(tx, recordedOutcomes);
     await trackStreaks(tx, recordedOutcomes);
     await stats.write(tx);
-    return { recorded: recordedOutcomes, present, failingBefore };
+    return { recorded: recordedOutcomes, present, candidates, failingBefore };
   }
 
   return {
