@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { newId } from "../../ids.ts";
 import { RATE_AHEAD_MS, rateSlots } from "../claim-rules.ts";
-import { decidedState, failingReason, failureStreaks, type Streak } from "../outcome-rules.ts";
+import { decidedState, failingReason, failureStreaks } from "../outcome-rules.ts";
 import { disabledEndpoint, toAttempt, toClaim, toDelivery } from "../rows.ts";
 import type { Claim, ClaimRequest, DeliveryStatus, DisabledEndpoint, Outcome, Page, Scope } from "../store.ts";
 import { type Database, PLANNED_EACH_RUN, type Sql } from "./database.ts";
@@ -108,10 +108,23 @@ export function deliveryQueries(db: Database) {
     return { gone, checked };
   }
 
-  /** The endpoints the outcomes may disable: a 410 Gone, or failing since the outcome's cutoff or earlier. */
-  async function disableCandidates(tx: Sql, recorded: Outcome[]): Promise<Set<string>> {
+  /**
+   * The endpoints the outcomes may disable (a 410 Gone, or failing since the outcome's cutoff or
+   * earlier), and the failure streaks that the 410s' endpoints had before this settle. Read
+   * before the streaks are written.
+   */
+  async function disableCandidates(tx: Sql, recorded: Outcome[]) {
     const { gone, checked } = disableReasons(recorded);
     const candidates = new Set(gone.keys());
+    const failingBefore = new Map<string, number | null>();
+    if (gone.size > 0) {
+      const rows = await tx.all("SELECT id, failing_since FROM endpoints WHERE id = ANY($1::text[])", [
+        [...gone.keys()],
+      ]);
+      for (const row of rows) {
+        failingBefore.set(String(row.id), row.failing_since === null ? null : Number(row.failing_since));
+      }
+    }
     if (checked.length > 0) {
       const tooLong = await tx.all(
         `SELECT e.id FROM endpoints e
@@ -128,7 +141,7 @@ export function deliveryQueries(db: Database) {
       );
       for (const row of tooLong) candidates.add(String(row.id));
     }
-    return candidates;
+    return { candidates, failingBefore };
   }
 
   /**
@@ -145,47 +158,38 @@ export function deliveryQueries(db: Database) {
   ): Promise<DisabledEndpoint[]> {
     if (candidates.size === 0) return [];
     const { gone, checked } = disableReasons(recorded);
-    return db.transaction((tx) => disableChecked(tx, candidates, gone, failingBefore, checked, now));
-  }
-
-  async function disableChecked(
-    tx: Sql,
-    candidates: Set<string>,
-    gone: Map<string, string>,
-    failingBefore: Map<string, number | null>,
-    checked: [string, Streak][],
-    now: number,
-  ): Promise<DisabledEndpoint[]> {
     const streaks = new Map(checked);
-    const rows = await tx.all(
-      `SELECT id, account_id, environment, url, failing_since, enabled FROM endpoints
-      WHERE id = ANY($1::text[]) ORDER BY ${TARGET_ORDER} FOR UPDATE`,
-      [[...candidates]],
-    );
-    const disabled: DisabledEndpoint[] = [];
-    for (const row of rows) {
-      if (row.enabled !== 1) continue;
-      const id = String(row.id);
-      let reason = gone.get(id);
-      const streak = streaks.get(id);
-      // A 410 disables as it comes, as on the embedded store: the streak it began is not reported.
-      const before = failingBefore.get(id);
-      if (reason !== undefined && before !== undefined) row.failing_since = before;
-      if (reason === undefined && streak) {
-        const since = streak.restarted || row.failing_since === null ? streak.since : Number(row.failing_since);
-        if (since > (streak.disableIfSince as number)) continue;
-        reason = failingReason(since, now);
-        row.failing_since = since;
-      }
-      if (reason === undefined) continue;
-      await tx.run(
-        "UPDATE endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2, disabled_notice_at = $2 WHERE id = $3",
-        [reason, now, id],
+    return db.transaction(async (tx) => {
+      const rows = await tx.all(
+        `SELECT id, account_id, environment, url, failing_since, enabled FROM endpoints
+        WHERE id = ANY($1::text[]) ORDER BY ${TARGET_ORDER} FOR UPDATE`,
+        [[...candidates]],
       );
-      await queue.failPending(tx, id, "endpoint_disabled", now);
-      disabled.push(disabledEndpoint(row, reason, now));
-    }
-    return disabled;
+      const disabled: DisabledEndpoint[] = [];
+      for (const row of rows) {
+        if (row.enabled !== 1) continue;
+        const id = String(row.id);
+        let reason = gone.get(id);
+        const streak = streaks.get(id);
+        // A 410 disables as it comes, as on the embedded store: the streak it began is not reported.
+        const before = failingBefore.get(id);
+        if (reason !== undefined && before !== undefined) row.failing_since = before;
+        if (reason === undefined && streak) {
+          const since = streak.restarted || row.failing_since === null ? streak.since : Number(row.failing_since);
+          if (since > (streak.disableIfSince as number)) continue;
+          reason = failingReason(since, now);
+          row.failing_since = since;
+        }
+        if (reason === undefined) continue;
+        await tx.run(
+          "UPDATE endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2, disabled_notice_at = $2 WHERE id = $3",
+          [reason, now, id],
+        );
+        await queue.failPending(tx, id, "endpoint_disabled", now);
+        disabled.push(disabledEndpoint(row, reason, now));
+      }
+      return disabled;
+    });
   }
 
   /**
@@ -328,16 +332,7 @@ export function deliveryQueries(db: Database) {
       );
     }
     await markRetries(tx, recordedOutcomes, present, now);
-    const gone = [...new Set(recordedOutcomes.filter((o) => o.disableEndpoint).map((o) => o.claim.endpointId))];
-    const failingBefore = new Map(
-      gone.length === 0
-        ? []
-        : (await tx.all("SELECT id, failing_since FROM endpoints WHERE id = ANY($1::text[])", [gone])).map((row) => [
-            String(row.id),
-            row.failing_since === null ? null : Number(row.failing_since),
-          ]),
-    );
-    const candidates = await disableCandidates(tx, recordedOutcomes);
+    const { candidates, failingBefore } = await disableCandidates(tx, recordedOutcomes);
     await trackStreaks(tx, recordedOutcomes);
     await stats.write(tx);
     return { recorded: recordedOutcomes, present, candidates, failingBefore };
