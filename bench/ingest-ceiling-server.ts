@@ -2,7 +2,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { Agent, request } from "undici";
+import { hashKey } from "../packages/server/src/ids.ts";
 import { openDatabase } from "../packages/server/src/store/sqlite/database.ts";
+import { createSqliteStore } from "../packages/server/src/store/sqlite/sqlite-store.ts";
+import type { IngestRequest } from "../packages/server/src/store/store.ts";
 import { notify, serveRpc } from "./ipc.ts";
 
 /**
@@ -23,18 +26,38 @@ import { notify, serveRpc } from "./ipc.ts";
  * turn of the event loop, on this one thread; a relay's answers from the receiver
  * are inserted in the next commit. No ids, indexes, queue, retries or second
  * thread: the least any durable ingest or relay must do (the durable ceilings).
+ *
+ * With `--store <dir>` (ingest only), the events go through Hookline's own embedded
+ * store instead (`store.ingest`: its ids, schema and indexes, synchronous=FULL), one
+ * call per event-loop turn on this one thread, and the 202 carries the stored event:
+ * the least Hookline's data needs, with no auth, validation, framework or second
+ * thread in front of it (the store ceiling).
  */
 
-const { values } = parseArgs({ options: { relay: { type: "string" }, durable: { type: "string" } } });
+const { values } = parseArgs({
+  options: { relay: { type: "string" }, durable: { type: "string" }, store: { type: "string" } },
+});
 const relay = values.relay ?? null;
-const journal = values.durable ? openJournal(values.durable) : null;
+if (relay && values.store) throw new Error("--store is for ingest only, not with --relay");
+const journal = values.durable ? openJournal(values.durable) : values.store ? await openStore(values.store) : null;
 const relayAgent = relay ? new Agent({ keepAliveTimeout: 30_000 }) : null;
 const relayErrors: Record<string, number> = {};
 let relayed = 0;
 
 let seq = 0;
 
-function toEvent(input: { type?: unknown; data?: unknown }, now: string): string {
+interface EventInput {
+  type?: unknown;
+  data?: unknown;
+}
+
+/** Where events are kept before their 202: the durable ceiling's table, or Hookline's store. */
+interface Journal {
+  accept(inputs: EventInput[], now: string, then: (events: string[]) => void): void;
+  answered(id: string, status: number): void;
+}
+
+function toEvent(input: EventInput, now: string): string {
   return JSON.stringify({
     id: `evt_${(seq++).toString(36)}`,
     type: input.type,
@@ -87,29 +110,28 @@ function handle(req: IncomingMessage, res: ServerResponse, raw: string) {
   }
   const now = new Date().toISOString();
   // Durable: the 202 (and the relay's forward) wait for the commit that stores the events.
-  const afterCommit = (events: string[], then: () => void) => (journal ? journal.accept(events, then) : then());
+  const keep = (inputs: EventInput[], then: (events: string[]) => void) =>
+    journal ? journal.accept(inputs, now, then) : then(inputs.map((input) => toEvent(input, now)));
   if (req.url === "/v1/events") {
-    const event = toEvent(parsed, now);
-    return afterCommit([event], () => {
-      reply(res, 202, event);
-      forward(parsed?.type, event);
+    return keep([parsed], ([event]) => {
+      reply(res, 202, event as string);
+      forward(parsed?.type, event as string);
     });
   }
   if (req.url === "/v1/events/batch" && Array.isArray(parsed?.events) && parsed.events.length <= 1000) {
-    const events = (parsed.events as { type?: unknown; data?: unknown }[]).map((event) => toEvent(event, now));
-    return afterCommit(events, () => reply(res, 202, `{"data":[${events.join(",")}]}`));
+    return keep(parsed.events, (events) => reply(res, 202, `{"data":[${events.join(",")}]}`));
   }
   return reply(res, 400, '{"error":"bad request"}');
 }
 
 /** The durable ceiling's store: events before their 202, the relay's answers after; one commit per event-loop turn. */
-function openJournal(dir: string) {
+function openJournal(dir: string): Journal {
   const db = openDatabase(dir);
   db.exec(`CREATE TABLE ceiling_events (seq INTEGER PRIMARY KEY, body TEXT NOT NULL) STRICT;
     CREATE TABLE relay_answers (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, status INTEGER NOT NULL) STRICT`);
   const insertEvent = db.prepare("INSERT INTO ceiling_events (body) VALUES (?)");
   const insertAnswer = db.prepare("INSERT INTO relay_answers (event_id, status) VALUES (?, ?)");
-  let events: { bodies: string[]; then: () => void }[] = [];
+  let events: { bodies: string[]; then: (events: string[]) => void }[] = [];
   let answers: [string, number][] = [];
   let queued = false;
   const commit = () => {
@@ -121,21 +143,55 @@ function openJournal(dir: string) {
     for (const { bodies } of batch) for (const body of bodies) insertEvent.run(body);
     for (const [id, status] of done) insertAnswer.run(id, status);
     db.exec("COMMIT");
-    for (const event of batch) event.then();
+    for (const { bodies, then } of batch) then(bodies);
   };
   const queue = () => {
     if (!queued) setImmediate(commit);
     queued = true;
   };
   return {
-    accept(bodies: string[], then: () => void) {
-      events.push({ bodies, then });
+    accept(inputs, now, then) {
+      events.push({ bodies: inputs.map((input) => toEvent(input, now)), then });
       queue();
     },
     answered(id: string, status: number) {
       answers.push([id, status]);
       queue();
     },
+  };
+}
+
+/** The store ceiling: each turn's requests go to Hookline's embedded store as one `ingest` call (one commit). */
+async function openStore(dir: string): Promise<Journal> {
+  const store = createSqliteStore(dir);
+  const account = await store.createAccount("ceiling", { test: hashKey("t"), live: hashKey("l") }, Date.now());
+  const scope = { accountId: account.id, environment: "test" as const };
+  let waiting: { request: IngestRequest; then: (events: string[]) => void }[] = [];
+  const commit = async () => {
+    const batch = waiting;
+    waiting = [];
+    const { results } = await store.ingest(
+      batch.map((item) => item.request),
+      Date.now(),
+      null,
+    );
+    for (const [i, { then }] of batch.entries()) {
+      const result = results[i];
+      if (!result?.ok) throw new Error("the store ceiling's ingest failed");
+      then(result.events.map(({ event }) => event.body));
+    }
+  };
+  return {
+    accept(inputs, _now, then) {
+      const events = inputs.map((input) => ({
+        type: String(input.type),
+        dataJson: JSON.stringify(input.data),
+        idempotencyKey: null,
+      }));
+      waiting.push({ request: { scope, events }, then });
+      if (waiting.length === 1) setImmediate(() => void commit());
+    },
+    answered() {},
   };
 }
 

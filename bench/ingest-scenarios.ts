@@ -7,6 +7,7 @@ import { EVENT_BYTES } from "./payloads.ts";
 import {
   check,
   type Figure,
+  type IngestCeiling,
   ratio,
   runLoad,
   type Scenario,
@@ -84,13 +85,13 @@ function ingestScenario(
       const perRequest = eventsPerRequest(ctx);
       const base = baseParams(ctx, perRequest);
 
-      const runCeiling = async (durable: boolean) => {
-        const ceilingServer = await ctx.ingestCeiling(durable);
+      const runCeiling = async (kind: IngestCeiling) => {
+        const ceilingServer = await ctx.ingestCeiling(kind);
         return runLoad(
           ctx,
           {
             ...base,
-            label: `${name}/${durable ? "durable-ceiling" : "ceiling"}`,
+            label: `${name}/${kind === "bare" ? "ceiling" : `${kind}-ceiling`}`,
             origin: ceilingServer.url,
             headers: { authorization: "Bearer bench" },
           },
@@ -98,8 +99,9 @@ function ingestScenario(
           { "bare server": () => ceilingServer.worker.cpuSeconds(), "load generator": () => ctx.load.cpuSeconds() },
         );
       };
-      const ceilingRun = await runCeiling(false);
-      const durableRun = await runCeiling(true);
+      const ceilingRun = await runCeiling("bare");
+      const durableRun = await runCeiling("durable");
+      const storeRun = await runCeiling("store");
 
       const server = await ctx.startHookline(name);
       let hooklineRun: Awaited<ReturnType<typeof runLoad>>;
@@ -117,11 +119,14 @@ function ingestScenario(
       if (hooklineRun.commits) hookline.details.ingestCommits = hooklineRun.commits;
       const ceiling = ingestFigure("bare node:http: parse JSON, answer 202", ceilingRun.result, ceilingRun.cpu);
       const durable = ingestFigure(DURABLE_CEILING, durableRun.result, durableRun.cpu);
+      const store = ingestFigure(STORE_CEILING, storeRun.result, storeRun.cpu);
       ceiling.details.durable = durable;
+      ceiling.details.store = store;
       const problems = [
         ...ingestProblems("Hookline", hooklineRun.result),
         ...ingestProblems("ceiling", ceilingRun.result),
         ...ingestProblems("durable ceiling", durableRun.result),
+        ...ingestProblems("store ceiling", storeRun.result),
       ];
       const r = ratio(hookline, ceiling);
       const result: Omit<ScenarioResult, "elapsedS"> = {
@@ -133,7 +138,7 @@ function ingestScenario(
         ratio: r,
         display: {
           hookline: `${formatCount(hookline.eventsPerS)} events/s`,
-          ceiling: `${formatCount(ceiling.eventsPerS)} events/s; durable ${formatCount(durable.eventsPerS)}/s`,
+          ceiling: `${formatCount(ceiling.eventsPerS)} events/s; durable ${formatCount(durable.eventsPerS)}/s; store ${formatCount(store.eventsPerS)}/s`,
         },
         latency: hookline.latency,
         target: target(targetText, checks(hookline, ceiling)),
@@ -156,6 +161,11 @@ function ingestScenario(
             who: "durable ceiling",
             per: { ratePerS: durable.eventsPerS, unit: "event" },
           }),
+          `store ceiling (${STORE_CEILING}): ${formatCount(store.eventsPerS)} events/s (${pct(store.eventsPerS, ceiling.eventsPerS ?? 0)} of bare), p50 / p99 ${latencyText(store)} ms; Hookline ${pct(hookline.eventsPerS, store.eventsPerS ?? 0)} of it`,
+          ...processNotes(storeRun.cpu, null, {
+            who: "store ceiling",
+            per: { ratePerS: store.eventsPerS, unit: "event" },
+          }),
           ...(exit === 0 ? [] : [`the Hookline server exited with ${exit} when stopped`]),
         ],
       };
@@ -166,6 +176,9 @@ function ingestScenario(
 
 const DURABLE_CEILING =
   "the same server, each request's events committed to SQLite (synchronous=FULL) before the 202, one commit per event-loop turn";
+
+const STORE_CEILING =
+  "the same server, each turn's requests put through Hookline's own embedded store (store.ingest, synchronous=FULL) on its one thread before the 202s";
 
 function latencyText(figure: Figure): string {
   return figure.latency ? `${formatMs(figure.latency.p50)} / ${formatMs(figure.latency.p99)}` : "–";

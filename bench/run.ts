@@ -23,7 +23,14 @@ import {
   targetSummary,
   writeReport,
 } from "./report.ts";
-import { type BenchOptions, type Scenario, type ScenarioContext, type ScenarioResult, target } from "./scenario.ts";
+import {
+  type BenchOptions,
+  type IngestCeiling,
+  type Scenario,
+  type ScenarioContext,
+  type ScenarioResult,
+  target,
+} from "./scenario.ts";
 import { s4, s5 } from "./steady-scenarios.ts";
 
 /**
@@ -231,7 +238,7 @@ async function main(): Promise<number> {
   const load = new Worker<LoadApi>("load generator", here("./load.ts"));
   const [{ url: receiverUrl }] = await Promise.all([receiver.next<{ url: string }>("ready"), load.next("ready")]);
 
-  const ingestCeilings = new Map<boolean, ReturnType<ScenarioContext["ingestCeiling"]>>();
+  const ingestCeilings = new Map<IngestCeiling, ReturnType<ScenarioContext["ingestCeiling"]>>();
   let servers = 0;
   const previous = new Map<string, ScenarioResult>();
   const ctx: ScenarioContext = {
@@ -239,19 +246,19 @@ async function main(): Promise<number> {
     receiver,
     receiverUrl,
     load,
-    ingestCeiling(durable = false) {
-      let started = ingestCeilings.get(durable);
+    ingestCeiling(kind = "bare") {
+      let started = ingestCeilings.get(kind);
       if (!started) {
         started = (async () => {
           const worker = new Worker<CeilingServerApi>(
-            durable ? "durable ingest ceiling server" : "ingest ceiling server",
+            kind === "bare" ? "ingest ceiling server" : `${kind} ingest ceiling server`,
             here("./ingest-ceiling-server.ts"),
-            durable ? ["--durable", join(tempRoot, "durable-ingest-ceiling")] : [],
+            kind === "bare" ? [] : [`--${kind}`, join(tempRoot, `${kind}-ingest-ceiling`)],
           );
           const { url } = await worker.next<{ url: string }>("ready");
           return { url, worker };
         })();
-        ingestCeilings.set(durable, started);
+        ingestCeilings.set(kind, started);
       }
       return started;
     },

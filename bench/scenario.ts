@@ -107,13 +107,20 @@ export interface ScenarioResult {
   elapsedS: number;
 }
 
+/**
+ * The ingest ceilings (bench/ingest-ceiling-server.ts): "bare" parses and answers; "durable"
+ * also commits each turn's events to one SQLite table first; "store" puts them through
+ * Hookline's own embedded store first, on the same one thread.
+ */
+export type IngestCeiling = "bare" | "durable" | "store";
+
 export interface ScenarioContext {
   options: BenchOptions;
   receiver: Worker<ReceiverApi>;
   receiverUrl: string;
   load: Worker<LoadApi>;
-  /** The bare ingest ceiling server (started on first use, shared); `durable`: the one that commits each event first. */
-  ingestCeiling(durable?: boolean): Promise<{ url: string; worker: Worker<CeilingServerApi> }>;
+  /** An ingest ceiling server (started on first use, shared): see `IngestCeiling`. */
+  ingestCeiling(kind?: IngestCeiling): Promise<{ url: string; worker: Worker<CeilingServerApi> }>;
   /**
    * A fresh ingest ceiling that relays every event to the receiver (S4's ceiling); stop it after use.
    * `durable`: each event is committed to SQLite before its 202 (S4's durable ceiling).
