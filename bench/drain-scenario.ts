@@ -1,5 +1,7 @@
+import { cpus } from "node:os";
 import { type CpuReaders, type CpuUse, cpuMeter } from "./cpu.ts";
 import { processNotes, sqliteDeployment } from "./deployment.ts";
+import { type DrainCeiling, measureDrainCeiling } from "./drain-ceiling.ts";
 import { deliveryKey } from "./payloads.ts";
 import type { DatabaseActivity } from "./postgres.ts";
 import type { Ledger } from "./receiver.ts";
@@ -43,19 +45,29 @@ const TARGET = "≥ 0.5 × raw undici ceiling";
  * connections as Hookline had requests in flight when the receiver started
  * answering (its per-endpoint cap).
  */
-export const s3 = drainScenario("S3", "drain: due deliveries to one fast endpoint", sqliteDeployment);
+export const s3 = drainScenario("S3", "drain: due deliveries to one fast endpoint", sqliteDeployment, {
+  budget: true,
+});
 
-/** The drain on any deployment (S3 on SQLite; the -pg variants with 1 or 2 workers). */
-export function drainScenario(name: string, title: string, deploy: Deploy): Scenario {
+/**
+ * The drain on any deployment (S3 on SQLite; the -pg variants with 1 or 2 workers).
+ * `budget`: also measure the embedded store's own drain limit and note the CPU budget at the target.
+ */
+export function drainScenario(name: string, title: string, deploy: Deploy, { budget = false } = {}): Scenario {
   return {
     name,
     title,
     target: TARGET,
-    run: (ctx) => runDrain(ctx, name, deploy),
+    run: (ctx) => runDrain(ctx, name, deploy, budget),
   };
 }
 
-async function runDrain(ctx: ScenarioContext, name: string, deploy: Deploy): Promise<Omit<ScenarioResult, "elapsedS">> {
+async function runDrain(
+  ctx: ScenarioContext,
+  name: string,
+  deploy: Deploy,
+  withBudget: boolean,
+): Promise<Omit<ScenarioResult, "elapsedS">> {
   const { options, receiver } = ctx;
   const count = options.drainEvents;
   const cap = options.deliveryConnections;
@@ -174,6 +186,12 @@ async function runDrain(ctx: ScenarioContext, name: string, deploy: Deploy): Pro
     machineCpuPercent: ceilingRun.cpu.machinePercent,
     details: { ...runDetails(ceilingRun), senderErrors: sent.errors },
   };
+  if (withBudget) {
+    // Measured now, with the servers stopped: the store's part of a delivery, alone on one thread.
+    const store = await measureDrainCeiling(options.quick ? 10_000 : 40_000, 30);
+    hookline.details.drainCeiling = store;
+    notes.push(budgetNote(hooklineRun, ceilingRun, store));
+  }
   const r = ratio(hookline, ceiling);
   return {
     name,
@@ -192,6 +210,31 @@ async function runDrain(ctx: ScenarioContext, name: string, deploy: Deploy): Pro
     problems,
     notes,
   };
+}
+
+/**
+ * What the target leaves for Hookline's own work: at half the ceiling's rate, the machine's cores
+ * give so many µs of CPU per delivery to everything; the floors measured in this run (the store's
+ * part alone, the ceiling's sender, the receiver as Hookline drove it) take their share first.
+ */
+function budgetNote(hooklineRun: DrainRun, ceilingRun: DrainRun, store: DrainCeiling): string {
+  const perDelivery = (run: DrainRun, part: string) => {
+    const percent = run.cpu.others?.[part];
+    return percent === null || percent === undefined || !run.eventsPerS ? null : (percent * 10_000) / run.eventsPerS;
+  };
+  const sender = perDelivery(ceilingRun, "load generator");
+  const receiver = perDelivery(hooklineRun, "receiver");
+  const own = ["HTTP thread", "store thread", "V8 helpers", "other threads"].map((part) =>
+    perDelivery(hooklineRun, part),
+  );
+  if (!ceilingRun.eventsPerS || sender === null || receiver === null || own.some((value) => value === null))
+    return "CPU budget at the target: not measured (a figure is missing)";
+  const atTarget = ceilingRun.eventsPerS / 2;
+  const budget = (cpus().length * 1e6) / atTarget;
+  const floors = store.cpuMicrosPerDelivery + sender + receiver;
+  const hookline = own.reduce((sum, value) => (sum as number) + (value as number), 0) as number;
+  const beyond = hookline - store.cpuMicrosPerDelivery - sender;
+  return `CPU budget at the target: half the ceiling is ${formatCount(atTarget)} deliveries/s, where the ${cpus().length} cores give ${Math.round(budget)} µs per delivery to everything; the floors measured in this run take ${Math.round(floors)} of it (${Math.round((floors / budget) * 100)}%): the store's part alone ${store.cpuMicrosPerDelivery} (bench/drain-ceiling.ts, ${store.perCommit} a commit, one thread, no HTTP: ${formatCount(store.deliveriesPerS)}/s), the ceiling's sender ${Math.round(sender)}, the receiver ${Math.round(receiver)}; that leaves ${Math.round(budget - floors)} µs at 100% of the machine for the rest of Hookline's work (thread hand-offs, signing, dispatch, GC), which costs it ${Math.round(beyond)} now (${Math.round(hookline)} in all)`;
 }
 
 function runDetails(run: DrainRun) {
