@@ -37,7 +37,12 @@ describe("retry schedule", () => {
 
   it("honours Retry-After when it asks for more time, within a bound", () => {
     const none = () => 0.5;
-    assert.deepEqual(nextAttempt([60_000, 60_000, 60_000], 1, none, 90_000), { delayMs: 90_000, skipped: 1 });
+    assert.deepEqual(
+      nextAttempt([60_000, 60_000, 60_000], 1, none, 90_000),
+      { delayMs: 120_000, skipped: 1 },
+      "at the first scheduled time after the wait",
+    );
+    assert.deepEqual(nextAttempt([60_000, 60_000, 60_000], 1, none, 120_000), { delayMs: 120_000, skipped: 1 });
     assert.deepEqual(nextAttempt([60_000], 1, none, 1_000), { delayMs: 60_000, skipped: 0 }, "never sooner");
     const hourly = Array(72).fill(HOUR);
     assert.equal(nextAttempt(hourly, 1, none, 100 * HOUR)?.delayMs, 6 * HOUR, "capped");
@@ -48,8 +53,8 @@ describe("retry schedule", () => {
     );
   });
 
-  it("never ends later than the schedule, whatever the receiver asks", () => {
-    for (const retryAfter of [null, 90 * 60_000, 5 * HOUR, 100 * HOUR]) {
+  it("ends when the schedule ends (72 h), whatever the receiver asks", () => {
+    for (const retryAfter of [null, 61 * 60_000, 90 * 60_000, 5 * HOUR, 100 * HOUR]) {
       let elapsed = 0;
       let attempts = 1;
       let done = 1;
@@ -60,7 +65,9 @@ describe("retry schedule", () => {
         done += 1 + next.skipped;
         attempts++;
       }
-      assert.ok(elapsed <= 72 * HOUR, `Retry-After ${retryAfter}: ended after ${elapsed / HOUR} h`);
+      // Neither later, nor earlier: a Retry-After of 90 min used to use up two hourly entries per
+      // attempt and end the retries after 54 h.
+      assert.equal(elapsed, 72 * HOUR, `Retry-After ${retryAfter}: ended after ${elapsed / HOUR} h`);
       if (retryAfter === null) assert.equal(attempts, 73);
       else assert.ok(attempts >= 13, `${attempts} attempts`);
     }

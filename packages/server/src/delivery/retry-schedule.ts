@@ -41,8 +41,11 @@ export function formatRetrySchedule(delays: readonly number[]): string[] {
  * When the next scheduled attempt is due, or null when the schedule is used up.
  * `attemptsDone` counts scheduled attempts made so far, including the one that
  * just failed; `random` is injected so tests need no luck. A receiver's Retry-After
- * may ask for more time (up to 6 h): the entries that would have fallen in the wait
- * are used up (`skipped`), so the schedule never ends later than it would have.
+ * may ask for more time (up to 6 h): the attempt then goes at the first scheduled
+ * time at or after it (or at the schedule's end), and the entries before that are
+ * used up (`skipped`). So attempts stay on the schedule's times, and the schedule
+ * ends when it would have: waiting exactly what was asked would shift every later
+ * entry, and using up the entry after the wait as well would end it early.
  */
 export function nextAttempt(
   schedule: readonly number[],
@@ -61,7 +64,7 @@ export function nextAttempt(
     covered += schedule[next] as number;
     skipped++;
   }
-  return { delayMs: Math.max(jittered, Math.min(wanted, covered)), skipped };
+  return { delayMs: Math.max(jittered, covered), skipped };
 }
 
 /** Parses a Retry-After header (seconds or an HTTP date) into milliseconds from `now`. */
