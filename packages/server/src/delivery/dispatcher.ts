@@ -322,20 +322,32 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
 
   function start(claim: Claim, state: EndpointState) {
     state.running++;
-    const settled = attempt(claim).finally(() => {
-      running.delete(claim.deliveryId);
-      state.running--;
-      heldTotal--;
-      countFinished(state, now());
-      const left = state.running + state.waiting.length;
-      const next = stopping ? undefined : state.waiting.shift();
-      if (next) start(next, state);
-      // A busy endpoint, or a process holding all it may, likely has more due: claim at
-      // once, so cycles run back to back. A quiet endpoint's outcome waits to share a commit.
-      if (left + 1 >= state.cap || heldTotal + 1 >= options.concurrency) wantClaim = true;
-      schedule(wantClaim);
-    });
+    const settled = attempt(claim)
+      .catch((error: unknown) => failed(claim, error))
+      .finally(() => {
+        running.delete(claim.deliveryId);
+        state.running--;
+        heldTotal--;
+        countFinished(state, now());
+        const left = state.running + state.waiting.length;
+        const next = stopping ? undefined : state.waiting.shift();
+        if (next) start(next, state);
+        // A busy endpoint, or a process holding all it may, likely has more due: claim at
+        // once, so cycles run back to back. A quiet endpoint's outcome waits to share a commit.
+        if (left + 1 >= state.cap || heldTotal + 1 >= options.concurrency) wantClaim = true;
+        schedule(wantClaim);
+      });
     running.set(claim.deliveryId, settled);
+  }
+
+  /** An attempt that threw (a bug, not a receiver's answer) costs its claim, not the process. */
+  function failed(claim: Claim, error: unknown) {
+    logger.error(
+      { err: error, delivery_id: claim.deliveryId },
+      "an attempt failed unexpectedly; its claim is given back",
+    );
+    // Its outcome, if it got that far, is written with the others: the claim is not given back twice.
+    if (!outcomes.some((outcome) => outcome.claim.deliveryId === claim.deliveryId)) giveBack([claim]);
   }
 
   /** How long a claim waits before it is sent: until its reserved send time, spaced from this process's last. */
@@ -406,12 +418,21 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     giveBack(waiting);
   }
 
-  /** Claims not attempted go back to the store: due again (unless disabled or deleted meanwhile). */
+  /**
+   * Claims not attempted go back to the store: due again (unless disabled or deleted meanwhile).
+   * Once given back, a cycle looks again: a read of the next due time made before the release was
+   * written would otherwise leave them waiting for the idle recheck.
+   */
   function giveBack(claims: Claim[]) {
-    store.releaseClaims(claims, now()).catch((error) => {
-      deps.metrics?.storeFailed("release");
-      logger.error({ err: error, count: claims.length }, "giving back claims failed; their leases will expire");
-    });
+    store.releaseClaims(claims, now()).then(
+      () => {
+        if (!stopping) wake();
+      },
+      (error) => {
+        deps.metrics?.storeFailed("release");
+        logger.error({ err: error, count: claims.length }, "giving back claims failed; their leases will expire");
+      },
+    );
   }
 
   async function stop() {

@@ -1,6 +1,6 @@
 import type { Lease } from "../delivery/dispatcher.ts";
 import { HooklineError } from "../errors.ts";
-import type { IngestRequest, IngestResult, Store } from "./store.ts";
+import type { Ingested, IngestRequest, IngestResult, Store } from "./store.ts";
 
 /** The most events one store call takes; the rest go in the next. */
 const MAX_EVENTS_PER_CALL = 5000;
@@ -54,20 +54,13 @@ export function createGroupCommit(store: Store, deps: GroupCommitDeps): GroupCom
     const batch = queue.splice(0, count);
     const lease = deps.lease();
     const started = performance.now();
+    let ingested: Ingested;
     try {
-      const { results, claims } = await store.ingest(
+      ingested = await store.ingest(
         batch.map((item) => item.request),
         deps.now(),
         lease?.request ?? null,
       );
-      lease?.settle(claims);
-      deps.metrics?.committed((performance.now() - started) / 1000, events);
-      for (const [i, item] of batch.entries()) {
-        deps.metrics?.ingested(item.request, results[i] as IngestResult);
-        item.resolve(results[i] as IngestResult);
-      }
-      const deliveries = results.reduce((sum, result) => sum + (result.ok ? result.deliveries : 0), 0);
-      if (deliveries > claims.length) deps.onDue();
     } catch (error) {
       lease?.settle([]);
       deps.metrics?.storeFailed("ingest");
@@ -77,7 +70,18 @@ export function createGroupCommit(store: Store, deps: GroupCommitDeps): GroupCom
         headers: { "retry-after": "1" },
       });
       for (const item of batch) item.reject(failure);
+      return;
     }
+    // Committed: from here on nothing may answer "nothing was accepted".
+    const { results, claims } = ingested;
+    lease?.settle(claims);
+    deps.metrics?.committed((performance.now() - started) / 1000, events);
+    for (const [i, item] of batch.entries()) {
+      deps.metrics?.ingested(item.request, results[i] as IngestResult);
+      item.resolve(results[i] as IngestResult);
+    }
+    const deliveries = results.reduce((sum, result) => sum + (result.ok ? result.deliveries : 0), 0);
+    if (deliveries > claims.length) deps.onDue();
   }
 
   return {

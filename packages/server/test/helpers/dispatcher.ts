@@ -1,7 +1,7 @@
 import type { TestContext } from "node:test";
 import { type Logger, pino } from "pino";
 import { createDispatcher } from "../../src/delivery/dispatcher.ts";
-import { createHttpSender } from "../../src/delivery/http-sender.ts";
+import { createHttpSender, type HttpSender } from "../../src/delivery/http-sender.ts";
 import { createListenHub } from "../../src/delivery/listen-hub.ts";
 import { hashKey } from "../../src/ids.ts";
 import { createSqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
@@ -27,8 +27,26 @@ export async function storeAndReceiver(t: TestContext, respond?: Respond) {
   return { store, receiver, scope: { accountId: account.id, environment: "test" as const } };
 }
 
+/** A loopback HTTP sender with a 5 s timeout, as `testDispatcher` uses. */
+export function testSender(): HttpSender {
+  return createHttpSender(
+    {
+      userAgent: "Hookline/test",
+      attemptTimeoutMs: 5_000,
+      maxResponseBytes: 4096,
+      allowPrivateInTest: true,
+      egressAllowCidrs: [],
+    },
+    createListenHub({ maxResponseBytes: 4096 }),
+  );
+}
+
 /** A dispatcher on `store` alone (no HTTP API), sending to loopback receivers with a 5 s timeout. */
-export function testDispatcher(store: Store, logger: Logger = pino({ level: "silent" })) {
+export function testDispatcher(
+  store: Store,
+  logger: Logger = pino({ level: "silent" }),
+  sender: HttpSender = testSender(),
+) {
   return createDispatcher(
     {
       concurrency: 16,
@@ -45,16 +63,7 @@ export function testDispatcher(store: Store, logger: Logger = pino({ level: "sil
     },
     {
       store,
-      sender: createHttpSender(
-        {
-          userAgent: "Hookline/test",
-          attemptTimeoutMs: 5_000,
-          maxResponseBytes: 4096,
-          allowPrivateInTest: true,
-          egressAllowCidrs: [],
-        },
-        createListenHub({ maxResponseBytes: 4096 }),
-      ),
+      sender,
       logger,
     },
   );
