@@ -186,6 +186,14 @@ describe("deliveries API", () => {
       assert.deepEqual(none.body, { recovered: 0 });
       for (const id of ids) assert.equal((await test.get(`/v1/deliveries/${id}`)).body.status, "failed");
 
+      // A disabled endpoint is never sent to: recover and retry say so instead of leaving pending
+      // deliveries that nothing attempts.
+      assert.equal((await test.patch(`/v1/endpoints/${ep.id}`, { enabled: false })).status, 200);
+      assertError(await recover({ since: beforeEvents }), 409, "endpoint_disabled");
+      assertError(await test.post(`/v1/deliveries/${ids[0]}/retry`), 409, "endpoint_disabled");
+      for (const id of ids) assert.equal((await test.get(`/v1/deliveries/${id}`)).body.status, "failed");
+      assert.equal((await test.patch(`/v1/endpoints/${ep.id}`, { enabled: true })).status, 200);
+
       receiver.respondWith(answer(204));
       const recovered = await recover({ since: beforeEvents });
       assert.equal(recovered.status, 202);

@@ -398,8 +398,17 @@ export interface Store {
   purgeEvents(after: string | null, before: string, limit: number): Promise<{ purged: number; last: string | null }>;
   /** Counts and hourly attempt figures of one endpoint since `since`; null when unknown. */
   endpointStats(scope: Scope, id: string, since: number): Promise<EndpointStats | null>;
-  /** Re-queues failed deliveries created in [since, until); returns how many. */
-  recoverEndpoint(scope: Scope, id: string, since: number, until: number, now: number): Promise<number | null>;
+  /**
+   * Re-queues failed deliveries created in [since, until); returns how many. A disabled endpoint
+   * takes no deliveries, so it is refused ("endpoint_disabled") rather than left with pending ones.
+   */
+  recoverEndpoint(
+    scope: Scope,
+    id: string,
+    since: number,
+    until: number,
+    now: number,
+  ): Promise<number | "endpoint_disabled" | null>;
 
   /**
    * Commits the requests' events and their deliveries. With `lease`, new deliveries
@@ -423,7 +432,11 @@ export interface Store {
    * Queues one manual attempt now; null when unknown, "busy" while an attempt runs,
    * "endpoint_deleted" when its endpoint is gone (nothing could deliver it).
    */
-  requestRetry(scope: Scope, id: string, now: number): Promise<Delivery | "busy" | "endpoint_deleted" | null>;
+  requestRetry(
+    scope: Scope,
+    id: string,
+    now: number,
+  ): Promise<Delivery | "busy" | "endpoint_deleted" | "endpoint_disabled" | null>;
 
   /**
    * The dispatcher's one write: records finished attempts (only where the claim

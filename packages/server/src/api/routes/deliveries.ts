@@ -64,7 +64,7 @@ export function registerDeliveryRoutes(app: Api, ctx: ApiContext): void {
         response: {
           202: DeliveryResponse,
           409: errorResponse(
-            "`attempt_in_progress`: an attempt of this delivery is running; retry when it ends. `endpoint_deleted`: its endpoint was deleted",
+            "`attempt_in_progress`: an attempt of this delivery is running; retry when it ends. `endpoint_deleted`: its endpoint was deleted. `endpoint_disabled`: its endpoint is disabled; enable it first",
           ),
         },
       },
@@ -82,6 +82,13 @@ export function registerDeliveryRoutes(app: Api, ctx: ApiContext): void {
         throw new HooklineError(
           "endpoint_deleted",
           `the endpoint of delivery ${request.params.id} was deleted; there is nowhere to deliver it`,
+          { status: 409 },
+        );
+      }
+      if (delivery === "endpoint_disabled") {
+        throw new HooklineError(
+          "endpoint_disabled",
+          `the endpoint of delivery ${request.params.id} is disabled; enable it to retry its deliveries`,
           { status: 409 },
         );
       }

@@ -136,7 +136,7 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
       schema: {
         summary: "Change an endpoint",
         description:
-          'Any field of the creation, and `enabled`. Disabling fails the endpoint\'s pending deliveries (`last_error: "endpoint_disabled"`); recover brings them back. A request already on its way is still recorded (until the delivery is sent again); only an acknowledgement changes its delivery.',
+          'Any field of the creation, and `enabled`. Disabling fails the endpoint\'s pending deliveries (`last_error: "endpoint_disabled"`); once it is enabled again, recover brings them back. A request already on its way is still recorded (until the delivery is sent again); only an acknowledgement changes its delivery.',
         params: IdParams,
         body: UpdateEndpointBody,
         response: {
@@ -267,10 +267,13 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
       schema: {
         summary: "Recover an endpoint's failed deliveries",
         description:
-          "Re-queues the endpoint's failed deliveries created in the window (`until`: now by default), each with a fresh schedule.",
+          "Re-queues the endpoint's failed deliveries created in the window (`until`: now by default), each with a fresh schedule. A disabled endpoint is refused (409): enable it first.",
         params: IdParams,
         body: RecoverBody,
-        response: { 202: RecoverResponse },
+        response: {
+          202: RecoverResponse,
+          409: errorResponse("`endpoint_disabled`: the endpoint is disabled; enable it first, then recover"),
+        },
       },
     },
     async (request, reply) => {
@@ -281,6 +284,13 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
       if (since >= until) throw invalid("`since` must be before `until`");
       const recovered = await store.recoverEndpoint(scope, request.params.id, since, until, t);
       if (recovered === null) throw notFound("endpoint", request.params.id);
+      if (recovered === "endpoint_disabled") {
+        throw new HooklineError(
+          "endpoint_disabled",
+          `endpoint ${request.params.id} is disabled; enable it first, then recover its failed deliveries`,
+          { status: 409 },
+        );
+      }
       ctx.dispatcher.wake();
       return reply.code(202).send({ recovered });
     },

@@ -365,7 +365,7 @@ export function deliveryQueries(db: Database) {
         // outcome of the delivery's attempt landing right now, with its endpoint's failure streak
         // changing, can deadlock with it; PostgreSQL breaks that and the loser runs again.
         const endpoint = await tx.get(
-          `SELECT 1 FROM endpoints WHERE id = (SELECT endpoint_id FROM deliveries
+          `SELECT enabled FROM endpoints WHERE id = (SELECT endpoint_id FROM deliveries
             WHERE id = $1 AND account_id = $2 AND environment = $3) FOR NO KEY UPDATE`,
           [id, scope.accountId, scope.environment],
         );
@@ -374,6 +374,8 @@ export function deliveryQueries(db: Database) {
         const status = row.status as DeliveryStatus;
         if (status === "delivering") return "busy" as const;
         if (!endpoint) return "endpoint_deleted" as const;
+        // A disabled endpoint is never claimed: the retry would wait, pending, until it is enabled.
+        if (endpoint.enabled !== 1) return "endpoint_disabled" as const;
         if (status === "pending") {
           await tx.run("UPDATE deliveries SET manual = 1, due_at = $1, updated_at = $1 WHERE id = $2", [now, id]);
         } else {

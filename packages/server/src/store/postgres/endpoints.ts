@@ -217,7 +217,10 @@ export function endpointQueries(db: Database) {
     async recoverEndpoint(scope: Scope, id: string, since: number, until: number, now: number) {
       return db.transaction(async (tx) => {
         // Locked: a delete waits for this commit and cancels what it made pending, or came first.
-        if (!(await get(tx, scope, id, "FOR NO KEY UPDATE"))) return null;
+        const endpoint = await get(tx, scope, id, "FOR NO KEY UPDATE");
+        if (!endpoint) return null;
+        // Locked too against a disable, which waits for this commit and fails what it made pending.
+        if (!endpoint.enabled) return "endpoint_disabled" as const;
         const recovered = await tx.run(
           `UPDATE deliveries SET status = 'pending', due_at = $1, next_attempt_at = $1, scheduled_attempts = 0,
             manual = 0, updated_at = $1

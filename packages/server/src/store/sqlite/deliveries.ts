@@ -58,6 +58,7 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
       WHERE id = ?8 AND claim_token = ?9`,
     scopeEndpoints: "SELECT id FROM endpoints WHERE account_id = ? AND environment = ?",
     endpointExists: "SELECT 1 FROM endpoints WHERE id = ?",
+    endpointEnabled: "SELECT enabled FROM endpoints WHERE id = ?",
     // Through the queue index, endpoint by endpoint: only rows waiting for a later time.
     advance: `UPDATE deliveries SET due_at = ?1, next_attempt_at = ?1, updated_at = ?1
       WHERE endpoint_id = ?2 AND due_at > ?1 AND status = 'pending'`,
@@ -214,7 +215,10 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
         if (!row) return null;
         const status = row.status as DeliveryStatus;
         if (status === "delivering") return "busy" as const;
-        if (!sql.endpointExists.get(String(row.endpoint_id))) return "endpoint_deleted" as const;
+        const endpoint = sql.endpointEnabled.get(String(row.endpoint_id)) as Row | undefined;
+        if (!endpoint) return "endpoint_deleted" as const;
+        // A disabled endpoint is never claimed: the retry would wait, pending, until it is enabled.
+        if (endpoint.enabled !== 1) return "endpoint_disabled" as const;
         if (status === "pending") sql.retryPending.run(now, now, id);
         else sql.retryFinal.run(now, now, id);
         queue.dueBy(String(row.endpoint_id), now);

@@ -190,7 +190,9 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
     },
     async recoverEndpoint(scope: Scope, id: string, since: number, until: number, now: number) {
       return transaction(db, () => {
-        if (!get(scope, id)) return null;
+        const endpoint = get(scope, id);
+        if (!endpoint) return null;
+        if (!endpoint.enabled) return "endpoint_disabled" as const;
         const recovered = Number(sql.recover.run(now, now, now, id, since, until).changes);
         queue.refresh([id]);
         return recovered;

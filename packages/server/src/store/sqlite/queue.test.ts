@@ -111,7 +111,8 @@ describe("the delivery queue", () => {
     await store.updateEndpoint(scope, b.id, { enabled: false }, T0 + 90_000);
     assertSummaryTrue("disabling");
     await store.updateEndpoint(scope, b.id, { enabled: true }, T0 + 91_000);
-    assert.ok(((await store.recoverEndpoint(scope, b.id, T0, T0 + 100_000, T0 + 92_000)) ?? 0) > 0);
+    const recovered = await store.recoverEndpoint(scope, b.id, T0, T0 + 100_000, T0 + 92_000);
+    assert.ok(typeof recovered === "number" && recovered > 0);
     assertSummaryTrue("recover");
     await store.deleteEndpoint(scope, a.id, T0 + 93_000);
     assertSummaryTrue("delete");
