@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Store } from "../src/store/store.ts";
 import { storeAndReceiver, testDispatcher } from "./helpers/dispatcher.ts";
+import { startReceiver } from "./helpers/receiver.ts";
 import { endpointInput } from "./helpers/store-kit.ts";
 
 // A claim carries send times reserved in the store. When its commit reaches the dispatcher late
@@ -35,5 +36,26 @@ describe("dispatcher and rate_limit_per_s", () => {
     // Sent at once, four of them would arrive a few milliseconds apart.
     const span = (times.at(-1) as number) - (times[0] as number);
     assert.ok(gaps.every((gap) => gap >= 60) && span >= 450, `6 requests at 10/s arrived ${gaps.join(", ")} ms apart`);
+  });
+
+  it("a claim waiting for its send time is not sent once its endpoint changed: it goes out as the endpoint is now", async (t) => {
+    const { store, receiver, scope } = await storeAndReceiver(t);
+    const moved = await startReceiver();
+    t.after(() => moved.close());
+    const endpoint = await store.createEndpoint(scope, endpointInput(receiver.url, { rateLimitPerS: 2 }), Date.now());
+    const dispatcher = testDispatcher(store);
+    t.after(() => dispatcher.stop());
+    const events = Array.from({ length: 4 }, (_, i) => ({ type: "t.e", dataJson: `{"i":${i}}`, idempotencyKey: null }));
+    await store.ingest([{ scope, events }], Date.now(), null);
+    dispatcher.start();
+
+    // The first goes at once; the other three wait for their send times, 500 ms apart.
+    await receiver.waitFor(1, 5_000);
+    await store.updateEndpoint(scope, endpoint.id, { url: moved.url }, Date.now());
+    dispatcher.forget(endpoint.id); // what the API does after a change
+    await moved.waitFor(3, 10_000);
+    await sleep(200);
+    assert.equal(receiver.requests.length, 1, "nothing more went to the old URL");
+    assert.equal(moved.requests.length, 3);
   });
 });

@@ -311,7 +311,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     const cap = claim.maxInFlight ?? options.maxInFlightPerEndpoint;
     let state = endpoints.get(claim.endpointId);
     if (!state) {
-      state = { cap, running: 0, waiting: [], finished: 0, windowStart: now(), pacePerS: 0 };
+      state = { cap, running: 0, waiting: [], finished: 0, windowStart: now(), pacePerS: 0, changes: 0 };
       endpoints.set(claim.endpointId, state);
     }
     state.cap = cap;
@@ -322,7 +322,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
 
   function start(claim: Claim, state: EndpointState) {
     state.running++;
-    const settled = attempt(claim)
+    const settled = attempt(claim, state)
       .catch((error: unknown) => failed(claim, error))
       .finally(() => {
         running.delete(claim.deliveryId);
@@ -360,11 +360,20 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     return at - t;
   }
 
-  async function attempt(claim: Claim) {
+  async function attempt(claim: Claim, state: EndpointState) {
     const wait = sendDelay(claim);
-    if (wait > 0 && !(await sleep(wait, shutdown.signal))) {
-      released.push(claim);
-      return;
+    if (wait > 0) {
+      const changes = state.changes;
+      if (!(await sleep(wait, shutdown.signal))) {
+        released.push(claim);
+        return;
+      }
+      // While it waited for its send time, the endpoint answered 410 or changed (disabled,
+      // deleted, a new URL or secret): it is claimed again as the endpoint is now, or not at all.
+      if (gone.has(claim.endpointId) || state.changes !== changes) {
+        giveBack([claim]);
+        return;
+      }
     }
     // A claim that waited too long could outlive its lease mid-attempt: give it back
     // instead, and the delivery is claimed afresh.
@@ -403,6 +412,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
 
   function forget(endpointId: string) {
     gone.delete(endpointId);
+    const state = endpoints.get(endpointId);
+    if (state) state.changes++;
     releaseWaiting(endpointId);
     // Its cap may have changed: the next claim reads it afresh.
     if (endpoints.get(endpointId)?.running === 0) endpoints.delete(endpointId);
@@ -495,6 +506,8 @@ interface EndpointState {
   finished: number;
   windowStart: number;
   pacePerS: number;
+  /** Counts the endpoint's changes (`forget`): a claim waiting for its send time checks it before it goes. */
+  changes: number;
 }
 
 function countFinished(state: EndpointState, t: number) {
