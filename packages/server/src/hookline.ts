@@ -134,6 +134,7 @@ export async function startHookline(
       lease: delivers ? dispatcher.lease : () => null,
       onDue: wake,
       metrics,
+      onError: (error) => logger.error({ err: error }, "ingest failed after its commit; its requests were answered"),
     });
     const api = buildApi(
       {

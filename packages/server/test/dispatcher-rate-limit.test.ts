@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Store } from "../src/store/store.ts";
 import { storeAndReceiver, testDispatcher } from "./helpers/dispatcher.ts";
-import { startReceiver } from "./helpers/receiver.ts";
+import { answer, startReceiver } from "./helpers/receiver.ts";
 import { endpointInput } from "./helpers/store-kit.ts";
 
 // A claim carries send times reserved in the store. When its commit reaches the dispatcher late
@@ -57,5 +57,21 @@ describe("dispatcher and rate_limit_per_s", () => {
     await sleep(200);
     assert.equal(receiver.requests.length, 1, "nothing more went to the old URL");
     assert.equal(moved.requests.length, 3);
+  });
+
+  it("after a 410, the claims waiting for their send times are not sent: the endpoint is disabled", async (t) => {
+    const { store, receiver, scope } = await storeAndReceiver(t, answer(410));
+    const endpoint = await store.createEndpoint(scope, endpointInput(receiver.url, { rateLimitPerS: 2 }), Date.now());
+    const dispatcher = testDispatcher(store);
+    t.after(() => dispatcher.stop());
+    const events = Array.from({ length: 4 }, (_, i) => ({ type: "t.e", dataJson: `{"i":${i}}`, idempotencyKey: null }));
+    await store.ingest([{ scope, events }], Date.now(), null);
+    dispatcher.start();
+
+    await receiver.waitFor(1, 5_000);
+    // The others were due 500, 1,000 and 1,500 ms after the first.
+    await sleep(1_800);
+    assert.equal(receiver.requests.length, 1, "one request, then none: the receiver asked for no more");
+    assert.equal((await store.getEndpoint(scope, endpoint.id))?.enabled, false);
   });
 });

@@ -219,6 +219,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       storeFailing = false;
       for (const { endpointId } of disabled) {
         gone.add(endpointId);
+        changed(endpointId);
         releaseWaiting(endpointId);
       }
       if (disabled.length > 0) deps.onDisabled?.(disabled);
@@ -347,7 +348,9 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       "an attempt failed unexpectedly; its claim is given back",
     );
     // Its outcome, if it got that far, is written with the others: the claim is not given back twice.
-    if (!outcomes.some((outcome) => outcome.claim.deliveryId === claim.deliveryId)) giveBack([claim]);
+    if (outcomes.some((outcome) => outcome.claim.deliveryId === claim.deliveryId)) return;
+    if (stopping) released.push(claim);
+    else giveBack([claim]);
   }
 
   /** How long a claim waits before it is sent: until its reserved send time, spaced from this process's last. */
@@ -371,7 +374,8 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       // While it waited for its send time, the endpoint answered 410 or changed (disabled,
       // deleted, a new URL or secret): it is claimed again as the endpoint is now, or not at all.
       if (gone.has(claim.endpointId) || state.changes !== changes) {
-        giveBack([claim]);
+        if (stopping) released.push(claim);
+        else giveBack([claim]);
         return;
       }
     }
@@ -406,18 +410,24 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     // The receiver asked for no more: nothing waiting may go out to it.
     if (outcome.disableEndpoint) {
       gone.add(claim.endpointId);
+      changed(claim.endpointId);
       releaseWaiting(claim.endpointId);
     }
   }
 
   function forget(endpointId: string) {
     gone.delete(endpointId);
-    const state = endpoints.get(endpointId);
-    if (state) state.changes++;
+    changed(endpointId);
     releaseWaiting(endpointId);
     // Its cap may have changed: the next claim reads it afresh.
     if (endpoints.get(endpointId)?.running === 0) endpoints.delete(endpointId);
     wake();
+  }
+
+  /** The endpoint changed, was disabled or answered 410: claims waiting for their send time are not sent. */
+  function changed(endpointId: string) {
+    const state = endpoints.get(endpointId);
+    if (state) state.changes++;
   }
 
   function releaseWaiting(endpointId: string) {
@@ -506,7 +516,7 @@ interface EndpointState {
   finished: number;
   windowStart: number;
   pacePerS: number;
-  /** Counts the endpoint's changes (`forget`): a claim waiting for its send time checks it before it goes. */
+  /** Counts the endpoint's changes (`forget`, a 410, a disable): a claim waiting for its send time checks it before it goes. */
   changes: number;
 }
 

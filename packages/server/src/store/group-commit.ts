@@ -17,6 +17,8 @@ export interface GroupCommitDeps {
   /** After a commit that left deliveries due (not leased): time to claim. */
   onDue: () => void;
   metrics?: IngestMetrics;
+  /** A failure after a commit (a bug): reported, while the requests get their answers. */
+  onError: (error: unknown) => void;
 }
 
 /** What ingest reports: each commit, what each request committed, and failed commits. */
@@ -72,16 +74,18 @@ export function createGroupCommit(store: Store, deps: GroupCommitDeps): GroupCom
       for (const item of batch) item.reject(failure);
       return;
     }
-    // Committed: from here on nothing may answer "nothing was accepted".
+    // Committed: every request gets its result first, and nothing after may answer otherwise.
     const { results, claims } = ingested;
-    lease?.settle(claims);
-    deps.metrics?.committed((performance.now() - started) / 1000, events);
-    for (const [i, item] of batch.entries()) {
-      deps.metrics?.ingested(item.request, results[i] as IngestResult);
-      item.resolve(results[i] as IngestResult);
+    for (const [i, item] of batch.entries()) item.resolve(results[i] as IngestResult);
+    try {
+      lease?.settle(claims);
+      deps.metrics?.committed((performance.now() - started) / 1000, events);
+      for (const [i, item] of batch.entries()) deps.metrics?.ingested(item.request, results[i] as IngestResult);
+      const deliveries = results.reduce((sum, result) => sum + (result.ok ? result.deliveries : 0), 0);
+      if (deliveries > claims.length) deps.onDue();
+    } catch (error) {
+      deps.onError(error);
     }
-    const deliveries = results.reduce((sum, result) => sum + (result.ok ? result.deliveries : 0), 0);
-    if (deliveries > claims.length) deps.onDue();
   }
 
   return {
