@@ -71,6 +71,38 @@ describe("bad input never harms the process", () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
+  it("a number a double cannot hold is refused with the reason, not stored changed", async () => {
+    const refused: [string, RegExp][] = [
+      ["9007199254740993", /9007199254740993 is beyond ±9007199254740991/],
+      ["-18446744073709551616", /send it as a string/],
+      ["1e400", /beyond the range of a double/],
+      ["-1E+309", /beyond the range of a double/],
+      [`1${"0".repeat(400)}`, /\(401 characters\)/],
+      ["1e-400", /too small for a double/],
+      ["0.000001e-330", /too small/],
+    ];
+    for (const [literal, reason] of refused) {
+      const answer = await raw("POST", "/v1/events", `{"type":"n.refused","data":{"n":${literal}}}`);
+      assertError(answer, 400, "invalid_json", literal);
+      assert.match(answer.body.error.message, reason, literal);
+    }
+    // Kept exactly: safe integers, doubles, exact large values, zero however written, long digit runs in strings.
+    const kept: [string, string][] = [
+      ["9007199254740991", "9007199254740991"],
+      ["-9007199254740991", "-9007199254740991"],
+      ["1e20", "100000000000000000000"],
+      ["6.02214076e23", "6.02214076e+23"],
+      ["0e-500", "0"],
+      ["-0.0", "0"],
+      ['"12345678901234567890123"', '"12345678901234567890123"'],
+    ];
+    for (const [literal, stored] of kept) {
+      const answer = await raw("POST", "/v1/events", `{"type":"n.kept","data":{"n":${literal}}}`);
+      assert.equal(answer.status, 202, `${literal}: ${JSON.stringify(answer.body)}`);
+      assert.equal(JSON.stringify(answer.body.data.n), stored, literal);
+    }
+  });
+
   it("a body that is not JSON → 415", async () => {
     for (const type of ["text/plain", "application/x-www-form-urlencoded", "application/xml", "multipart/form-data"]) {
       assertError(await raw("POST", "/v1/events", "type=a.b", type), 415, "unsupported_media_type", type);

@@ -7,8 +7,10 @@ import { HooklineError } from "../errors.ts";
  * stored is what was sent:
  * - bytes that are not UTF-8 are refused: decoding would turn them into U+FFFD
  *   and store data the sender never wrote;
- * - a number beyond a double (`1e400`) is refused: JSON.parse makes it Infinity,
- *   which JSON text cannot hold (it would be stored as `null`);
+ * - a number a double cannot hold is refused, not changed: beyond ±1.8e308 (`1e400`:
+ *   JSON.parse makes it Infinity, stored as `null`), an integer beyond ±(2^53 − 1)
+ *   (`9007199254740993` would be stored as …992: send such ids as strings), or too
+ *   small (`1e-400` would be stored as 0);
  * - `__proto__` and `constructor` keys are data like any other (Fastify refuses
  *   them). JSON.parse makes them own properties, never a prototype, and nothing
  *   here merges a body into another object; a relay delivers the sender's JSON.
@@ -21,30 +23,45 @@ export function installJsonBodyParser(app: FastifyInstance): void {
     const text = body.toString("utf8");
     parse(request, text, (error, value) => {
       if (error) return done(error, undefined);
-      // Only a long exponent or a long run of digits can overflow a double: most bodies skip the walk.
-      if (MAYBE_HUGE.test(text) && hasNonFiniteNumber(value)) {
-        return done(invalidJson("a number in the body is beyond the range of a double (±1.8e308)"), undefined);
-      }
+      // Only a 3-digit exponent or a run of 16+ digits can make a number a double cannot hold:
+      // most bodies skip the second look.
+      const inexact = MAYBE_INEXACT.test(text) ? inexactNumber(text) : null;
+      if (inexact) return done(invalidJson(inexact), undefined);
       done(null, value);
     });
   });
 }
 
-/** Needed for a literal ≥ 1.8e308: an exponent of 3+ digits, or 210+ digits before a 2-digit exponent. */
-const MAYBE_HUGE = /[eE]\+?\d{3}|\d{210}/;
+/**
+ * Needed for a literal a double cannot hold: an exponent of 3+ digits, or 16+ digits in a row.
+ * A run is matched only from its first digit, so the test stays linear in the body's length
+ * (an unanchored `\d{210}` retried every position of long digit runs: seconds for 15 MB).
+ */
+const MAYBE_INEXACT = /[eE][+-]?\d{3}|(?<!\d)\d{16}/;
+const INTEGER_LITERAL = /^-?\d+$/;
+const NONZERO_MANTISSA = /^-?0*\.?0*[1-9]/;
 
-/** Iterative, so a deeply nested body cannot exhaust the stack here. */
-function hasNonFiniteNumber(value: unknown): boolean {
-  const pending = [value];
-  while (pending.length > 0) {
-    const next = pending.pop();
-    if (typeof next === "number") {
-      if (!Number.isFinite(next)) return true;
-    } else if (next !== null && typeof next === "object") {
-      for (const item of Object.values(next)) pending.push(item);
+/** Why a number literal in `text` would not be stored as sent, or null. Parses again, seeing each literal's source. */
+function inexactNumber(text: string): string | null {
+  let problem: string | null = null;
+  JSON.parse(text, (_key, value: unknown, context?: { source?: string }) => {
+    if (problem === null && typeof value === "number") {
+      const source = context?.source ?? "";
+      if (!Number.isFinite(value)) {
+        problem = `the number ${abbreviated(source)} is beyond the range of a double (±1.8e308)`;
+      } else if (INTEGER_LITERAL.test(source) && !Number.isSafeInteger(value)) {
+        problem = `the integer ${abbreviated(source)} is beyond ±9007199254740991 (2^53 − 1) and would not be stored exactly; send it as a string`;
+      } else if (value === 0 && NONZERO_MANTISSA.test(source)) {
+        problem = `the number ${abbreviated(source)} is too small for a double and would be stored as 0`;
+      }
     }
-  }
-  return false;
+    return value;
+  });
+  return problem;
+}
+
+function abbreviated(source: string): string {
+  return source.length > 40 ? `${source.slice(0, 20)}…${source.slice(-10)} (${source.length} characters)` : source;
 }
 
 function invalidJson(message: string) {
