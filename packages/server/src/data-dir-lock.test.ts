@@ -1,29 +1,70 @@
 import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { lockDataDir } from "./data-dir-lock.ts";
+import { dataDirHolder, lockDataDir } from "./data-dir-lock.ts";
+
+/** Another process that takes the lock and holds it until killed. */
+async function holderProcess(dir: string): Promise<ChildProcess> {
+  const module = new URL("./data-dir-lock.ts", import.meta.url).href;
+  const child = spawn(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `import { lockDataDir } from ${JSON.stringify(module)}; lockDataDir(${JSON.stringify(dir)}); console.log("held"); setInterval(() => {}, 60_000);`,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  await once(child.stdout as NodeJS.ReadableStream, "data");
+  return child;
+}
 
 describe("lockDataDir", () => {
-  const dir = mkdtempSync(join(tmpdir(), "hookline-lock-"));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, "data", "hookline.pid");
+  const root = mkdtempSync(join(tmpdir(), "hookline-lock-"));
+  after(() => rmSync(root, { recursive: true, force: true }));
 
   it("holds the directory for this process until released", () => {
-    const release = lockDataDir(join(dir, "data"));
-    assert.equal(readFileSync(file, "utf8").trim(), String(process.pid));
-    assert.throws(() => lockDataDir(join(dir, "data")), /another Hookline \(pid \d+\) is using the data directory/);
+    const dir = join(root, "own");
+    const release = lockDataDir(dir);
+    assert.equal(readFileSync(join(dir, "hookline.pid"), "utf8").trim(), String(process.pid));
+    assert.throws(() => lockDataDir(dir), /another Hookline \(pid \d+\) is using the data directory/);
+    assert.deepEqual(dataDirHolder(dir), { pid: process.pid, running: true });
     release();
-    assert.equal(existsSync(file), false);
+    assert.equal(existsSync(join(dir, "hookline.pid")), false);
+    assert.equal(dataDirHolder(dir), null);
+    lockDataDir(dir)();
   });
 
-  it("refuses while another running process holds it, takes over from one that is gone", () => {
-    writeFileSync(file, `${process.ppid}\n`);
-    assert.throws(() => lockDataDir(join(dir, "data")), new RegExp(`pid ${process.ppid}`));
-    writeFileSync(file, "2147483646\n");
-    const release = lockDataDir(join(dir, "data"));
-    assert.equal(readFileSync(file, "utf8").trim(), String(process.pid));
+  it("refuses while another process holds it, whatever pid it has; free again once that process is killed", async () => {
+    const dir = join(root, "other");
+    const child = await holderProcess(dir);
+    try {
+      assert.throws(() => lockDataDir(dir), new RegExp(`pid ${child.pid}\\) is using`));
+      // Its pid file naming this process (two containers are both pid 1) does not let this one in.
+      writeFileSync(join(dir, "hookline.pid"), `${process.pid}\n`);
+      assert.throws(() => lockDataDir(dir), /is using the data directory/);
+      assert.equal(dataDirHolder(dir)?.running, true);
+    } finally {
+      child.kill("SIGKILL");
+      await once(child, "exit");
+    }
+    // Killed: the kernel dropped its lock; the pid file it left is only a note.
+    assert.equal(dataDirHolder(dir)?.running, false);
+    const release = lockDataDir(dir);
+    release();
+  });
+
+  it("a pid file left behind never blocks a start, even if another process now has that pid", () => {
+    const dir = join(root, "stale");
+    lockDataDir(dir)();
+    writeFileSync(join(dir, "hookline.pid"), `${process.ppid}\n`);
+    assert.deepEqual(dataDirHolder(dir), { pid: process.ppid, running: false });
+    const release = lockDataDir(dir);
+    assert.equal(readFileSync(join(dir, "hookline.pid"), "utf8").trim(), String(process.pid));
     release();
   });
 });

@@ -1,73 +1,99 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { HooklineError } from "./errors.ts";
 
 /** Data directories this process holds (a second Hookline in the same process is refused too). */
 const held = new Set<string>();
 
+const LOCK_FILE = "hookline.lock";
+const PID_FILE = "hookline.pid";
+
 /**
- * Claims the embedded store's data directory for this process with `<dir>/hookline.pid`, so
- * two servers (or a server and `hookline keys rotate-master`) never share one. A file left by a
- * process that no longer runs (killed) is taken over. Returns the release function.
+ * Claims the embedded store's data directory for this process, so two servers (or a server
+ * and `hookline keys rotate-master` or `restore`) never share one. The claim is an exclusive
+ * SQLite lock on `<dir>/hookline.lock`, an fcntl lock the kernel drops when the process ends,
+ * however it ends: nothing is left to take over after a crash, and two processes with the same
+ * pid (each container's pid 1) cannot both hold it. `<dir>/hookline.pid` only says who holds
+ * it, for messages and `hookline doctor`. Returns the release function.
  */
 export function lockDataDir(dir: string): () => void {
-  const file = join(dir, "hookline.pid");
-  if (held.has(dir)) throw inUse(dir, process.pid, file);
-  for (;;) {
-    try {
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(file, `${process.pid}\n`, { flag: "wx", mode: 0o644 });
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw new HooklineError(
-          "store_unavailable",
-          `cannot open the data directory ${dir}: ${(error as Error).message}`,
-        );
-      }
-    }
-    const pid = Number(readFileSync(file, "utf8").trim());
-    // Our own pid in the file is a leftover of an earlier life (a container restarts with the same pid).
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && running(pid)) throw inUse(dir, pid, file);
-    unlinkSync(file);
+  if (held.has(dir)) throw inUse(dir, process.pid);
+  let lock: DatabaseSync;
+  try {
+    mkdirSync(dir, { recursive: true });
+    lock = new DatabaseSync(join(dir, LOCK_FILE));
+  } catch (error) {
+    throw new HooklineError("store_unavailable", `cannot open the data directory ${dir}: ${(error as Error).message}`);
+  }
+  try {
+    // In EXCLUSIVE locking mode the lock a write takes is kept until the connection closes.
+    lock.exec("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held (at INTEGER); COMMIT");
+  } catch (error) {
+    lock.close();
+    if (isBusy(error)) throw inUse(dir, pidIn(dir));
+    throw new HooklineError("store_unavailable", `cannot lock the data directory ${dir}: ${(error as Error).message}`);
+  }
+  const pidFile = join(dir, PID_FILE);
+  try {
+    writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o644 });
+  } catch {
+    // Informational only: the lock above is what keeps others out.
   }
   held.add(dir);
   return () => {
-    held.delete(dir);
+    if (!held.delete(dir)) return;
     try {
-      if (Number(readFileSync(file, "utf8").trim()) === process.pid) unlinkSync(file);
+      unlinkSync(pidFile);
     } catch {}
+    lock.close();
   };
 }
 
 /**
- * Who holds the data directory, without taking it (`hookline doctor`): null when no pid file
- * is there; `running` false when the file was left by a process that is gone.
+ * Who holds the data directory, without taking it (`hookline doctor`): null when no process
+ * holds it and none left a pid file; `running` false when the file was left by a process that
+ * is gone (it did not stop cleanly).
  */
-export function dataDirHolder(dir: string): { pid: number; running: boolean } | null {
-  let text: string;
+export function dataDirHolder(dir: string): { pid: number | null; running: boolean } | null {
+  const pid = pidIn(dir);
+  const running = isHeld(dir);
+  return running || pid !== null ? { pid, running } : null;
+}
+
+/** Whether some process holds the lock: a read of the lock file is refused while it does. */
+function isHeld(dir: string): boolean {
+  if (held.has(dir)) return true;
+  let probe: DatabaseSync;
   try {
-    text = readFileSync(join(dir, "hookline.pid"), "utf8");
+    probe = new DatabaseSync(join(dir, LOCK_FILE), { readOnly: true });
+  } catch {
+    return false; // no lock file: nobody has held it
+  }
+  try {
+    probe.prepare("SELECT count(*) FROM sqlite_master").get();
+    return false;
+  } catch (error) {
+    return isBusy(error);
+  } finally {
+    probe.close();
+  }
+}
+
+function pidIn(dir: string): number | null {
+  try {
+    const pid = Number(readFileSync(join(dir, PID_FILE), "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
   } catch {
     return null;
   }
-  const pid = Number(text.trim());
-  const valid = Number.isInteger(pid) && pid > 0;
-  return { pid, running: valid && pid !== process.pid && running(pid) };
 }
 
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
+function isBusy(error: unknown): boolean {
+  return /database is locked|SQLITE_BUSY/i.test(String((error as Error)?.message ?? error));
 }
 
-function inUse(dir: string, pid: number, file: string) {
-  return new HooklineError(
-    "data_dir_in_use",
-    `another Hookline (pid ${pid}) is using the data directory ${dir}: stop it first (if that process is not Hookline, remove ${file})`,
-  );
+function inUse(dir: string, pid: number | null) {
+  const who = pid === null ? "another Hookline" : `another Hookline (pid ${pid})`;
+  return new HooklineError("data_dir_in_use", `${who} is using the data directory ${dir}: stop it first`);
 }

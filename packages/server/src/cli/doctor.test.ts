@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, describe, it } from "node:test";
+import { lockDataDir } from "../data-dir-lock.ts";
 import { hashKey, newSigningSecret } from "../ids.ts";
 import { writeKeyFile } from "../master-key.ts";
 import { createSecretBox, masterKeyId, newMasterKey } from "../store/secret-box.ts";
@@ -181,15 +182,16 @@ describe("hookline doctor", () => {
 
   it("says whether a server holds the data directory", async () => {
     const dir = tempDir();
-    writeFileSync(join(dir, "hookline.pid"), `${process.ppid}\n`);
+    const release = lockDataDir(dir);
     const running = find(await doctor({ HOOKLINE_DATA_DIR: dir }), "server");
+    release();
     assert.equal(running.status, "ok");
-    assert.match(running.message, new RegExp(`pid ${process.ppid}\\) is running`));
-    // Above any pid Linux hands out (pid_max is at most 2^22).
-    writeFileSync(join(dir, "hookline.pid"), `${2 ** 22 + 7}\n`);
+    assert.match(running.message, new RegExp(`pid ${process.pid}\\) is running`));
+    // A pid file with no lock behind it (the process was killed), even naming a live process.
+    writeFileSync(join(dir, "hookline.pid"), `${process.ppid}\n`);
     const stale = find(await doctor({ HOOKLINE_DATA_DIR: dir }), "server");
     assert.equal(stale.status, "warn");
-    assert.match(stale.message, /no longer runs/);
+    assert.match(stale.message, /does not hold the data directory/);
   });
 
   it("warns when the clock is behind the newest stored event", async () => {

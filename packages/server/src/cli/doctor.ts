@@ -182,13 +182,14 @@ function holderCheck(dir: string): Check {
   if (holder === null)
     return { name: "server", status: "ok", message: "no Hookline is running on this data directory" };
   if (holder.running) {
-    return { name: "server", status: "ok", message: `Hookline (pid ${holder.pid}) is running on this data directory` };
+    const who = holder.pid === null ? "Hookline" : `Hookline (pid ${holder.pid})`;
+    return { name: "server", status: "ok", message: `${who} is running on this data directory` };
   }
   return {
     name: "server",
     status: "warn",
-    message: `hookline.pid names pid ${holder.pid}, which no longer runs: the last server did not stop cleanly`,
-    fix: "nothing to undo (the next start takes the file over); its logs may say why it stopped",
+    message: `hookline.pid names pid ${holder.pid}, which does not hold the data directory: the last server did not stop cleanly`,
+    fix: "nothing to undo (the next start replaces the file); its logs may say why it stopped",
   };
 }
 
