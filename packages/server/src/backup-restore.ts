@@ -1,4 +1,4 @@
-import { chownSync, existsSync, statSync } from "node:fs";
+import { chownSync, existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "./config.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
@@ -94,19 +94,29 @@ export function restoreStore(config: Config, file: string, options: RestoreOptio
       );
     }
     const key = keyForRestore(config, source, options.withKey);
+    const keyFile = join(config.dataDir, "master.key");
+    // The backup's key waits beside the present one until the store is in place: a restore that
+    // fails (the old store busy, a full disk) leaves the directory's store and key as they were.
+    const incoming = `${keyFile}.restoring`;
     const { staged, summary } = stageRestore(source, config.dataDir);
     let replaced: boolean;
     try {
       checkSecrets(summary.secrets, key);
-      // The key first: a store is never in place without the key that opens it.
-      if (options.withKey && key) writeKeyFile(join(config.dataDir, "master.key"), key.value);
+      if (options.withKey && key) {
+        writeKeyFile(incoming, key.value);
+        ownLikeDataDir(incoming, config.dataDir);
+      }
       ownLikeDataDir(staged, config.dataDir);
       replaced = installStaged(staged, config.dataDir);
+    } catch (error) {
+      rmSync(incoming, { force: true });
+      throw error;
     } finally {
       discardStaged(staged);
     }
-    if (options.withKey && key) ownLikeDataDir(join(config.dataDir, "master.key"), config.dataDir);
+    const retired = options.withKey && key ? installKey(incoming, keyFile) : null;
     print(`Restored ${source} into ${target} (${megabytes(summary.bytes)}, schema version ${summary.schemaVersion}).`);
+    if (retired) print(`The master key that was there is kept as ${retired}: backups of the replaced store need it.`);
     print(`It holds ${contents(summary)}.`);
     if (summary.unfinished > 0) {
       print(
@@ -123,6 +133,23 @@ export function restoreStore(config: Config, file: string, options: RestoreOptio
   } finally {
     release();
   }
+}
+
+/**
+ * Puts the restored store's key in place as `master.key`. A different key that was there is
+ * kept as `master.key.<id>` (its backups still need it), never overwritten; returns that name.
+ */
+function installKey(incoming: string, keyFile: string): string | null {
+  let retired: string | null = null;
+  if (existsSync(keyFile)) {
+    const present = readKeyFile(keyFile);
+    if (present !== readKeyFile(incoming)) {
+      retired = `${keyFile}.${masterKeyId(present)}`;
+      renameSync(keyFile, retired);
+    }
+  }
+  renameSync(incoming, keyFile);
+  return retired;
 }
 
 /** Where master keys come from, read without making one (unlike starting a server). */

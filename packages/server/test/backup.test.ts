@@ -276,4 +276,46 @@ describe("hookline backup and restore", () => {
     assert.notEqual(pgRestore?.status, 0);
     assert.match(pgRestore?.stderr ?? "", /hookline: .*pg_restore/);
   });
+
+  it("restore --with-key changes the key only once the store is in place, and keeps the one it replaces", async () => {
+    const config = (dataDir: string) =>
+      loadConfig({ env: { ...EMBEDDED, HOOKLINE_PORT: "0", HOOKLINE_DATA_DIR: dataDir } });
+    const made = async (dataDir: string) => {
+      const started = await startHookline(config(dataDir), pino({ level: "silent" }));
+      const client = apiClient(started.url, started.firstStart?.testKey);
+      assert.equal((await client.post("/v1/endpoints", { url: "http://127.0.0.1:9/x" })).status, 201);
+      await started.stop();
+      return readFileSync(join(dataDir, "master.key"), "utf8").trim();
+    };
+    const source = join(root.path, "keyed-source");
+    const target = join(root.path, "keyed-target");
+    const sourceKey = await made(source);
+    const targetKey = await made(target);
+    assert.notEqual(sourceKey, targetKey);
+    const backup = join(root.path, "keyed.backup");
+    backupStore(config(source), backup, { withKey: true }, () => {});
+    const restore = () =>
+      restoreStore(config(target), backup, { withKey: true, replace: true }, (text) => printed.push(text));
+    const printed: string[] = [];
+
+    // The store in place is busy (a reader holds it): the restore fails, and the directory keeps
+    // the key its store needs.
+    const reader = new DatabaseSync(join(target, "hookline.db"));
+    reader.exec("BEGIN; SELECT count(*) FROM endpoints;");
+    try {
+      assert.throws(restore, /open in another process/);
+    } finally {
+      reader.close();
+    }
+    assert.equal(readFileSync(join(target, "master.key"), "utf8").trim(), targetKey, "the key was not touched");
+    assert.ok(!existsSync(join(target, "master.key.restoring")), "nothing left behind");
+
+    restore();
+    assert.equal(readFileSync(join(target, "master.key"), "utf8").trim(), sourceKey);
+    const kept = join(target, `master.key.${masterKeyId(targetKey)}`);
+    assert.equal(readFileSync(kept, "utf8").trim(), targetKey, "the replaced store's key is kept");
+    assert.match(printed.join("\n"), /is kept as .*master\.key\.[0-9a-f]+/);
+    const again = await startHookline(config(target), pino({ level: "silent" }));
+    await again.stop();
+  });
 });
