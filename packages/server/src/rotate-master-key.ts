@@ -4,7 +4,7 @@ import { lockDataDir } from "./data-dir-lock.ts";
 import { loadMasterKeys, readKeyFile, secretBoxOf, writeKeyFile } from "./master-key.ts";
 import { createPostgresStore } from "./store/postgres/postgres-store.ts";
 import { resealSecrets } from "./store/sealed-store.ts";
-import { createSecretBox, newMasterKey } from "./store/secret-box.ts";
+import { createSecretBox, masterKeyId, newMasterKey } from "./store/secret-box.ts";
 import { createSqliteStore } from "./store/sqlite/sqlite-store.ts";
 
 /**
@@ -44,10 +44,18 @@ async function rotate(config: Config, print: (text: string) => void): Promise<vo
     const box = createSecretBox(newKey, [keys.current, ...keys.old]);
     const result = await resealSecrets(store, box, true);
     if (result.remaining > 0) throw new Error("endpoints changed while re-encrypting: stop Hookline and run it again");
+    // Backups made until now are under the old key: it is kept, never just overwritten.
+    const retired = `${keys.generatedFile}.${masterKeyId(keys.current)}`;
+    if (keys.current !== newKey && !existsSync(retired)) writeKeyFile(retired, keys.current);
     writeKeyFile(keys.generatedFile, newKey);
     unlinkSync(next);
     print(describe(result, box.currentKeyId));
     print(`${keys.generatedFile} now holds the new key; start Hookline again.`);
+    if (existsSync(retired)) {
+      print(
+        `The old key is kept as ${retired}: backups made before now need it (restore them with it as <backup>.master.key); delete it once they are gone.`,
+      );
+    }
   } finally {
     await store.close();
   }

@@ -8,6 +8,7 @@ import { Webhook } from "standardwebhooks";
 import type { Config } from "../src/config.ts";
 import { type Hookline, startHookline } from "../src/hookline.ts";
 import { hashKey, newSigningSecret } from "../src/ids.ts";
+import { masterKeyId } from "../src/store/secret-box.ts";
 import type { Scope } from "../src/store/store.ts";
 import { apiClient, eventually } from "./helpers/client.ts";
 import { setEndpointColumns, startTestHookline, type TestHookline, tempDir } from "./helpers/hookline.ts";
@@ -205,10 +206,17 @@ describe("the embedded store's generated master key", { skip: postgresUrl ? "emb
       assert.match(run.stdout, /now holds the new key/);
       const newKey = readFileSync(keyFile, "utf8");
       assert.notEqual(newKey, oldKey);
+      // The old key is kept beside it (backups made before need it), owner-only.
+      const retired = `master.key.${masterKeyId(oldKey.trim())}`;
       assert.deepEqual(
-        readdirSync(dir.path).filter((name) => name.startsWith("master.key")),
-        ["master.key"],
+        readdirSync(dir.path)
+          .filter((name) => name.startsWith("master.key"))
+          .sort(),
+        ["master.key", retired],
       );
+      assert.equal(readFileSync(join(dir.path, retired), "utf8"), oldKey);
+      assert.equal(statSync(join(dir.path, retired)).mode & 0o777, 0o600);
+      assert.match(run.stdout, /old key is kept as .*backups made before now need it/);
 
       const restarted = await spawnServer(dir.path, { HOOKLINE_RETRY_SCHEDULE: "50ms" });
       try {
