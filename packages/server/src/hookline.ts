@@ -41,6 +41,11 @@ export async function startHookline(
   logger: Logger,
   /** Replaceable parts for tests: `resolve` answers every hostname lookup (endpoint checks and deliveries). */
   seams: { resolve?: LookupAll } = {},
+  /**
+   * Called with the keys a first start made, as soon as they are stored and before the port is
+   * bound: shown then, they are not lost should the start fail after (the port in use).
+   */
+  onFirstStart: (keys: FirstStartKeys) => void = () => {},
 ): Promise<Hookline> {
   const now = Date.now;
   // One process per embedded store: a second server (or a key rotation) would break it.
@@ -70,6 +75,7 @@ export async function startHookline(
     // Refuses a wrong master key before anything is served, and seals secrets written before encryption.
     await resealSecrets(rawStore, box, false);
     const { adminKeyHash, firstStart } = await bootstrap(store, config.adminKey, now());
+    if (firstStart) onFirstStart(firstStart);
     const node = newId("node", now());
     const systemEvents = createSystemEvents({ store, config, now, logger, resolve: seams.resolve });
     await systemEvents.start();

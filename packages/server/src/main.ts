@@ -59,7 +59,12 @@ async function migrate(options: ServeOptions) {
 
 async function serve(options: ServeOptions) {
   const config = configOf(options);
-  const hookline = await startHookline(config, logger);
+  const hookline = await startHookline(config, logger, {}, (keys) => {
+    const lines = ["First start: a Default account is ready."];
+    if (keys.adminKey) lines.push(`  admin key (shown once, keep it safe): ${keys.adminKey}`);
+    lines.push(`  TEST key: ${keys.testKey}`, `  LIVE key: ${keys.liveKey}`);
+    process.stdout.write(`${lines.join("\n")}\n`);
+  });
   // Before the listening line: whoever waits for that line may signal at once.
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -81,13 +86,9 @@ async function serve(options: ServeOptions) {
   process.on("SIGINT", onSignal);
   const keys = hookline.firstStart;
   if (keys) {
-    const lines = ["First start: a Default account is ready."];
-    if (keys.adminKey) lines.push(`  admin key (shown once, keep it safe): ${keys.adminKey}`);
-    lines.push(`  TEST key: ${keys.testKey}`, `  LIVE key: ${keys.liveKey}`, "Send a test event:");
-    lines.push(
-      `  curl -X POST ${hookline.url}/v1/events -H 'authorization: Bearer ${keys.testKey}' -H 'content-type: application/json' -d '{"type":"transfer.completed","data":{"amount":100}}'`,
+    process.stdout.write(
+      `Send a test event:\n  curl -X POST ${hookline.url}/v1/events -H 'authorization: Bearer ${keys.testKey}' -H 'content-type: application/json' -d '{"type":"transfer.completed","data":{"amount":100}}'\n`,
     );
-    process.stdout.write(`${lines.join("\n")}\n`);
   }
   process.stdout.write(`Dashboard: ${hookline.url}/ (operators log in with the admin key)\n`);
   process.stdout.write(`Hookline listening on ${hookline.url}\n`);

@@ -186,6 +186,21 @@ describe("hookline serve", () => {
       const taken = await hookline(["serve", "--port", String(port), "--data-dir", dir.path]);
       assert.equal(taken.code, 1);
       assert.match(taken.stderr, /port is already in use/);
+      // A first start that cannot bind its port has made its keys already: it shows them, and
+      // they work on the next start (they are shown only once).
+      const keys = printedKeys(taken.stdout);
+      assert.match(keys.admin, /^hl_admin_/);
+      const next = await spawnServer(dir.path);
+      try {
+        assert.doesNotMatch(next.stdout(), /hl_admin_/);
+        const accounts = await fetch(`${next.url}/v1/accounts`, { headers: { authorization: `Bearer ${keys.admin}` } });
+        assert.equal(accounts.status, 200, "the admin key shown by the failed start works");
+        const events = await fetch(`${next.url}/v1/events`, { headers: { authorization: `Bearer ${keys.test}` } });
+        assert.equal(events.status, 200, "so does its TEST key");
+      } finally {
+        next.child.kill("SIGTERM");
+        await next.exited;
+      }
       const notADirectory = join(dir.path, "a-file");
       writeFileSync(notADirectory, "");
       const unusable = await hookline(["serve", "--port", "0", "--data-dir", join(notADirectory, "data")]);
