@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Webhook } from "standardwebhooks";
 import { assertError, type DeliveryJson, deliveriesOf, type EventJson, newAccount } from "./helpers/api.ts";
@@ -136,6 +137,69 @@ describe("events API", () => {
     assert.equal(livePayload.environment, "live");
     assert.deepEqual(livePayload.data, { order: 2 });
     assert.ok(otherEp.id);
+  });
+
+  it("the idempotency-key header: one only, its bytes read as UTF-8", async () => {
+    const { test, keys } = await newAccount(h, "idempotency header");
+    // Two idempotency-key headers are refused (joined, they would make a key nobody sent), and a
+    // header's UTF-8 bytes are read as UTF-8: "café" means the same by header as by field.
+    /** A POST written byte by byte: header lines exactly as given (HTTP clients join or re-encode them). */
+    const rawPost = (headerLines: Buffer[], body: object) =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const { hostname, port } = new URL(h.url);
+        const text = Buffer.from(JSON.stringify(body));
+        const socket = connect(Number(port), hostname, () => {
+          const head = `POST /v1/events HTTP/1.1\r\nhost: ${hostname}\r\nauthorization: Bearer ${keys.test}\r\ncontent-type: application/json\r\ncontent-length: ${text.length}\r\nconnection: close\r\n`;
+          // Written, not ended: a client that half-closes first gets no answer (the server hangs up).
+          socket.write(
+            Buffer.concat([
+              Buffer.from(head),
+              ...headerLines.flatMap((line) => [line, Buffer.from("\r\n")]),
+              Buffer.from("\r\n"),
+              text,
+            ]),
+          );
+        });
+        let answer = "";
+        socket.on("data", (chunk) => {
+          answer += chunk;
+        });
+        socket.on("end", () => {
+          const status = Number(/^HTTP\/1\.1 (\d+)/.exec(answer)?.[1]);
+          resolve({ status, body: JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)) });
+        });
+        socket.on("error", reject);
+      });
+    const header = (value: string | Buffer) =>
+      Buffer.concat([Buffer.from("idempotency-key: "), typeof value === "string" ? Buffer.from(value) : value]);
+    const twice = await rawPost([header("k-3"), header("k-4")], { type: "payout.sent", data: {} });
+    assert.equal(twice.status, 400);
+    assert.match(twice.body.error.message, /one idempotency-key header/);
+    const byHeader = await rawPost([header("café-1")], { type: "payout.sent", data: {} });
+    assert.equal(byHeader.status, 202, JSON.stringify(byHeader.body));
+    const byField = await test.post("/v1/events", { type: "payout.sent", data: {}, idempotency_key: "café-1" });
+    assert.equal(byField.headers.get("idempotent-replayed"), "true");
+    assert.equal(byField.body.id, byHeader.body.id);
+    const latin1 = await rawPost([header(Buffer.from("café", "latin1"))], { type: "payout.sent", data: {} });
+    assert.equal(latin1.status, 400);
+    assert.match(latin1.body.error.message, /not UTF-8/);
+  });
+
+  it("an empty `after` is the first page, as no `after`, on every list", async () => {
+    const { test } = await newAccount(h, "empty cursor");
+    const sent = await test.post("/v1/events", { type: "cursor.empty", data: {} });
+    await endpoint(test, "/cursor");
+    for (const path of ["/v1/events", "/v1/endpoints", `/v1/events/${sent.body.id}/deliveries`]) {
+      const all = await test.get(path);
+      const empty = await test.get(`${path}?after=`);
+      assert.equal(empty.status, 200, path);
+      assert.deepEqual(
+        empty.body.data.map((item: { id: string }) => item.id),
+        all.body.data.map((item: { id: string }) => item.id),
+        path,
+      );
+    }
+    assert.equal((await test.get("/v1/events?after=")).body.data[0]?.id, sent.body.id);
   });
 
   it("idempotency: a repeated key returns the first event, marked replayed, with no second delivery", async () => {

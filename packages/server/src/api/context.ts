@@ -46,11 +46,11 @@ export type Api = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
-/** `?limit=` as a number: default 50, at most 250. */
+/** `?limit=` as a number: default 50, at most 250; an empty `?after=` is the first page, as no `after`. */
 export function pageOf(query: { limit?: string | undefined; after?: string | undefined }) {
   const limit = Math.min(Math.max(Number(query.limit ?? 50), 1), 250);
   // One extra row tells whether there is a next page.
-  return { limit, fetch: { limit: limit + 1, after: query.after } };
+  return { limit, fetch: { limit: limit + 1, after: query.after || undefined } };
 }
 
 /** Deliveries as JSON, each with the length of its endpoint's schedule (the deployment's for a deleted endpoint). */

@@ -32,6 +32,9 @@ export function buildApi(ctx: ApiContext, logger: Logger, parts: "all" | "health
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ctx.config.maxBodyBytes,
+    // A request must arrive whole within a minute: a body sent slowly cannot hold a connection
+    // and its buffered bytes for ever (the listen WebSocket is an upgrade, not bound by this).
+    requestTimeout: 60_000,
     // Strict input: no silent type coercion and no silent removal of unknown fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     return503OnClosing: true,

@@ -56,6 +56,7 @@ export async function newAccount(h: TestHookline, name: string) {
   assert.equal(created.status, 201, JSON.stringify(created.body));
   return {
     id: created.body.id as string,
+    keys: created.body.keys as { test: string; live: string },
     test: apiClient(h.url, created.body.keys.test),
     live: apiClient(h.url, created.body.keys.live),
   };

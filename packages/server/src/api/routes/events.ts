@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { HooklineError, invalid, notFound } from "../../errors.ts";
 import type { IngestResult, NewEvent } from "../../store/store.ts";
 import { scopeOf } from "../auth.ts";
@@ -65,8 +66,7 @@ export function registerEventRoutes(app: Api, ctx: ApiContext): void {
     },
     async (request, reply) => {
       const scope = scopeOf(request);
-      const header = request.headers["idempotency-key"];
-      const fromHeader = Array.isArray(header) ? header[0] : header;
+      const fromHeader = idempotencyHeader(request.raw.rawHeaders);
       const body = request.body;
       if (fromHeader !== undefined && body.idempotency_key !== undefined && fromHeader !== body.idempotency_key) {
         throw invalid("the idempotency-key header and the idempotency_key field differ");
@@ -176,4 +176,21 @@ export function registerEventRoutes(app: Api, ctx: ApiContext): void {
       return { data: await deliveriesJson(ctx, scope, deliveries), next_cursor: null };
     },
   );
+}
+
+/**
+ * The `idempotency-key` header as the sender wrote it. Node joins repeated headers with ", "
+ * (which would make a key the sender never sent) and reads bytes as Latin-1: one header only,
+ * and its bytes read as UTF-8, so a key means the same in the header as in the body.
+ */
+function idempotencyHeader(rawHeaders: string[]): string | undefined {
+  const values: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if ((rawHeaders[i] as string).toLowerCase() === "idempotency-key") values.push(rawHeaders[i + 1] as string);
+  }
+  if (values.length === 0) return undefined;
+  if (values.length > 1) throw invalid("send one idempotency-key header, not several");
+  const bytes = Buffer.from(values[0] as string, "latin1");
+  if (!isUtf8(bytes)) throw invalid("the idempotency-key header is not UTF-8");
+  return bytes.toString("utf8");
 }
