@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
+import WebSocket from "ws";
 import { verifyWebhook, type WebhookEvent } from "../../receiver/src/index.ts";
 import { loadConfig } from "../src/config.ts";
+import { MAX_SESSIONS_PER_ENDPOINT, REPLACED_CLOSE_CODE } from "../src/delivery/listen-hub.ts";
 import { startHookline } from "../src/hookline.ts";
 import { attemptsOf, deliveriesOf, deliveryWhen } from "./helpers/api.ts";
 import { apiClient, eventually } from "./helpers/client.ts";
@@ -182,6 +184,32 @@ describe("hookline listen", () => {
     const live = startListen(["--api-url", h.url, "--api-key", h.keys.live, "--forward-to", `${local.url}/ok`]);
     assert.equal(await live.exited, 1);
     assert.match(live.stderr(), /only a TEST key can listen/);
+  });
+
+  it("keeps a few sessions per account: a newer one closes the oldest past the limit, with the reason", async () => {
+    const url = `${h.url.replace(/^http/, "ws")}/v1/listen`;
+    const open = () =>
+      new Promise<{ socket: WebSocket; closed: Promise<{ code: number; reason: string }> }>((resolve, reject) => {
+        const socket = new WebSocket(url, { headers: { authorization: `Bearer ${h.keys.test}` } });
+        const closed = new Promise<{ code: number; reason: string }>((done) =>
+          socket.on("close", (code, reason) => done({ code, reason: String(reason) })),
+        );
+        socket.on("message", (data) => {
+          if (JSON.parse(String(data)).type === "ready") resolve({ socket, closed });
+        });
+        socket.on("error", reject);
+      });
+    const sessions = [];
+    for (let i = 0; i < MAX_SESSIONS_PER_ENDPOINT; i++) sessions.push(await open());
+    const newest = await open();
+    try {
+      const oldest = await sessions[0]?.closed;
+      assert.equal(oldest?.code, REPLACED_CLOSE_CODE);
+      assert.match(oldest?.reason ?? "", /newer hookline listen session/);
+      for (const session of sessions.slice(1)) assert.equal(session.socket.readyState, WebSocket.OPEN);
+    } finally {
+      for (const { socket } of [...sessions, newest]) socket.close();
+    }
   });
 });
 

@@ -1,4 +1,5 @@
 import WebSocket from "ws";
+import { REPLACED_CLOSE_CODE } from "../delivery/listen-hub.ts";
 import { HooklineError } from "../errors.ts";
 
 export interface ListenOptions {
@@ -82,8 +83,10 @@ export async function listen(options: ListenOptions, io: ListenIo): Promise<void
       ws.on("error", () => {
         // The close that follows says what to do.
       });
-      ws.on("close", () => {
+      ws.on("close", (code, reason) => {
         if (fatal) return reject(fatal);
+        // Pushed out by newer sessions of the same account: reconnecting would push out another.
+        if (code === REPLACED_CLOSE_CODE) return reject(new HooklineError("listen_replaced", String(reason)));
         if (stopping) return resolve();
         const delay = BACKOFF_MS[Math.min(failures++, BACKOFF_MS.length - 1)] as number;
         io.print(`Not connected to ${options.apiUrl}; trying again in ${delay / 1000} s…`);

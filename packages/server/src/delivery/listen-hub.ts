@@ -4,6 +4,7 @@ import type { Reply } from "./http-sender.ts";
 /** What the hub needs of a WebSocket. */
 export interface ListenerSocket {
   send(text: string): void;
+  close(code: number, reason: string): void;
 }
 
 export interface ListenerSession {
@@ -27,6 +28,13 @@ export interface ListenHub {
 }
 
 const ATTEMPT_ERRORS = new Set<string>(["timeout", "connect", "dns", "blocked", "tls", "reset", "too_large"]);
+/**
+ * Sessions kept per listen endpoint: only the newest gets attempts, so older ones are only kept
+ * for a moment's overlap (a restarted `hookline listen`); past this many the oldest is closed.
+ */
+export const MAX_SESSIONS_PER_ENDPOINT = 5;
+/** The close code a session gets when a newer one pushes it out. */
+export const REPLACED_CLOSE_CODE = 4001;
 
 /**
  * Delivery to listen endpoints: instead of an HTTP POST, the attempt goes over
@@ -46,7 +54,13 @@ export function createListenHub(options: { maxResponseBytes: number }): ListenHu
 
   return {
     attach(endpointId, socket) {
-      sockets.set(endpointId, [...(sockets.get(endpointId) ?? []), socket]);
+      const attached = [...(sockets.get(endpointId) ?? []), socket];
+      const kept = attached.slice(-MAX_SESSIONS_PER_ENDPOINT);
+      sockets.set(endpointId, kept);
+      // Out of the list at once; their close handlers then detach them (ending attempts still on them).
+      for (const oldest of attached.slice(0, -MAX_SESSIONS_PER_ENDPOINT)) {
+        oldest.close(REPLACED_CLOSE_CODE, "a newer hookline listen session for this account replaced this one");
+      }
       return {
         receive(text) {
           const message = parse(text);
