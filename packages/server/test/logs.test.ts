@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import WebSocket from "ws";
 import { apiClient, eventually } from "./helpers/client.ts";
 import { tempDir } from "./helpers/hookline.ts";
 import { printedKeys, type ServerProcess, spawnServer } from "./helpers/process.ts";
@@ -56,6 +57,36 @@ describe("logs", () => {
     assert.equal(attempt.event_id, sent.body.id);
     assert.match(attempt.delivery_id, /^dlv_/);
     assert.equal(attempt.status_code, 204);
+  });
+
+  it("a listen client's oversized message closes its socket (1009) with one short line, not an error with a stack", async () => {
+    const server = await serve({ HOOKLINE_LOG_LEVEL: "info", HOOKLINE_LOG_FORMAT: "json" });
+    const keys = printedKeys(server.stdout());
+    const socket = new WebSocket(`${server.url.replace(/^http/, "ws")}/v1/listen`, {
+      headers: { authorization: `Bearer ${keys.test}` },
+    });
+    const closed = new Promise<number>((resolve) => socket.on("close", (code) => resolve(code)));
+    socket.on("error", () => {});
+    await new Promise<void>((resolve) =>
+      socket.on("message", (data) => {
+        if (JSON.parse(String(data)).type === "ready") resolve();
+      }),
+    );
+    socket.send("x".repeat(200 * 1024));
+    assert.equal(await closed, 1009);
+    const lines = await eventually(() => {
+      const parsed = server
+        .stderr()
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => JSON.parse(line));
+      return parsed.some((entry) => entry.msg === "a listen socket ended on a client error") ? parsed : undefined;
+    });
+    const line = lines.find((entry) => entry.msg === "a listen socket ended on a client error");
+    assert.equal(line.level, 30, "info, not error");
+    assert.equal(line.code, "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH");
+    assert.equal(line.err, undefined, "no error object with its stack");
+    assert.ok(!lines.some((entry) => entry.level >= 50), "no error line");
   });
 
   it("pretty lines when asked", async () => {

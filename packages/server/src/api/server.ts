@@ -81,7 +81,20 @@ export function buildApi(ctx: ApiContext, logger: Logger, parts: "all" | "health
   registerDeliveryRoutes(app, ctx);
   // WebSocket messages are small JSON results (the CLI sends at most 4 KiB of a local
   // answer); anything larger is refused, not buffered.
-  app.register(websocket, { options: { maxPayload: 128 * 1024 } });
+  app.register(websocket, {
+    options: { maxPayload: 128 * 1024 },
+    // A client's oversized or malformed frame, or a reset, ends its socket with one short line;
+    // anything else is a server error. (The default logged each one as an error with its stack.)
+    errorHandler: (error, socket, request) => {
+      const code = (error as NodeJS.ErrnoException).code ?? "";
+      if (code.startsWith("WS_ERR_") || code === "ECONNRESET" || code === "EPIPE") {
+        request.log.info({ code, reason: error.message }, "a listen socket ended on a client error");
+      } else {
+        request.log.error({ err: error }, "a listen socket failed");
+      }
+      socket.terminate();
+    },
+  });
   app.register(async (scope) => registerListenRoutes(scope as Api, ctx));
   return app;
 }
