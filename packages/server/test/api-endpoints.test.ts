@@ -171,6 +171,21 @@ describe("endpoints API", () => {
     }
   });
 
+  it("a LIVE endpoint's own schedule waits at least 1 s between attempts; TEST may retry sooner", async () => {
+    const { test, live } = await newAccount(h, "endpoints");
+    const url = `${receiver.url}/schedule-floor`;
+    for (const retry_schedule of [["0ms*200"], ["1h", "500ms"]]) {
+      const refused = await live.post("/v1/endpoints", { url, retry_schedule });
+      assertError(refused, 400, "invalid_retry_schedule");
+      assert.match(refused.body.error.message, /at least 1 s/);
+    }
+    const ep = await live.post("/v1/endpoints", { url, retry_schedule: ["1s", "1h*3"] });
+    assert.equal(ep.status, 201, JSON.stringify(ep.body));
+    assertError(await live.patch(`/v1/endpoints/${ep.body.id}`, { retry_schedule: ["10ms"] }), 400);
+    assert.equal((await test.post("/v1/endpoints", { url, retry_schedule: ["50ms"] })).status, 201);
+    assert.equal((await live.delete(`/v1/endpoints/${ep.body.id}`)).status, 204);
+  });
+
   it("rejects unknown fields, bad retry schedules and an empty patch with 400", async () => {
     const { test } = await newAccount(h, "endpoints");
     const url = `${receiver.url}/invalid`;

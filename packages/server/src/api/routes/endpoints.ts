@@ -25,6 +25,8 @@ import { parseTimestamp } from "../timestamps.ts";
 
 /** How long the secret before a rotation still signs, so receivers can switch without a gap. */
 const ROTATION_OVERLAP_MS = 24 * 3_600_000;
+/** The shortest wait between two attempts a LIVE endpoint's own schedule may ask for. */
+const MIN_LIVE_RETRY_MS = 1_000;
 
 export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
   const { store, now } = ctx;
@@ -42,8 +44,20 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
     if (reason) throw new HooklineError("url_rejected", reason, { status: 422 });
   }
 
-  const schedule = (entries: string[] | null | undefined) =>
-    entries === undefined ? undefined : entries === null ? null : parseRetrySchedule(entries);
+  const schedule = (entries: string[] | null | undefined, environment: Environment) => {
+    if (entries === undefined || entries === null) return entries;
+    const delays = parseRetrySchedule(entries);
+    // A LIVE receiver that fails must not get a burst: 200 retries of 0 s each would make every
+    // event 201 requests at once to any public URL.
+    if (environment === "live" && delays.some((delay) => delay < MIN_LIVE_RETRY_MS)) {
+      throw new HooklineError(
+        "invalid_retry_schedule",
+        `in LIVE each retry waits at least ${MIN_LIVE_RETRY_MS / 1000} s (TEST may retry sooner)`,
+        { status: 400 },
+      );
+    }
+    return delays;
+  };
 
   app.post(
     "/v1/endpoints",
@@ -72,7 +86,7 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
           eventTypes: body.event_types ?? null,
           rateLimitPerS: body.rate_limit_per_s ?? null,
           maxInFlight: body.max_in_flight ?? null,
-          retrySchedule: schedule(body.retry_schedule) ?? null,
+          retrySchedule: schedule(body.retry_schedule, scope.environment) ?? null,
           secret: newSigningSecret(),
           enabled: body.enabled ?? true,
         },
@@ -167,7 +181,7 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
           eventTypes: body.event_types,
           rateLimitPerS: body.rate_limit_per_s,
           maxInFlight: body.max_in_flight,
-          retrySchedule: schedule(body.retry_schedule),
+          retrySchedule: schedule(body.retry_schedule, scope.environment),
           enabled: body.enabled,
         }).filter(([, value]) => value !== undefined),
       );
