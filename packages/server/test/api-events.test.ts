@@ -185,6 +185,21 @@ describe("events API", () => {
     assert.match(latin1.body.error.message, /not UTF-8/);
   });
 
+  it("a batch that would make more than 100,000 deliveries is refused whole, with the count, and stores nothing", async () => {
+    const { test } = await newAccount(h, "fan-out limit");
+    for (let i = 0; i < 101; i++) {
+      assert.equal((await test.post("/v1/endpoints", { url: `${receiver.url}/fan-${i}` })).status, 201);
+    }
+    const events = Array.from({ length: 1000 }, (_, i) => ({ type: "fan.out", data: { i } }));
+    const refused = await test.post("/v1/events/batch", { events });
+    assertError(refused, 422, "too_many_deliveries");
+    assert.match(refused.body.error.message, /would make 101000 deliveries .* at most 100000/);
+    assert.deepEqual((await test.get("/v1/events")).body.data, [], "nothing stored");
+    // Fewer events in one request are taken.
+    const taken = await test.post("/v1/events/batch", { events: events.slice(0, 2) });
+    assert.equal(taken.status, 202, JSON.stringify(taken.body));
+  });
+
   it("an empty `after` is the first page, as no `after`, on every list", async () => {
     const { test } = await newAccount(h, "empty cursor");
     const sent = await test.post("/v1/events", { type: "cursor.empty", data: {} });

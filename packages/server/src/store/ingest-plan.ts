@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { HooklineError, notFound } from "../errors.ts";
 import { capOf } from "./claim-rules.ts";
 import { type Row, toClaim } from "./rows.ts";
-import type { Claim, ClaimRequest, Environment } from "./store.ts";
+import type { Claim, ClaimRequest, Environment, NewEvent } from "./store.ts";
 
 /**
  * The rules of ingest that do not depend on the database, shared by both backends:
@@ -57,6 +57,28 @@ export function testTarget(row: Row | undefined, endpointId: string): Target[] {
     });
   }
   return [{ ...toTarget(row), eventTypes: null }];
+}
+
+/**
+ * The most deliveries one API request may make. A request commits whole, with everyone else's
+ * that share its commit: a batch of 1,000 events to 1,000 endpoints (a million rows) would
+ * hold every other account's ingest for many seconds.
+ */
+export const MAX_DELIVERIES_PER_REQUEST = 100_000;
+
+/** Why a request's events would make too many deliveries to these targets, or null. Checked before anything is written. */
+export function tooManyDeliveries(events: readonly NewEvent[], targets: readonly Target[]): HooklineError | null {
+  if (events.length * targets.length <= MAX_DELIVERIES_PER_REQUEST) return null;
+  let deliveries = 0;
+  for (const { type } of events) {
+    for (const target of targets) if (!target.eventTypes || target.eventTypes.includes(type)) deliveries++;
+  }
+  if (deliveries <= MAX_DELIVERIES_PER_REQUEST) return null;
+  return new HooklineError(
+    "too_many_deliveries",
+    `these ${events.length} events would make ${deliveries} deliveries (to ${targets.length} endpoints); one request may make at most ${MAX_DELIVERIES_PER_REQUEST}: send fewer events per batch`,
+    { status: 422 },
+  );
 }
 
 /** The exact JSON bytes every attempt of the event sends. */

@@ -9,6 +9,7 @@ import {
   type Target,
   takeRoom,
   testTarget,
+  tooManyDeliveries,
   toTarget,
 } from "../ingest-plan.ts";
 import { type Row, toEvent } from "../rows.ts";
@@ -108,6 +109,11 @@ export function eventQueries(db: Database) {
         const targets = reach[i] as Target[] | HooklineError;
         if (targets instanceof HooklineError) {
           planned.push(targets);
+          continue;
+        }
+        const tooMany = tooManyDeliveries(request.events, targets);
+        if (tooMany) {
+          planned.push(tooMany);
           continue;
         }
         const events: Planned[] = [];

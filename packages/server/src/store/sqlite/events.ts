@@ -9,6 +9,7 @@ import {
   type Target,
   takeRoom,
   testTarget,
+  tooManyDeliveries,
   toTarget,
 } from "../ingest-plan.ts";
 import { type Row, toEvent } from "../rows.ts";
@@ -84,6 +85,8 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
           if (error instanceof HooklineError) return { ok: false as const, error };
           throw error;
         }
+        const tooMany = tooManyDeliveries(request.events, targets);
+        if (tooMany) return { ok: false as const, error: tooMany };
         const reached = new Map<string, number>();
         const events = request.events.map((event) =>
           ingestOne(request.scope, event, targets, { reached, leasing, now }),
