@@ -1,5 +1,5 @@
-import { chownSync, existsSync, renameSync, rmSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { chmodSync, chownSync, copyFileSync, existsSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type { Config } from "./config.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { HooklineError } from "./errors.ts";
@@ -142,10 +142,18 @@ export function restoreStore(config: Config, file: string, options: RestoreOptio
 function installKey(incoming: string, keyFile: string): string | null {
   let retired: string | null = null;
   if (existsSync(keyFile)) {
-    const present = readKeyFile(keyFile);
+    let present: string | null;
+    try {
+      present = readKeyFile(keyFile);
+    } catch {
+      present = null; // damaged: kept as it is, under a name of its own
+    }
     if (present !== readKeyFile(incoming)) {
-      retired = `${keyFile}.${masterKeyId(present)}`;
-      renameSync(keyFile, retired);
+      retired = `${keyFile}.${present === null ? `unreadable-${Date.now()}` : masterKeyId(present)}`;
+      // A copy, then one rename over master.key: there is a master.key at every moment.
+      copyFileSync(keyFile, retired);
+      chmodSync(retired, 0o600);
+      ownLikeDataDir(retired, dirname(keyFile));
     }
   }
   renameSync(incoming, keyFile);

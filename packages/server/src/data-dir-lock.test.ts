@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -66,5 +66,36 @@ describe("lockDataDir", () => {
     const release = lockDataDir(dir);
     assert.equal(readFileSync(join(dir, "hookline.pid"), "utf8").trim(), String(process.pid));
     release();
+  });
+
+  it("a lock file this user may not write is refused, not shared (it would open read-only)", async () => {
+    const dir = join(root, "readonly");
+    lockDataDir(dir)();
+    const lockFile = join(dir, "hookline.lock");
+    if (process.getuid?.() !== 0) {
+      chmodSync(lockFile, 0o444);
+      assert.throws(() => lockDataDir(dir), /cannot lock the data directory/);
+      return;
+    }
+    // As root every file is writable: try as another user (nobody) on root's files.
+    chmodSync(root, 0o755);
+    chmodSync(dir, 0o755);
+    chmodSync(lockFile, 0o644);
+    const module = new URL("./data-dir-lock.ts", import.meta.url).href;
+    const child = spawn(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { lockDataDir } from ${JSON.stringify(module)}; try { lockDataDir(${JSON.stringify(dir)}); console.log("taken"); } catch (e) { console.log(e.message); }`,
+      ],
+      { uid: 65534, gid: 65534, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let out = "";
+    child.stdout?.on("data", (chunk) => {
+      out += chunk;
+    });
+    await once(child, "exit");
+    assert.match(out, /cannot lock the data directory/);
   });
 });

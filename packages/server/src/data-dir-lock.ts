@@ -1,10 +1,14 @@
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { HooklineError } from "./errors.ts";
 
-/** Data directories this process holds (a second Hookline in the same process is refused too). */
-const held = new Set<string>();
+/**
+ * Data directories this process holds (a second Hookline in the same process is refused too),
+ * with the connection holding each lock: referenced here, so it is never garbage-collected (which
+ * would close it and drop the lock) while a caller keeps only the release function, or nothing.
+ */
+const held = new Map<string, DatabaseSync>();
 
 const LOCK_FILE = "hookline.lock";
 const PID_FILE = "hookline.pid";
@@ -27,20 +31,26 @@ export function lockDataDir(dir: string): () => void {
     throw new HooklineError("store_unavailable", `cannot open the data directory ${dir}: ${(error as Error).message}`);
   }
   try {
-    // In EXCLUSIVE locking mode the lock a write takes is kept until the connection closes.
-    lock.exec("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held (at INTEGER); COMMIT");
+    // In EXCLUSIVE locking mode the lock a write takes is kept until the connection closes. A real
+    // write: a file this user may not write opens read-only, and would only get a shared lock.
+    lock.exec(
+      `PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held (pid INTEGER);
+      DELETE FROM held; INSERT INTO held VALUES (${process.pid}); COMMIT`,
+    );
   } catch (error) {
     lock.close();
     if (isBusy(error)) throw inUse(dir, pidIn(dir));
     throw new HooklineError("store_unavailable", `cannot lock the data directory ${dir}: ${(error as Error).message}`);
   }
+  // Made by root (a restore under sudo): the service user must be able to take it next.
+  ownLikeDir(join(dir, LOCK_FILE), dir);
   const pidFile = join(dir, PID_FILE);
   try {
     writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o644 });
   } catch {
     // Informational only: the lock above is what keeps others out.
   }
-  held.add(dir);
+  held.set(dir, lock);
   return () => {
     if (!held.delete(dir)) return;
     try {
@@ -78,6 +88,12 @@ function isHeld(dir: string): boolean {
   } finally {
     probe.close();
   }
+}
+
+function ownLikeDir(file: string, dir: string) {
+  if (process.getuid?.() !== 0) return;
+  const { uid, gid } = statSync(dir);
+  chownSync(file, uid, gid);
 }
 
 function pidIn(dir: string): number | null {

@@ -187,16 +187,27 @@ describe("events API", () => {
 
   it("a batch that would make more than 100,000 deliveries is refused whole, with the count, and stores nothing", async () => {
     const { test } = await newAccount(h, "fan-out limit");
+    const batch = (prefix: string) =>
+      Array.from({ length: 1000 }, (_, i) => ({
+        type: "fan.out",
+        data: { i, batch: prefix },
+        idempotency_key: `${prefix}-${i}`,
+      }));
+    // Sent while the account had no endpoints: stored, no deliveries.
+    assert.equal((await test.post("/v1/events/batch", { events: batch("early") })).status, 202);
     for (let i = 0; i < 101; i++) {
       assert.equal((await test.post("/v1/endpoints", { url: `${receiver.url}/fan-${i}` })).status, 201);
     }
-    const events = Array.from({ length: 1000 }, (_, i) => ({ type: "fan.out", data: { i } }));
-    const refused = await test.post("/v1/events/batch", { events });
+    const refused = await test.post("/v1/events/batch", { events: batch("late") });
     assertError(refused, 422, "too_many_deliveries");
     assert.match(refused.body.error.message, /would make 101000 deliveries .* at most 100000/);
-    assert.deepEqual((await test.get("/v1/events")).body.data, [], "nothing stored");
-    // Fewer events in one request are taken.
-    const taken = await test.post("/v1/events/batch", { events: events.slice(0, 2) });
+    const stored = await test.get("/v1/events?type=fan.out&limit=1");
+    assert.deepEqual(stored.body.data[0]?.data, { i: 999, batch: "early" }, "the refused batch stored nothing");
+    // The earlier batch sent again is answered as it was (replays make no deliveries), not refused.
+    const replayed = await test.post("/v1/events/batch", { events: batch("early") });
+    assert.equal(replayed.status, 202, JSON.stringify(replayed.body).slice(0, 300));
+    // Fewer new events in one request are taken.
+    const taken = await test.post("/v1/events/batch", { events: batch("small").slice(0, 2) });
     assert.equal(taken.status, 202, JSON.stringify(taken.body));
   });
 

@@ -44,7 +44,7 @@ const NONZERO_MANTISSA = /^-?0*\.?0*[1-9]/;
 /** Why a number literal in `text` would not be stored as sent, or null. Parses again, seeing each literal's source. */
 function inexactNumber(text: string): string | null {
   let problem: string | null = null;
-  JSON.parse(text, (_key, value: unknown, context?: { source?: string }) => {
+  const check = (_key: string, value: unknown, context?: { source?: string }) => {
     if (problem === null && typeof value === "number") {
       const source = context?.source ?? "";
       if (!Number.isFinite(value)) {
@@ -56,7 +56,14 @@ function inexactNumber(text: string): string | null {
       }
     }
     return value;
-  });
+  };
+  try {
+    JSON.parse(text, check);
+  } catch (error) {
+    // A reviver recurses: a body nested some 20,000 deep runs out of stack here.
+    if (error instanceof RangeError) return "the body nests too deeply";
+    throw error;
+  }
   return problem;
 }
 

@@ -349,8 +349,7 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     );
     // Its outcome, if it got that far, is written with the others: the claim is not given back twice.
     if (outcomes.some((outcome) => outcome.claim.deliveryId === claim.deliveryId)) return;
-    if (stopping) released.push(claim);
-    else giveBack([claim]);
+    giveBackOne(claim);
   }
 
   /** How long a claim waits before it is sent: until its reserved send time, spaced from this process's last. */
@@ -374,15 +373,14 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
       // While it waited for its send time, the endpoint answered 410 or changed (disabled,
       // deleted, a new URL or secret): it is claimed again as the endpoint is now, or not at all.
       if (gone.has(claim.endpointId) || state.changes !== changes) {
-        if (stopping) released.push(claim);
-        else giveBack([claim]);
+        giveBackOne(claim);
         return;
       }
     }
     // A claim that waited too long could outlive its lease mid-attempt: give it back
     // instead, and the delivery is claimed afresh.
     if (claim.leaseUntil - now() < options.attemptTimeoutMs + leaseMargin) {
-      giveBack([claim]);
+      giveBackOne(claim);
       return;
     }
     const result = await sender.send(claim, now);
@@ -437,6 +435,12 @@ export function createDispatcher(options: DispatcherOptions, deps: DispatcherDep
     heldTotal -= waiting.length;
     if (state.running === 0) endpoints.delete(endpointId);
     giveBack(waiting);
+  }
+
+  /** One claim not attempted: given back now, or, once stopping, with stop's own last release (which it awaits). */
+  function giveBackOne(claim: Claim) {
+    if (stopping) released.push(claim);
+    else giveBack([claim]);
   }
 
   /**

@@ -66,12 +66,21 @@ export function testTarget(row: Row | undefined, endpointId: string): Target[] {
  */
 export const MAX_DELIVERIES_PER_REQUEST = 100_000;
 
-/** Why a request's events would make too many deliveries to these targets, or null. Checked before anything is written. */
-export function tooManyDeliveries(events: readonly NewEvent[], targets: readonly Target[]): HooklineError | null {
+/**
+ * Why a request's events would make too many deliveries to these targets, or null. Checked
+ * before anything is written; an event already stored under its idempotency key (`stored`)
+ * is answered as it was and makes none.
+ */
+export function tooManyDeliveries(
+  events: readonly NewEvent[],
+  targets: readonly Target[],
+  stored: (event: NewEvent) => boolean,
+): HooklineError | null {
   if (events.length * targets.length <= MAX_DELIVERIES_PER_REQUEST) return null;
   let deliveries = 0;
-  for (const { type } of events) {
-    for (const target of targets) if (!target.eventTypes || target.eventTypes.includes(type)) deliveries++;
+  for (const event of events) {
+    if (stored(event)) continue;
+    for (const target of targets) if (!target.eventTypes || target.eventTypes.includes(event.type)) deliveries++;
   }
   if (deliveries <= MAX_DELIVERIES_PER_REQUEST) return null;
   return new HooklineError(

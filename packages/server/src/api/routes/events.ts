@@ -71,7 +71,8 @@ export function registerEventRoutes(app: Api, ctx: ApiContext): void {
       if (fromHeader !== undefined && body.idempotency_key !== undefined && fromHeader !== body.idempotency_key) {
         throw invalid("the idempotency-key header and the idempotency_key field differ");
       }
-      if (fromHeader !== undefined && (fromHeader.length === 0 || fromHeader.length > 256)) {
+      // Counted in characters, as the field's maxLength is.
+      if (fromHeader !== undefined && (fromHeader.length === 0 || [...fromHeader].length > 256)) {
         throw invalid("the idempotency-key header must be 1 to 256 characters");
       }
       const event = toNewEvent({ ...body, idempotency_key: body.idempotency_key ?? fromHeader });
@@ -95,6 +96,9 @@ export function registerEventRoutes(app: Api, ctx: ApiContext): void {
           202: EventBatchResponse,
           413: errorResponse(
             "`payload_too_large`, or `batch_too_large`: more events than the account's ingest burst can ever take",
+          ),
+          422: errorResponse(
+            "`too_many_deliveries`: the events would make more than 100,000 deliveries (events × matching endpoints); nothing was written; send fewer per batch",
           ),
           429: RATE_LIMITED,
         },

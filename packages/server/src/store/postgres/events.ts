@@ -111,7 +111,11 @@ export function eventQueries(db: Database) {
           planned.push(targets);
           continue;
         }
-        const tooMany = tooManyDeliveries(request.events, targets);
+        const tooMany = tooManyDeliveries(
+          request.events,
+          targets,
+          ({ idempotencyKey }) => idempotencyKey !== null && byKey.has(keyOf(request.scope, idempotencyKey)),
+        );
         if (tooMany) {
           planned.push(tooMany);
           continue;

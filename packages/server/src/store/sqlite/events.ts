@@ -85,7 +85,13 @@ export function eventQueries(db: DatabaseSync, queue: QueueSummary) {
           if (error instanceof HooklineError) return { ok: false as const, error };
           throw error;
         }
-        const tooMany = tooManyDeliveries(request.events, targets);
+        const { accountId, environment } = request.scope;
+        const tooMany = tooManyDeliveries(
+          request.events,
+          targets,
+          ({ idempotencyKey }) =>
+            idempotencyKey !== null && sql.byIdempotencyKey.get(accountId, environment, idempotencyKey) !== undefined,
+        );
         if (tooMany) return { ok: false as const, error: tooMany };
         const reached = new Map<string, number>();
         const events = request.events.map((event) =>
