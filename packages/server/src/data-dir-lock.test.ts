@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { dataDirHolder, lockDataDir } from "./data-dir-lock.ts";
 
 /** Another process that takes the lock and holds it until killed. */
@@ -41,6 +42,8 @@ describe("lockDataDir", () => {
 
   it("refuses while another process holds it, whatever pid it has; free again once that process is killed", async () => {
     const dir = join(root, "other");
+    // Held once before, as on every restart: the lock file and its table are there already.
+    lockDataDir(dir)();
     const child = await holderProcess(dir);
     try {
       assert.throws(() => lockDataDir(dir), new RegExp(`pid ${child.pid}\\) is using`));
@@ -68,7 +71,7 @@ describe("lockDataDir", () => {
     release();
   });
 
-  it("a lock file this user may not write is refused, not shared (it would open read-only)", async () => {
+  it("a lock file this user may not write is refused, not shared (it would open read-only)", async (t) => {
     const dir = join(root, "readonly");
     lockDataDir(dir)();
     const lockFile = join(dir, "hookline.lock");
@@ -77,17 +80,22 @@ describe("lockDataDir", () => {
       assert.throws(() => lockDataDir(dir), /cannot lock the data directory/);
       return;
     }
-    // As root every file is writable: try as another user (nobody) on root's files.
+    // As root every file is writable: try as another user (nobody) on root's files, which needs
+    // Node and this module where nobody can reach them (not in a private temporary clone).
+    const module = fileURLToPath(new URL("./data-dir-lock.ts", import.meta.url));
+    if (![process.execPath, module].every(reachableByAnyone)) {
+      t.skip("running as root, and nobody cannot reach Node or this module here");
+      return;
+    }
     chmodSync(root, 0o755);
     chmodSync(dir, 0o755);
     chmodSync(lockFile, 0o644);
-    const module = new URL("./data-dir-lock.ts", import.meta.url).href;
     const child = spawn(
       process.execPath,
       [
         "--input-type=module",
         "-e",
-        `import { lockDataDir } from ${JSON.stringify(module)}; try { lockDataDir(${JSON.stringify(dir)}); console.log("taken"); } catch (e) { console.log(e.message); }`,
+        `import { lockDataDir } from ${JSON.stringify(pathToFileURL(module).href)}; try { lockDataDir(${JSON.stringify(dir)}); console.log("taken"); } catch (e) { console.log(e.message); }`,
       ],
       { uid: 65534, gid: 65534, stdio: ["ignore", "pipe", "inherit"] },
     );
@@ -99,3 +107,12 @@ describe("lockDataDir", () => {
     assert.match(out, /cannot lock the data directory/);
   });
 });
+
+/** Whether any user can read `file` and walk every directory above it. */
+function reachableByAnyone(file: string): boolean {
+  if ((statSync(file).mode & 0o004) === 0) return false;
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    if (dir === dirname(dir)) return true;
+  }
+}
