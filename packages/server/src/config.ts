@@ -44,6 +44,8 @@ export interface Config {
   readonly oldMasterKeys: readonly string[];
   /** Events per second each account may send (token bucket, per process); 0: no limit. */
   readonly ingestRatePerAccount: number;
+  /** The most endpoints an account may have in each environment (its listen endpoint aside). */
+  readonly maxEndpointsPerAccount: number;
   /** How many events an account may send at once above its rate; null: one second's worth, at least 1,000. */
   readonly ingestBurstPerAccount: number | null;
   /** Who may frame the portal pages (CSP frame-ancestors sources); the operator's pages are never framed. */
@@ -153,6 +155,12 @@ export const OPTIONS: Readonly<Record<keyof Config, ConfigOption>> = {
     env: "HOOKLINE_INGEST_RATE_PER_ACCOUNT",
     parse: integer(0, 10_000_000),
     fallback: 0,
+  },
+  maxEndpointsPerAccount: {
+    file: "max_endpoints_per_account",
+    env: "HOOKLINE_MAX_ENDPOINTS_PER_ACCOUNT",
+    parse: integer(1, 1_000_000),
+    fallback: 10_000,
   },
   ingestBurstPerAccount: {
     file: "ingest_burst_per_account",

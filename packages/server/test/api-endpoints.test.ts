@@ -171,6 +171,29 @@ describe("endpoints API", () => {
     }
   });
 
+  it("an account has at most max_endpoints_per_account endpoints in each environment", async () => {
+    const capped = await startTestHookline({
+      HOOKLINE_MAX_ENDPOINTS_PER_ACCOUNT: "3",
+      HOOKLINE_EGRESS_ALLOW_CIDRS: "127.0.0.1/32",
+    });
+    try {
+      const { test, live } = await newAccount(capped, "capped");
+      const url = `${receiver.url}/capped`;
+      const made = [];
+      for (let i = 0; i < 3; i++) made.push((await test.post("/v1/endpoints", { url })).body.id);
+      const refused = await test.post("/v1/endpoints", { url });
+      assertError(refused, 409, "endpoint_limit");
+      assert.match(refused.body.error.message, /3 endpoints in test.*delete one first/);
+      assert.equal((await test.get("/v1/endpoints")).body.data.length, 3, "nothing made");
+      // LIVE counts apart; a deleted endpoint frees its place.
+      assert.equal((await live.post("/v1/endpoints", { url })).status, 201);
+      assert.equal((await test.delete(`/v1/endpoints/${made[0]}`)).status, 204);
+      assert.equal((await test.post("/v1/endpoints", { url })).status, 201);
+    } finally {
+      await capped.stop();
+    }
+  });
+
   it("a LIVE endpoint's own schedule waits at least 1 s between attempts; TEST may retry sooner", async () => {
     const { test, live } = await newAccount(h, "endpoints");
     const url = `${receiver.url}/schedule-floor`;

@@ -348,6 +348,8 @@ export interface Store {
   createEndpoint(scope: Scope, endpoint: NewEndpoint, now: number): Promise<Endpoint>;
   getEndpoint(scope: Scope, id: string): Promise<Endpoint | null>;
   listEndpoints(scope: Scope, page: Page): Promise<Endpoint[]>;
+  /** How many endpoints with a URL (not the listen endpoint) the scope has. */
+  countEndpoints(scope: Scope): Promise<number>;
   updateEndpoint(scope: Scope, id: string, patch: EndpointPatch, now: number): Promise<Endpoint | null>;
   deleteEndpoint(scope: Scope, id: string, now: number): Promise<boolean>;
   rotateSecret(

@@ -70,6 +70,9 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
         body: CreateEndpointBody,
         response: {
           201: EndpointResponse,
+          409: errorResponse(
+            "`endpoint_limit`: the account has as many endpoints as it may (`max_endpoints_per_account`)",
+          ),
           422: errorResponse("`url_rejected`: the URL may not be used; the message says why"),
         },
       },
@@ -78,6 +81,14 @@ export function registerEndpointRoutes(app: Api, ctx: ApiContext): void {
       const scope = scopeOf(request);
       const body = request.body;
       await checkUrl(body.url, scope.environment);
+      const limit = ctx.config.maxEndpointsPerAccount;
+      if ((await store.countEndpoints(scope)) >= limit) {
+        throw new HooklineError(
+          "endpoint_limit",
+          `this account has ${limit} endpoints in ${scope.environment}, the most it may have (max_endpoints_per_account): delete one first`,
+          { status: 409 },
+        );
+      }
       const endpoint = await store.createEndpoint(
         scope,
         {

@@ -51,6 +51,13 @@ export function endpointQueries(db: Database) {
     async getEndpoint(scope: Scope, id: string) {
       return get(db, scope, id);
     },
+    async countEndpoints(scope: Scope) {
+      const row = await db.get(
+        "SELECT count(*)::int AS n FROM endpoints WHERE account_id = $1 AND environment = $2 AND kind = 'http'",
+        [scope.accountId, scope.environment],
+      );
+      return Number(row?.n ?? 0);
+    },
     async listEndpoints(scope: Scope, page: Page) {
       const rows = await db.all(
         "SELECT * FROM endpoints WHERE account_id = $1 AND environment = $2 AND id > $3 ORDER BY id LIMIT $4",

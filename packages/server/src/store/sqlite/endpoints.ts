@@ -33,6 +33,7 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
       WHERE endpoint_id = ?2 AND due_at > ?1 AND status = 'pending'`,
     get: "SELECT * FROM endpoints WHERE id = ? AND account_id = ? AND environment = ?",
     list: "SELECT * FROM endpoints WHERE account_id = ? AND environment = ? AND id > ? ORDER BY id LIMIT ?",
+    count: "SELECT count(*) AS n FROM endpoints WHERE account_id = ? AND environment = ? AND kind = 'http'",
     update: `UPDATE endpoints SET url = ?, description = ?, event_types = ?, enabled = ?, disabled_reason = ?,
       rate_limit_per_s = ?, max_in_flight = ?, retry_schedule = ?, updated_at = ? WHERE id = ?`,
     delete: "DELETE FROM endpoints WHERE id = ? AND account_id = ? AND environment = ?",
@@ -84,6 +85,9 @@ export function endpointQueries(db: DatabaseSync, queue: QueueSummary, forgetSta
     },
     async getEndpoint(scope: Scope, id: string) {
       return get(scope, id);
+    },
+    async countEndpoints(scope: Scope) {
+      return Number((sql.count.get(scope.accountId, scope.environment) as Row).n);
     },
     async listEndpoints(scope: Scope, page: Page) {
       return (sql.list.all(scope.accountId, scope.environment, page.after ?? "", page.limit) as Row[]).map(toEndpoint);

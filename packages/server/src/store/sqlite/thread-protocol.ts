@@ -21,6 +21,7 @@ export const STORE_METHODS: Record<Exclude<keyof Store, "close">, "read" | "writ
   createEndpoint: "write",
   getEndpoint: "read",
   listEndpoints: "read",
+  countEndpoints: "read",
   updateEndpoint: "write",
   deleteEndpoint: "write",
   rotateSecret: "write",
