@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Store } from "../src/store/store.ts";
+import type { Scope, Store } from "../src/store/store.ts";
 import { storeAndReceiver, testDispatcher } from "./helpers/dispatcher.ts";
 import { answer, startReceiver } from "./helpers/receiver.ts";
 import { endpointInput } from "./helpers/store-kit.ts";
@@ -42,12 +42,7 @@ describe("dispatcher and rate_limit_per_s", () => {
     const { store, receiver, scope } = await storeAndReceiver(t);
     const moved = await startReceiver();
     t.after(() => moved.close());
-    const endpoint = await store.createEndpoint(scope, endpointInput(receiver.url, { rateLimitPerS: 2 }), Date.now());
-    const dispatcher = testDispatcher(store);
-    t.after(() => dispatcher.stop());
-    const events = Array.from({ length: 4 }, (_, i) => ({ type: "t.e", dataJson: `{"i":${i}}`, idempotencyKey: null }));
-    await store.ingest([{ scope, events }], Date.now(), null);
-    dispatcher.start();
+    const { endpoint, dispatcher } = await fourAtTwoPerSecond(t, store, scope, receiver.url);
 
     // The first goes at once; the other three wait for their send times, 500 ms apart.
     await receiver.waitFor(1, 5_000);
@@ -61,12 +56,7 @@ describe("dispatcher and rate_limit_per_s", () => {
 
   it("after a 410, the claims waiting for their send times are not sent: the endpoint is disabled", async (t) => {
     const { store, receiver, scope } = await storeAndReceiver(t, answer(410));
-    const endpoint = await store.createEndpoint(scope, endpointInput(receiver.url, { rateLimitPerS: 2 }), Date.now());
-    const dispatcher = testDispatcher(store);
-    t.after(() => dispatcher.stop());
-    const events = Array.from({ length: 4 }, (_, i) => ({ type: "t.e", dataJson: `{"i":${i}}`, idempotencyKey: null }));
-    await store.ingest([{ scope, events }], Date.now(), null);
-    dispatcher.start();
+    const { endpoint } = await fourAtTwoPerSecond(t, store, scope, receiver.url);
 
     await receiver.waitFor(1, 5_000);
     // The others were due 500, 1,000 and 1,500 ms after the first.
@@ -75,3 +65,14 @@ describe("dispatcher and rate_limit_per_s", () => {
     assert.equal((await store.getEndpoint(scope, endpoint.id))?.enabled, false);
   });
 });
+
+/** An endpoint limited to 2 requests a second, four events for it, and a dispatcher sending them. */
+async function fourAtTwoPerSecond(t: TestContext, store: Store, scope: Scope, url: string) {
+  const endpoint = await store.createEndpoint(scope, endpointInput(url, { rateLimitPerS: 2 }), Date.now());
+  const dispatcher = testDispatcher(store);
+  t.after(() => dispatcher.stop());
+  const events = Array.from({ length: 4 }, (_, i) => ({ type: "t.e", dataJson: `{"i":${i}}`, idempotencyKey: null }));
+  await store.ingest([{ scope, events }], Date.now(), null);
+  dispatcher.start();
+  return { endpoint, dispatcher };
+}

@@ -42,14 +42,7 @@ describe("logs", () => {
 
     const sent = await apiClient(server.url, keys.test).post("/v1/events", { type: "transfer.completed", data: {} });
     await receiver.waitFor(1);
-    const lines = await eventually(() => {
-      const parsed = server
-        .stderr()
-        .split("\n")
-        .filter(Boolean)
-        .map((line) => JSON.parse(line));
-      return parsed.some((entry) => entry.msg === "attempt") ? parsed : undefined;
-    });
+    const lines = await linesOnceThere(server, "attempt");
     const request = lines.find((entry) => entry.msg === "request" && entry.reqId === "trace-42");
     assert.ok(request, "the request's own line");
     assert.equal(request.status, 201);
@@ -74,14 +67,7 @@ describe("logs", () => {
     );
     socket.send("x".repeat(200 * 1024));
     assert.equal(await closed, 1009);
-    const lines = await eventually(() => {
-      const parsed = server
-        .stderr()
-        .split("\n")
-        .filter(Boolean)
-        .map((line) => JSON.parse(line));
-      return parsed.some((entry) => entry.msg === "a listen socket ended on a client error") ? parsed : undefined;
-    });
+    const lines = await linesOnceThere(server, "a listen socket ended on a client error");
     const line = lines.find((entry) => entry.msg === "a listen socket ended on a client error");
     assert.equal(line.level, 30, "info, not error");
     assert.equal(line.code, "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH");
@@ -96,3 +82,15 @@ describe("logs", () => {
     assert.doesNotMatch(server.stderr(), /^\{/m, "no JSON lines");
   });
 });
+
+/** The server's JSON log lines, once one with `msg` is among them. */
+function linesOnceThere(server: { stderr(): string }, msg: string): Promise<any[]> {
+  return eventually(() => {
+    const parsed = server
+      .stderr()
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
+    return parsed.some((entry) => entry.msg === msg) ? parsed : undefined;
+  });
+}
