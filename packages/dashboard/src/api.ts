@@ -142,8 +142,12 @@ export const api = {
     request<Page<HooklineEvent>>("GET", "/v1/events", { scope, query: { ...filters, after }, signal }),
   getEvent: (scope: Scope, id: string, signal?: AbortSignal) =>
     request<HooklineEvent>("GET", `/v1/events/${segment(id)}`, { scope, signal }),
-  listEventDeliveries: (scope: Scope, eventId: string, signal?: AbortSignal) =>
-    request<Page<Delivery>>("GET", `/v1/events/${segment(eventId)}/deliveries`, { scope, signal }),
+  listEventDeliveries: (scope: Scope, eventId: string, after: string | undefined, signal?: AbortSignal) =>
+    request<Page<Delivery>>("GET", `/v1/events/${segment(eventId)}/deliveries`, {
+      scope,
+      query: { after },
+      signal,
+    }),
 
   listAttempts: (scope: Scope, deliveryId: string, after: string | undefined, signal?: AbortSignal) =>
     request<Page<Attempt>>("GET", `/v1/deliveries/${segment(deliveryId)}/attempts`, {

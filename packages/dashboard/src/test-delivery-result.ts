@@ -33,7 +33,7 @@ export async function waitForTestDelivery(
   const deadline = Date.now() + GIVE_UP_MS;
   let delivery: Delivery | null = null;
   while (!signal.aborted) {
-    const deliveries = await api.listEventDeliveries(scope, eventId, signal);
+    const deliveries = await api.listEventDeliveries(scope, eventId, undefined, signal);
     delivery = deliveries.data.find((candidate) => candidate.endpoint_id === endpointId) ?? null;
     if (delivery && hasOutcome(delivery)) {
       const found = delivery;

@@ -119,6 +119,25 @@ describe("dashboard in Chromium", { skip: browserUnavailable() ?? false }, () =>
     }
   });
 
+  it("an event sent to more endpoints than one page shows: Load more brings the rest", async () => {
+    const { id, test } = await newAccount(h, "Wide Co");
+    for (let i = 0; i < 51; i++) {
+      assert.equal((await test.post("/v1/endpoints", { url: `${receiver.url}/wide-${i}` })).status, 201);
+    }
+    const event = (await test.post("/v1/events", { type: "transfer.completed", data: { amount: "9" } })).body;
+
+    const page = await operatorPage();
+    await using(page, "event-many-deliveries", async () => {
+      await page.goto(`${h.url}/accounts/${id}/test/events/${event.id}`);
+      const cards = page.locator("article.card");
+      await page.getByRole("button", { name: "Load more" }).waitFor(WAIT);
+      assert.equal(await cards.count(), 50);
+      await page.getByRole("button", { name: "Load more" }).click();
+      await page.getByRole("button", { name: "Load more" }).waitFor({ ...WAIT, state: "detached" });
+      assert.equal(await cards.count(), 51);
+    });
+  });
+
   it("a delivery whose endpoint was deleted says so instead of offering Retry now", async () => {
     const failing = await startReceiver(answer(500, "gone soon"));
     try {

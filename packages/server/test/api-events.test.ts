@@ -503,6 +503,17 @@ describe("events API", () => {
     assert.deepEqual(deliveries.map((d) => d.endpoint_id).sort(), [a.id, b.id].sort());
     const list = await test.get(`/v1/events/${sent.body.id}/deliveries`);
     assert.equal(list.body.next_cursor, null);
+    // A page at a time, like every list.
+    const first = await test.get(`/v1/events/${sent.body.id}/deliveries?limit=1`);
+    assert.equal(first.body.data.length, 1);
+    assert.equal(first.body.next_cursor, first.body.data[0].id);
+    const second = await test.get(`/v1/events/${sent.body.id}/deliveries?limit=1&after=${first.body.next_cursor}`);
+    assert.equal(second.body.data.length, 1);
+    assert.equal(second.body.next_cursor, null);
+    assert.deepEqual(
+      [first.body.data[0].id, second.body.data[0].id],
+      list.body.data.map((d: { id: string }) => d.id),
+    );
     for (const d of list.body.data) {
       assert.deepEqual(Object.keys(d).sort(), [
         "attempt_count",

@@ -375,7 +375,7 @@ describe("PostgreSQL store under concurrent writers", {
       await store.ingest([{ scope: gone, events: [{ type: "t", dataJson: "{}", idempotencyKey: null }] }], now)
     ).results;
     assert.ok(ingested?.ok);
-    const [delivery] = await store.listDeliveries(gone, ingested.events[0]?.event.id as string);
+    const [delivery] = await store.listDeliveries(gone, ingested.events[0]?.event.id as string, { limit: 10 });
     assert.ok(delivery);
 
     const retried = await deleteRacing(goneEndpoint, now, () => store.requestRetry(gone, delivery.id, now));

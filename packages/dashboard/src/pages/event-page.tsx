@@ -1,7 +1,9 @@
 import { api, type Scope } from "../api.ts";
+import { LoadMoreButton } from "../components/load-more-button.tsx";
 import { LoadState } from "../components/messages.tsx";
 import { formatDateTime } from "../format.ts";
 import type { AccountBase } from "../routes.ts";
+import { useCursorList } from "../use-cursor-list.ts";
 import { usePolledResource } from "../use-polled-resource.ts";
 import { DeliveryCard } from "./delivery-card.tsx";
 
@@ -12,9 +14,10 @@ interface Props {
 }
 
 export function EventPage({ base, scope, eventId }: Props) {
-  // An event never changes: loaded once. Its deliveries move on, so they are polled.
+  // An event never changes: loaded once. Its deliveries move on, so they are polled (the first page;
+  // an event sent to many endpoints has more, a page at a time).
   const event = usePolledResource((signal) => api.getEvent(scope, eventId, signal), null);
-  const deliveries = usePolledResource((signal) => api.listEventDeliveries(scope, eventId, signal));
+  const deliveries = useCursorList((after, signal) => api.listEventDeliveries(scope, eventId, after, signal));
 
   return (
     <section className="stack">
@@ -38,13 +41,13 @@ export function EventPage({ base, scope, eventId }: Props) {
       </div>
       <div className="stack-tight">
         <h2>Deliveries</h2>
-        <LoadState loading={deliveries.loading} error={deliveries.data ? null : deliveries.error}>
-          {deliveries.data?.data.length === 0 ? (
+        <LoadState loading={deliveries.loading} error={deliveries.items.length === 0 ? deliveries.error : null}>
+          {deliveries.items.length === 0 ? (
             <p className="empty-state">
               No deliveries: no enabled endpoint subscribed to this event type when it arrived.
             </p>
           ) : (
-            deliveries.data?.data.map((delivery) => (
+            deliveries.items.map((delivery) => (
               <DeliveryCard
                 key={delivery.id}
                 base={base}
@@ -55,6 +58,7 @@ export function EventPage({ base, scope, eventId }: Props) {
             ))
           )}
         </LoadState>
+        <LoadMoreButton list={deliveries} />
       </div>
     </section>
   );

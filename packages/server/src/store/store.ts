@@ -426,7 +426,8 @@ export interface Store {
   listEvents(scope: Scope, filter: EventFilter, page: Page): Promise<EventList>;
 
   getDelivery(scope: Scope, id: string): Promise<Delivery | null>;
-  listDeliveries(scope: Scope, eventId: string): Promise<Delivery[]>;
+  /** An event's deliveries, a page at a time, in id order. */
+  listDeliveries(scope: Scope, eventId: string, page: Page): Promise<Delivery[]>;
   listAttempts(scope: Scope, deliveryId: string, page: Page): Promise<Attempt[]>;
   /** Makes the next scheduled attempt of every pending delivery in the scope due now; returns how many. */
   advancePending(scope: Scope, now: number): Promise<number>;

@@ -15,8 +15,9 @@ import {
   IdParams,
   type Page,
   PageOf,
+  PageQuery,
 } from "../schemas.ts";
-import { eventPageJson, jsonText } from "../serialize.ts";
+import { eventPageJson, jsonText, pageJson } from "../serialize.ts";
 
 const RATE_LIMITED = errorResponse(
   "`rate_limited`: over the account's ingest rate; nothing was written. `retry-after` says when to retry",
@@ -168,16 +169,19 @@ export function registerEventRoutes(app: Api, ctx: ApiContext): void {
       config: { auth: "account" },
       schema: {
         summary: "List an event's deliveries",
-        description: "One per endpoint the event went to, with its status; all on one page (`next_cursor` is null).",
+        description: "One per endpoint the event went to, with its status, in id order, a page at a time.",
         params: IdParams,
+        querystring: PageQuery,
         response: { 200: PageOf(DeliveryResponse) },
       },
     },
     async (request) => {
       const scope = scopeOf(request);
       if (!(await store.getEvent(scope, request.params.id))) throw notFound("event", request.params.id);
-      const deliveries = await store.listDeliveries(scope, request.params.id);
-      return { data: await deliveriesJson(ctx, scope, deliveries), next_cursor: null };
+      const page = pageOf(request.query);
+      const deliveries = await store.listDeliveries(scope, request.params.id, page.fetch);
+      const { data, next_cursor } = pageJson(deliveries, page.limit, (delivery) => delivery);
+      return { data: await deliveriesJson(ctx, scope, data), next_cursor };
     },
   );
 }

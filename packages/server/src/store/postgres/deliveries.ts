@@ -343,10 +343,11 @@ export function deliveryQueries(db: Database) {
       const row = await db.get(GET, [id, scope.accountId, scope.environment]);
       return row ? toDelivery(row) : null;
     },
-    async listDeliveries(scope: Scope, eventId: string) {
+    async listDeliveries(scope: Scope, eventId: string, page: Page) {
       const rows = await db.all(
-        "SELECT * FROM deliveries WHERE event_id = $1 AND account_id = $2 AND environment = $3 ORDER BY id",
-        [eventId, scope.accountId, scope.environment],
+        `SELECT * FROM deliveries WHERE event_id = $1 AND account_id = $2 AND environment = $3 AND id > $4
+        ORDER BY id LIMIT $5`,
+        [eventId, scope.accountId, scope.environment, page.after ?? "", page.limit],
       );
       return rows.map(toDelivery);
     },

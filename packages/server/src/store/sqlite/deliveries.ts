@@ -12,7 +12,8 @@ import type { QueueSummary } from "./queue.ts";
 export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTally: EndpointStatsQueries["tally"]) {
   const sql = prepareAll(db, {
     get: "SELECT * FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?",
-    listByEvent: "SELECT * FROM deliveries WHERE event_id = ? AND account_id = ? AND environment = ? ORDER BY id",
+    listByEvent: `SELECT * FROM deliveries WHERE event_id = ? AND account_id = ? AND environment = ? AND id > ?
+      ORDER BY id LIMIT +?`,
     attempts: `SELECT a.* FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
       WHERE a.delivery_id = ? AND d.account_id = ? AND d.environment = ? AND a.id > ? ORDER BY a.id LIMIT ?`,
     retryPending: "UPDATE deliveries SET manual = 1, due_at = ?, updated_at = ? WHERE id = ?",
@@ -201,8 +202,10 @@ export function deliveryQueries(db: DatabaseSync, queue: QueueSummary, startTall
       const row = sql.get.get(id, scope.accountId, scope.environment) as Row | undefined;
       return row ? toDelivery(row) : null;
     },
-    async listDeliveries(scope: Scope, eventId: string) {
-      return (sql.listByEvent.all(eventId, scope.accountId, scope.environment) as Row[]).map(toDelivery);
+    async listDeliveries(scope: Scope, eventId: string, page: Page) {
+      return (
+        sql.listByEvent.all(eventId, scope.accountId, scope.environment, page.after ?? "", page.limit) as Row[]
+      ).map(toDelivery);
     },
     async listAttempts(scope: Scope, deliveryId: string, page: Page) {
       return (
