@@ -77,7 +77,9 @@ export class Hookline {
       get: (eventId: string) => call<HooklineEvent>("GET", `/v1/events/${id(eventId)}`),
       list: (query: { type?: string; since?: string; until?: string; limit?: number; after?: string } = {}) =>
         call<Page<HooklineEvent>>("GET", "/v1/events", { query }),
-      deliveries: (eventId: string) => call<Page<Delivery>>("GET", `/v1/events/${id(eventId)}/deliveries`),
+      /** A page of the event's deliveries (one per endpoint it went to); follow `next_cursor` for more. */
+      deliveries: (eventId: string, query: { limit?: number; after?: string } = {}) =>
+        call<Page<Delivery>>("GET", `/v1/events/${id(eventId)}/deliveries`, { query }),
     };
 
     this.endpoints = {

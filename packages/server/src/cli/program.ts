@@ -95,10 +95,17 @@ export function buildProgram(io: CliIo): Command {
       const query = new URLSearchParams({ limit: options.limit, ...(options.type ? { type: options.type } : {}) });
       show(await callApi(clientOptions(options), "GET", `/v1/events?${query}`));
     });
-  client(events.command("deliveries").description("show an event's deliveries").argument("<event-id>")).action(
-    async (id, options) =>
-      show(await callApi(clientOptions(options), "GET", `/v1/events/${encodeURIComponent(id)}/deliveries`)),
-  );
+  client(
+    events
+      .command("deliveries")
+      .description("show an event's deliveries, a page at a time")
+      .argument("<event-id>")
+      .option("--limit <n>", "how many", "250")
+      .option("--after <cursor>", "the next_cursor of the page before"),
+  ).action(async (id, options) => {
+    const query = new URLSearchParams({ limit: options.limit, ...(options.after ? { after: options.after } : {}) });
+    show(await callApi(clientOptions(options), "GET", `/v1/events/${encodeURIComponent(id)}/deliveries?${query}`));
+  });
 
   client(
     program
