@@ -133,8 +133,10 @@ describe("dashboard in Chromium", { skip: browserUnavailable() ?? false }, () =>
       await page.getByRole("button", { name: "Load more" }).waitFor(WAIT);
       assert.equal(await cards.count(), 50);
       await page.getByRole("button", { name: "Load more" }).click();
-      await page.getByRole("button", { name: "Load more" }).waitFor({ ...WAIT, state: "detached" });
+      // (The button reads "Loading…" meanwhile: wait for the card, not for the button to go.)
+      await cards.nth(50).waitFor(WAIT);
       assert.equal(await cards.count(), 51);
+      assert.equal(await page.getByRole("button", { name: /Load more|Loading/ }).count(), 0, "nothing more to load");
     });
   });
 
