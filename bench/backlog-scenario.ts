@@ -219,7 +219,8 @@ async function inspectBacklog(server: HooklineServer, key: string, preload: Prel
   const now = Date.now();
   const apiSample: Record<string, string> = {};
   for (const id of preload.sampleEventIds) {
-    const response = await server.api("GET", `/v1/events/${id}/deliveries`, undefined, key);
+    // One page holds them all (ENDPOINTS ≤ 250, the most a page gives).
+    const response = await server.api("GET", `/v1/events/${id}/deliveries?limit=${ENDPOINTS}`, undefined, key);
     const list = (response.body?.data ?? []) as {
       status: string;
       attempt_count: number;
