@@ -50,3 +50,8 @@ export function tallyAttempts(now: number) {
     },
   };
 }
+
+/** A tally's values in the order both backends' `endpoint_stats` upserts bind them. */
+export function upsertValues(t: HourTally, now: number) {
+  return [t.endpointId, t.hour, t.attempts, t.succeeded, t.durationMs, now, t.lastOk, t.lastStatusCode, t.lastError];
+}

@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import { STATS_KEPT_MS, tallyAttempts } from "../attempt-tally.ts";
+import { STATS_KEPT_MS, tallyAttempts, upsertValues } from "../attempt-tally.ts";
 import { toEndpointStats } from "../rows.ts";
 import { type EndpointStats, type Scope, STATS_COUNT_CAP } from "../store.ts";
 import type { Database, Sql } from "./database.ts";
@@ -37,18 +37,7 @@ export function tally(now: number, shard: number) {
             last_at = excluded.last_at, last_ok = excluded.last_ok, last_status_code = excluded.last_status_code,
             last_error = excluded.last_error
           RETURNING attempts`,
-          [
-            t.endpointId,
-            t.hour,
-            t.attempts,
-            t.succeeded,
-            t.durationMs,
-            now,
-            t.lastOk,
-            t.lastStatusCode,
-            t.lastError,
-            shard,
-          ],
+          [...upsertValues(t, now), shard],
         );
         // This store's first row of a new hour: drop the endpoint's hours older than health looks back.
         if (row?.attempts === t.attempts) {

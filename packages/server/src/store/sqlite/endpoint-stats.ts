@@ -1,5 +1,5 @@
 import type { DatabaseSync } from "node:sqlite";
-import { STATS_KEPT_MS, tallyAttempts } from "../attempt-tally.ts";
+import { STATS_KEPT_MS, tallyAttempts, upsertValues } from "../attempt-tally.ts";
 import { type Row, toEndpointStats } from "../rows.ts";
 import { type EndpointStats, type Scope, STATS_COUNT_CAP } from "../store.ts";
 import { prepareAll } from "./database.ts";
@@ -40,17 +40,7 @@ export function endpointStatsQueries(db: DatabaseSync) {
         count: tally.count,
         write() {
           for (const t of tally.tallies()) {
-            const row = sql.add.get(
-              t.endpointId,
-              t.hour,
-              t.attempts,
-              t.succeeded,
-              t.durationMs,
-              now,
-              t.lastOk,
-              t.lastStatusCode,
-              t.lastError,
-            ) as Row;
+            const row = sql.add.get(...upsertValues(t, now)) as Row;
             // A new hour's first row: drop the endpoint's hours older than health looks back.
             if (row.attempts === t.attempts) sql.prune.run(t.endpointId, t.hour - STATS_KEPT_MS);
           }
