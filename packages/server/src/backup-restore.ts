@@ -1,7 +1,7 @@
-import { chmodSync, chownSync, copyFileSync, existsSync, renameSync, rmSync, statSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Config } from "./config.ts";
-import { lockDataDir } from "./data-dir-lock.ts";
+import { lockDataDir, ownLikeDataDir } from "./data-dir-lock.ts";
 import { HooklineError } from "./errors.ts";
 import { readKeyFile, readMasterKeys, writeKeyFile } from "./master-key.ts";
 import { formatCount } from "./store/migrate-data/progress.ts";
@@ -262,11 +262,4 @@ function contents(summary: StoreSummary): string {
 
 function megabytes(bytes: number): string {
   return `${(bytes / 1_048_576).toFixed(1)} MB`;
-}
-
-/** Run as root (sudo), a restored file goes to the data directory's owner: the service must open it. */
-function ownLikeDataDir(file: string, dataDir: string): void {
-  if (process.getuid?.() !== 0) return;
-  const { uid, gid } = statSync(dataDir);
-  chownSync(file, uid, gid);
 }

@@ -43,7 +43,7 @@ export function lockDataDir(dir: string): () => void {
     throw new HooklineError("store_unavailable", `cannot lock the data directory ${dir}: ${(error as Error).message}`);
   }
   // Made by root (a restore under sudo): the service user must be able to take it next.
-  ownLikeDir(join(dir, LOCK_FILE), dir);
+  ownLikeDataDir(join(dir, LOCK_FILE), dir);
   const pidFile = join(dir, PID_FILE);
   try {
     writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o644 });
@@ -90,9 +90,10 @@ function isHeld(dir: string): boolean {
   }
 }
 
-function ownLikeDir(file: string, dir: string) {
+/** A file written as root (a command under sudo) is given to the data directory's owner, who runs the service. */
+export function ownLikeDataDir(file: string, dataDir: string): void {
   if (process.getuid?.() !== 0) return;
-  const { uid, gid } = statSync(dir);
+  const { uid, gid } = statSync(dataDir);
   chownSync(file, uid, gid);
 }
 
