@@ -2,6 +2,7 @@ import { promises as dnsPromises, type LookupAddress, type LookupOptions, type l
 import { BlockList, isIP } from "node:net";
 
 import type { Environment } from "../store/store.ts";
+import { lookupForCheck } from "./check-lookups.ts";
 
 /** Coarse category of an IP address, used to decide whether a webhook may be delivered to it. */
 export type AddressClass =
@@ -352,9 +353,10 @@ function portOf(url: URL): number {
  * Validates an endpoint URL at creation/update time: http(s) only, no credentials, and the
  * host must not be (or resolve to) an address blocked by `policy` on the URL's port.
  * `localhost` and `*.localhost` count as loopback without a DNS query. Single-label names and
- * special-use names (.internal, .local, ...) count as private targets. If resolution fails
- * an ordinary name is accepted, because the connect-time check ({@link createGuardedLookup})
- * still applies; this check is advisory since DNS answers can change later.
+ * special-use names (.internal, .local, ...) count as private targets. If resolution fails, or
+ * gives no answer within 3 s (see check-lookups.ts), an ordinary name is accepted, because the
+ * connect-time check ({@link createGuardedLookup}) still applies; this check is advisory since
+ * DNS answers can change later.
  * @param lookup resolver to use; defaults to `dns.promises.lookup(host, { all: true })`.
  * @returns null when acceptable, else a human-readable reason.
  */
@@ -392,12 +394,8 @@ export async function urlRejection(
   const internal = nameBlockedBecause(name, [], policy, port);
   if (internal !== null && policy.allowCidrs.length === 0) return names(internal);
 
-  let addresses: string[] = [];
-  try {
-    addresses = (await lookup(host)).map(({ address }) => address);
-  } catch {
-    // Unresolvable for now: an ordinary name is still checked when connecting.
-  }
+  // Unresolvable for now (or no answer in time): an ordinary name is still checked when connecting.
+  const addresses = (await lookupForCheck(lookup, host)) ?? [];
   for (const address of addresses) {
     const reason = pointsTo(address, address);
     if (reason !== null) return reason;
