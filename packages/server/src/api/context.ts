@@ -55,10 +55,11 @@ export function pageOf(query: { limit?: string | undefined; after?: string | und
 
 /** Deliveries as JSON, each with the length of its endpoint's schedule (the deployment's for a deleted endpoint). */
 export async function deliveriesJson({ store, config }: ApiContext, scope: Scope, deliveries: Delivery[]) {
-  const scheduleLengths = new Map<string, number>();
-  for (const endpointId of new Set(deliveries.map((delivery) => delivery.endpointId))) {
-    const endpoint = await store.getEndpoint(scope, endpointId);
-    scheduleLengths.set(endpointId, (endpoint?.retrySchedule ?? config.retrySchedule).length + 1);
-  }
+  // Asked all at once: a page fanned out to 250 endpoints would otherwise wait for 250 store round trips in turn.
+  const endpointIds = [...new Set(deliveries.map((delivery) => delivery.endpointId))];
+  const endpoints = await Promise.all(endpointIds.map((endpointId) => store.getEndpoint(scope, endpointId)));
+  const scheduleLengths = new Map(
+    endpointIds.map((endpointId, i) => [endpointId, (endpoints[i]?.retrySchedule ?? config.retrySchedule).length + 1]),
+  );
   return deliveries.map((delivery) => deliveryJson(delivery, scheduleLengths.get(delivery.endpointId) ?? 1));
 }
