@@ -32,12 +32,24 @@ describe("lookups of URL checks", () => {
     dns.answer("hangs.example");
   });
 
-  it("treat a failed lookup as no answer", async () => {
+  it("treat a failed or throwing lookup as no answer, and end its turn", async () => {
     const lookups = createCheckLookups({ timeoutMs: 1_000, maxRunning: 2 });
     const failing: LookupAll = async () => {
       throw Object.assign(new Error("getaddrinfo ENOTFOUND"), { code: "ENOTFOUND" });
     };
     assert.equal(await lookups(failing, "unresolvable.example"), null);
+    const throwing: LookupAll = () => {
+      throw new TypeError("not a hostname");
+    };
+    const one = createCheckLookups({ timeoutMs: 1_000, maxRunning: 1 });
+    assert.equal(await one(throwing, "bad"), null);
+    // Its turn ended with it: the next check does not wait for the timeout.
+    const dns = manualResolver();
+    const next = one(dns.lookup, "next.example");
+    await tick();
+    assert.deepEqual(dns.asked, ["next.example"]);
+    dns.answer("next.example", "203.0.113.5");
+    assert.deepEqual(await next, ["203.0.113.5"]);
   });
 
   it("run at most maxRunning at once, even after their checks gave up, and the rest in turn", async () => {

@@ -38,7 +38,8 @@ export function createCheckLookups(limits: CheckLookupLimits) {
         // A check that gave up while waiting passes its turn on.
         if (answered) return void turns.shift()?.();
         running++;
-        lookup(hostname).then(
+        // A resolver that throws instead of rejecting still ends its turn.
+        new Promise<Awaited<ReturnType<LookupAll>>>((found) => found(lookup(hostname))).then(
           (found) => {
             finished();
             answer(found.map(({ address }) => address));
