@@ -80,6 +80,21 @@ describe("lookups of URL checks", () => {
     assert.deepEqual(await next, ["203.0.113.4"]);
   });
 
+  it("pass the turn over any number of checks that gave up, without deep recursion", async () => {
+    const lookups = createCheckLookups({ timeoutMs: 200, maxRunning: 1 });
+    const dns = manualResolver();
+    const stuck = lookups(dns.lookup, "stuck.example");
+    const gaveUp = await Promise.all(Array.from({ length: 50_000 }, () => lookups(dns.lookup, "queued.example")));
+    assert.ok(gaveUp.every((addresses) => addresses === null));
+    assert.equal(await stuck, null);
+    const live = lookups(dns.lookup, "live.example");
+    dns.answer("stuck.example");
+    await tick();
+    assert.deepEqual(dns.asked, ["stuck.example", "live.example"]);
+    dns.answer("live.example", "203.0.113.6");
+    assert.deepEqual(await live, ["203.0.113.6"]);
+  });
+
   it("skip a check that gave up while waiting for its turn", async () => {
     const lookups = createCheckLookups({ timeoutMs: 30, maxRunning: 1 });
     const dns = manualResolver();

@@ -19,9 +19,13 @@ export interface CheckLookupLimits {
 export function createCheckLookups(limits: CheckLookupLimits) {
   let running = 0;
   const turns: (() => void)[] = [];
-  const finished = () => {
-    running--;
-    turns.shift()?.();
+  /** Gives free threads to the checks waiting, in order; one that gave up meanwhile starts nothing. */
+  const nextTurns = () => {
+    while (running < limits.maxRunning) {
+      const start = turns.shift();
+      if (!start) return;
+      start();
+    }
   };
 
   return function lookupForCheck(lookup: LookupAll, hostname: string): Promise<string[] | null> {
@@ -35,20 +39,16 @@ export function createCheckLookups(limits: CheckLookupLimits) {
       };
       const timer = setTimeout(() => answer(null), limits.timeoutMs);
       const start = () => {
-        // A check that gave up while waiting passes its turn on.
-        if (answered) return void turns.shift()?.();
+        if (answered) return;
         running++;
-        // A resolver that throws instead of rejecting still ends its turn.
-        new Promise<Awaited<ReturnType<LookupAll>>>((found) => found(lookup(hostname))).then(
-          (found) => {
-            finished();
-            answer(found.map(({ address }) => address));
-          },
-          () => {
-            finished();
-            answer(null);
-          },
-        );
+        // A resolver that throws, or answers something unreadable, counts as no answer.
+        new Promise<string[]>((addresses) => addresses(lookup(hostname).then((found) => found.map((a) => a.address))))
+          .catch(() => null)
+          .then((addresses) => {
+            running--;
+            answer(addresses);
+            nextTurns();
+          });
       };
       if (running < limits.maxRunning) start();
       else turns.push(start);
