@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { hashKey, newSigningSecret } from "../src/ids.ts";
 import { createPostgresStore, type PostgresStore } from "../src/store/postgres/postgres-store.ts";
@@ -491,6 +492,33 @@ describe("PostgreSQL store under concurrent writers", {
       assert.equal(Number(rows[0]?.marks), 0);
     } finally {
       await client.end();
+    }
+  });
+
+  it("a disable waits a bounded time for an ingest holding its endpoint; the settle goes on and the next 410 disables", async () => {
+    const { scope: gone, endpointId } = await ownEndpoint("disable-held");
+    const now = Date.now();
+    const first = await claimedDelivery(gone, endpointId, now);
+    const second = await claimedDelivery(gone, endpointId, now);
+    // An ingest reading the endpoint as a target holds KEY SHARE; a steady stream of them would never let go.
+    const holder = await otherNode();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT id FROM endpoints WHERE id = $1 FOR KEY SHARE", [endpointId]);
+      const settled = store.settle([attemptOutcome(first, 410, null, now)], null, now);
+      const result = await Promise.race([settled, sleep(5_000, null, { ref: false })]);
+      assert.ok(result, "the settle still waited for the holder after 5 s");
+      assert.deepEqual({ recorded: result.recorded, disabled: result.disabled }, { recorded: 1, disabled: [] });
+      assert.equal((await store.getEndpoint(gone, endpointId))?.enabled, true);
+      await holder.query("ROLLBACK");
+      const next = await store.settle([attemptOutcome(second, 410, null, now + 1)], null, now + 1);
+      assert.deepEqual(
+        next.disabled.map((d) => d.endpointId),
+        [endpointId],
+      );
+    } finally {
+      // Ending the holder lets a settle that is still waiting finish, so a failure cannot hang the run.
+      await holder.end();
     }
   });
 

@@ -16,6 +16,8 @@ const CLAIMED = `${PLANNED_EACH_RUN}SELECT d.id, d.event_id, d.endpoint_id, d.sc
   WHERE d.id = ANY($1::text[])`;
 
 const GET = "SELECT * FROM deliveries WHERE id = $1 AND account_id = $2 AND environment = $3";
+/** The longest a disable after outcomes waits for the endpoints' locks (ingests hold them for milliseconds). */
+const DISABLE_LOCK_TIMEOUT_MS = 1_000;
 
 /** What a settle's outcomes wrote, for the disables that follow its commit. */
 interface Recorded {
@@ -160,6 +162,10 @@ export function deliveryQueries(db: Database) {
     const { gone, checked } = disableReasons(recorded);
     const streaks = new Map(checked);
     return db.transaction(async (tx) => {
+      // Ingests keep taking KEY SHARE while FOR UPDATE waits, so a steady stream of them could hold
+      // the disable, and with it this worker's deliveries, for good. Past the timeout the disable
+      // gives up: the next attempt that gets the same answer tries again.
+      await tx.run(`SET LOCAL lock_timeout = ${DISABLE_LOCK_TIMEOUT_MS}`);
       const rows = await tx.all(
         `SELECT id, account_id, environment, url, failing_since, enabled FROM endpoints
         WHERE id = ANY($1::text[]) ORDER BY ${TARGET_ORDER} FOR UPDATE`,
